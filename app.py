@@ -1,0 +1,71 @@
+"""The application factory: `flask --app app run` or `profile-registry run`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from registry import config as cfg
+from registry.domain.errors import RegistryError
+from registry.domain.importer import import_yaml
+from registry.domain.middleware import MiddlewareRegistry, load_definitions
+from registry.domain.service import RegistryService
+from registry.store import open_store
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: config (defaults < environment < `config`), store, service, blueprints."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(cfg.DEFAULTS)
+    app.config.update(cfg.from_environ())
+    if config:
+        app.config.update(config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = cfg.instance_secret(app.instance_path)
+
+    store = open_store(cfg.store_url(app.config, app.instance_path))
+    definitions = app.config["REGISTRY_MIDDLEWARE_DEFINITIONS"] or None
+    service = RegistryService(
+        store,
+        middlewares=MiddlewareRegistry(load_definitions(definitions)),
+        default_registry=app.config["REGISTRY_DEFAULT_REGISTRY"],
+    )
+    app.extensions["registry"] = service
+    _seed(app, service)
+
+    @app.teardown_appcontext
+    def release_connection(_exc: BaseException | None) -> None:
+        release = getattr(store, "release", None)
+        if release is not None:
+            release()
+
+    from registry.web import register_blueprints
+
+    register_blueprints(app)
+
+    from registry.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _seed(app: Flask, service: RegistryService) -> None:
+    """Import REGISTRY_SEED_FILES; their registries become read-only, managed by the file."""
+    for path in cfg.seed_files(app.config["REGISTRY_SEED_FILES"]):
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+        try:
+            import_yaml(
+                service,
+                text,
+                mode="mirror",
+                actor="seed",
+                managed_by=os.path.basename(path),
+                seed=True,
+            )
+        except RegistryError as exc:
+            raise RuntimeError(f"seed file {path}: {exc}") from exc

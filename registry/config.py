@@ -1,0 +1,57 @@
+"""Configuration: defaults, environment variables, instance folder secrets."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    "REGISTRY_DEFAULT_REGISTRY": "default",
+    "REGISTRY_MIDDLEWARE_DEFINITIONS": "",  # path to a definitions file; empty = shipped ones
+    "REGISTRY_SEED_FILES": "",  # files imported at start-up, managed (read-only) by that file
+    "REGISTRY_STORE": "",  # e.g. yaml:/path/profiles.yaml (wins over DATABASE_URL)
+    "DATABASE_URL": "",  # sqlite:///path.db or postgresql://...; empty = instance SQLite
+    "REGISTRY_MAX_IMPORT_BYTES": 16 * 1024 * 1024,
+    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+}
+
+ENV_KEYS = [k for k in DEFAULTS if k != "MAX_CONTENT_LENGTH"]
+
+
+def from_environ(environ: os._Environ[str] | dict[str, str] = os.environ) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in ENV_KEYS:
+        if key in environ:
+            value: Any = environ[key]
+            if isinstance(DEFAULTS[key], int):
+                value = int(value)
+            out[key] = value
+    return out
+
+
+def store_url(config: dict[str, Any], instance_path: str) -> str:
+    """Where data lives: REGISTRY_STORE, else DATABASE_URL, else SQLite in the instance folder."""
+    if config.get("REGISTRY_STORE"):
+        return str(config["REGISTRY_STORE"])
+    if config.get("DATABASE_URL"):
+        return str(config["DATABASE_URL"])
+    return f"sqlite:///{Path(instance_path) / 'registry.db'}"
+
+
+def instance_secret(instance_path: str) -> str:
+    """A secret key generated once and kept in the instance folder (never in the repository)."""
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def seed_files(value: str) -> list[str]:
+    return [p.strip() for p in value.replace(os.pathsep, ",").split(",") if p.strip()]

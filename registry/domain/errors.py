@@ -1,0 +1,140 @@
+"""The error hierarchy of the domain (SPEC section 3).
+
+Every error the domain raises is a `RegistryError`; the web layer maps each kind to one HTTP
+status in one place. Messages keep the reference wording because clients show them as-is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class RegistryError(Exception):
+    """Base class of every domain error."""
+
+    kind = "error"
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+@dataclass(frozen=True, order=True)
+class FieldError:
+    """One validation problem: a dotted field path and a reason."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        if self.field:
+            return f"validation error ({self.field}): {self.message}"
+        return f"validation error: {self.message}"
+
+    def prefixed(self, prefix: str) -> FieldError:
+        """The same problem one level deeper: `prefix` + `.field` (or `[..]` paths as-is)."""
+        if not self.field:
+            return FieldError(prefix, self.message)
+        sep = "" if self.field.startswith("[") else "."
+        return FieldError(f"{prefix}{sep}{self.field}", self.message)
+
+
+class ValidationError(RegistryError):
+    """Invalid input. Carries every problem found, in a deterministic order."""
+
+    kind = "validation"
+
+    def __init__(self, errors: list[FieldError] | FieldError | str, message: str | None = None):
+        if isinstance(errors, str):
+            errors = [FieldError("", errors)]
+        elif isinstance(errors, FieldError):
+            errors = [errors]
+        if not errors:
+            raise ValueError("ValidationError needs at least one problem")
+        self.errors: list[FieldError] = list(errors)
+        super().__init__(message or self._format())
+
+    def _format(self) -> str:
+        first = str(self.errors[0])
+        more = len(self.errors) - 1
+        return first if not more else f"{first} (and {more} more)"
+
+    @property
+    def field(self) -> str:
+        return self.errors[0].field
+
+    @property
+    def reason(self) -> str:
+        return self.errors[0].message
+
+
+class NotFoundError(RegistryError):
+    kind = "not_found"
+
+
+class RegistryNotFound(NotFoundError):
+    def __init__(self, slug: str = ""):
+        self.slug = slug
+        super().__init__("registry not found")
+
+
+class ProfileNotFound(NotFoundError):
+    def __init__(self, slug: str = ""):
+        self.slug = slug
+        super().__init__("profile not found")
+
+
+class RevisionNotFound(NotFoundError):
+    def __init__(self, revision: int = 0):
+        self.revision = revision
+        super().__init__("revision not found")
+
+
+class PolicyViolation(RegistryError):
+    kind = "policy"
+
+    def __init__(self, reason: str, profile_slug: str = ""):
+        self.reason = reason
+        self.profile_slug = profile_slug
+        if profile_slug:
+            super().__init__(f'policy violation for profile "{profile_slug}": {reason}')
+        else:
+            super().__init__(f"policy violation: {reason}")
+
+
+class ReadOnlyStore(RegistryError):
+    kind = "read_only"
+
+    def __init__(self, reason: str = ""):
+        self.reason = reason
+        super().__init__(f"store is read-only: {reason}" if reason else "store is read-only")
+
+
+class ConflictError(RegistryError):
+    kind = "conflict"
+
+
+class VersionConflict(ConflictError):
+    def __init__(self, resource: str, slug: str, expected: int, actual: int):
+        self.resource = resource
+        self.slug = slug
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f'{resource} "{slug}" version conflict: expected={expected} actual={actual}'
+        )
+
+
+class AlreadyExists(ConflictError):
+    def __init__(self, resource: str, slug: str):
+        self.resource = resource
+        self.slug = slug
+        super().__init__(f'{resource} "{slug}" already exists')
+
+
+class PayloadTooLarge(RegistryError):
+    kind = "too_large"
+
+
+class StoreClosed(RegistryError):
+    kind = "closed"

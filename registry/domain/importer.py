@@ -1,0 +1,381 @@
+"""YAML import: plan (dry run) and apply, all or nothing (SPEC 7).
+
+Modes: `create-only` creates what is missing and never overwrites (existing items that differ
+are reported as `skipped`); `upsert` also updates what differs; `mirror` also deletes the
+profiles and registries the file lacks. Every profile runs through the same validation as the
+UI and API. Imports are an admin operation: they may change profiles whose policy is
+read-only (that flag guards UI/API edits), but never registries managed by another file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .diff import diff_values, profile_content, profile_diff
+from .errors import FieldError, ReadOnlyStore, ValidationError
+from .model import Profile, Registry
+from .ports import WriteOptions
+from .service import RegistryService
+from .yaml_codec import decode_registries
+
+MODES = ("create-only", "upsert", "mirror")
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class PlanItem:
+    kind: str  # "registry" or "profile"
+    registry: str
+    profile: str  # "" for registry items
+    action: str  # created | updated | deleted | unchanged | skipped
+    diff: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_data(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "registry": self.registry}
+        if self.profile:
+            out["profile"] = self.profile
+        out["action"] = self.action
+        out["diff"] = self.diff
+        return out
+
+
+@dataclass
+class ImportPlan:
+    mode: str
+    format: str
+    dry_run: bool
+    items: list[PlanItem] = field(default_factory=list)
+    applied: bool = False
+    # what apply() needs, kept out of the public shape
+    _ops: list[tuple[Any, ...]] = field(default_factory=list, repr=False)
+
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(("created", "updated", "deleted", "unchanged", "skipped"), 0)
+        for item in self.items:
+            if item.kind == "profile":
+                out[item.action] += 1
+        return out
+
+    @property
+    def changes(self) -> int:
+        return sum(1 for item in self.items if item.action in ("created", "updated", "deleted"))
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "format": self.format,
+            "dry_run": self.dry_run,
+            "applied": self.applied,
+            "counts": self.counts(),
+            "items": [i.to_data() for i in self.items],
+        }
+
+
+def _header(reg: Registry) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "display_name": reg.display_name,
+        "description": reg.description,
+        "default_profile_slug": reg.default_profile_slug,
+        "extensions": reg.extensions,
+    }
+    if reg.metadata.tags:
+        out["tags"] = reg.metadata.tags
+    return out
+
+
+def _reroot(err: FieldError, prefix: str) -> FieldError:
+    path = err.field
+    for root in ("profile.", "registry.", "profile", "registry"):
+        if path.startswith(root):
+            path = path[len(root) :]
+            break
+    if not path:
+        return FieldError(prefix, err.message)
+    return FieldError(prefix + ("" if path.startswith("[") else ".") + path, err.message)
+
+
+def prepare_document(
+    service: RegistryService, registries: list[Registry], *, strict: bool = False
+) -> list[tuple[Registry, dict[str, Profile]]]:
+    """Run every registry and profile of a document through the service's validation.
+
+    Raises one `ValidationError` with every problem, paths rooted at the document
+    (`registries[default].profiles[agent].runtime.tools[0]`).
+    """
+    errors: list[FieldError] = []
+    seen: set[str] = set()
+    prepared: list[tuple[Registry, dict[str, Profile]]] = []
+    for raw in registries:
+        prefix = f"registries[{raw.slug}]"
+        try:
+            header = service.prepare_registry_header(raw)
+        except ValidationError as exc:
+            errors += [_reroot(e, prefix) for e in exc.errors]
+            continue
+        if header.slug in seen:
+            errors.append(FieldError(prefix, "registry appears twice in the file"))
+            continue
+        seen.add(header.slug)
+        profiles: dict[str, Profile] = {}
+        for key in sorted(raw.profiles):
+            ppath = f"{prefix}.profiles[{key}]"
+            try:
+                p = service.prepare_profile(raw.profiles[key], strict=strict)
+            except ValidationError as exc:
+                errors += [_reroot(e, ppath) for e in exc.errors]
+                continue
+            if p.slug in profiles:
+                errors.append(FieldError(ppath, f'duplicate profile slug "{p.slug}"'))
+                continue
+            profiles[p.slug] = p
+        prepared.append((header, profiles))
+    if errors:
+        raise ValidationError(errors)
+    return prepared
+
+
+def check_defaults(prepared: list[tuple[Registry, dict[str, Profile]]]) -> list[FieldError]:
+    """A document on its own: each registry with profiles names an existing default."""
+    errors = []
+    for header, profiles in prepared:
+        path = f"registries[{header.slug}].default_profile_slug"
+        if profiles and not header.default_profile_slug:
+            errors.append(FieldError(path, "must be set when profiles are present"))
+        elif header.default_profile_slug and header.default_profile_slug not in profiles:
+            errors.append(FieldError(path, "default profile does not exist in registry"))
+    return errors
+
+
+def plan_import(
+    service: RegistryService,
+    registries: list[Registry],
+    mode: str,
+    *,
+    fmt: str = "bundle",
+    dry_run: bool = False,
+    managed_by: str = "",
+    delete_missing_registries: bool = True,
+) -> ImportPlan:
+    """Validate everything and work out what would change (nothing is written).
+
+    `delete_missing_registries=False` limits `mirror` to the registries in the file (used to
+    seed registries managed by a file).
+    """
+    if mode not in MODES:
+        raise ValidationError(FieldError("mode", f"must be one of {', '.join(MODES)}"))
+    store = service.store
+    plan = ImportPlan(mode=mode, format=fmt, dry_run=dry_run)
+    prepared = prepare_document(service, registries)
+    seen = {header.slug for header, _ in prepared}
+
+    existing = {r.slug: r for r in store.list_registries()}
+    for header, profiles in prepared:
+        _plan_registry(service, plan, header, profiles, existing.get(header.slug), managed_by)
+    if mode == "mirror" and delete_missing_registries:
+        for slug in sorted(set(existing) - seen):
+            current = existing[slug]
+            _writable(current, managed_by)
+            plan.items.append(PlanItem("registry", slug, "", "deleted"))
+            plan._ops.append(("delete_registry", current))
+    return plan
+
+
+def _writable(reg: Registry, managed_by: str) -> None:
+    if (reg.read_only or reg.managed_by) and reg.managed_by != managed_by:
+        raise ReadOnlyStore(
+            f'registry "{reg.slug}" is managed by {reg.managed_by or "its configuration"}'
+        )
+
+
+def _plan_registry(
+    service: RegistryService,
+    plan: ImportPlan,
+    header: Registry,
+    profiles: dict[str, Profile],
+    current: Registry | None,
+    managed_by: str,
+) -> None:
+    store = service.store
+    mode = plan.mode
+    slug = header.slug
+    if managed_by:
+        header.read_only, header.managed_by = True, managed_by
+    stored: dict[str, Profile] = {}
+    if current is not None:
+        _writable(current, managed_by)
+        stored = {p.slug: p for p in store.iter_profiles(slug)}
+    final = set(profiles) | (set() if mode == "mirror" else set(stored))
+
+    default = header.default_profile_slug
+    if not default and current is not None and current.default_profile_slug in final:
+        default = current.default_profile_slug
+    if mode == "create-only" and current is not None:
+        default = current.default_profile_slug or default
+    if final and not default:
+        raise ValidationError(
+            FieldError(
+                f"registries[{slug}].default_profile_slug", "must be set when profiles are present"
+            )
+        )
+    if default and default not in final:
+        raise ValidationError(
+            FieldError(
+                f"registries[{slug}].default_profile_slug",
+                "default profile does not exist in registry",
+            )
+        )
+    header.default_profile_slug = default
+
+    if current is None:
+        plan.items.append(
+            PlanItem("registry", slug, "", "created", diff_values({}, _header(header)))
+        )
+        plan._ops.append(("create_registry", header))
+    else:
+        changes = diff_values(_header(current), _header(header))
+        state_changed = (current.read_only, current.managed_by) != (
+            header.read_only,
+            header.managed_by,
+        )
+        if not changes and not state_changed:
+            plan.items.append(PlanItem("registry", slug, "", "unchanged"))
+        elif mode == "create-only":
+            plan.items.append(PlanItem("registry", slug, "", "skipped", changes))
+        else:
+            plan.items.append(PlanItem("registry", slug, "", "updated", changes))
+            updated = current.clone()
+            for name in ("display_name", "description", "default_profile_slug", "extensions"):
+                setattr(updated, name, getattr(header, name))
+            updated.metadata.tags = list(header.metadata.tags)
+            updated.read_only, updated.managed_by = header.read_only, header.managed_by
+            plan._ops.append(("update_registry", updated))
+
+    for pslug in sorted(profiles):
+        incoming = profiles[pslug]
+        old = stored.get(pslug)
+        if old is None:
+            plan.items.append(
+                PlanItem("profile", slug, pslug, "created", profile_diff(None, incoming))
+            )
+            plan._ops.append(("create_profile", slug, incoming))
+        elif profile_content(old) == profile_content(incoming):
+            plan.items.append(PlanItem("profile", slug, pslug, "unchanged"))
+        elif mode == "create-only":
+            plan.items.append(
+                PlanItem("profile", slug, pslug, "skipped", profile_diff(old, incoming))
+            )
+        else:
+            plan.items.append(
+                PlanItem("profile", slug, pslug, "updated", profile_diff(old, incoming))
+            )
+            plan._ops.append(("update_profile", slug, incoming, old.metadata.version))
+    if mode == "mirror":
+        for pslug in sorted(set(stored) - set(profiles)):
+            plan.items.append(
+                PlanItem("profile", slug, pslug, "deleted", profile_diff(stored[pslug], None))
+            )
+            plan._ops.append(("delete_profile", slug, pslug, stored[pslug].metadata.version))
+
+
+def apply_plan(
+    service: RegistryService, plan: ImportPlan, *, actor: str = "", progress: Progress | None = None
+) -> ImportPlan:
+    """Write the plan in one transaction: every change lands or none does."""
+    store = service.store
+    total = len(plan._ops)
+    # Registry headers are written before profiles are created, and updated (new default)
+    # before profiles are deleted, so the default always names a profile that exists.
+    order = {"create_registry": 0, "create_profile": 1, "update_profile": 1, "update_registry": 2}
+    ops = sorted(plan._ops, key=lambda op: order.get(op[0], 3))
+    with store.atomic():
+        for done, op in enumerate(ops, 1):
+            kind = op[0]
+            if kind == "create_registry":
+                store.create_registry(
+                    op[1], WriteOptions(actor=actor, keep_metadata=True, operation="import")
+                )
+            elif kind == "update_registry":
+                store.update_registry(
+                    op[1],
+                    WriteOptions(
+                        expected_version=op[1].metadata.version, actor=actor, operation="import"
+                    ),
+                )
+            elif kind == "create_profile":
+                store.create_profile(
+                    op[1], op[2], WriteOptions(actor=actor, keep_metadata=True, operation="import")
+                )
+            elif kind == "update_profile":
+                store.update_profile(
+                    op[1],
+                    op[2],
+                    WriteOptions(expected_version=op[3], actor=actor, operation="import"),
+                )
+            elif kind == "delete_profile":
+                store.delete_profile(
+                    op[1],
+                    op[2],
+                    WriteOptions(expected_version=op[3], actor=actor, operation="import"),
+                )
+            elif kind == "delete_registry":
+                store.delete_registry(
+                    op[1].slug,
+                    WriteOptions(
+                        expected_version=op[1].metadata.version, actor=actor, operation="import"
+                    ),
+                )
+            if progress:
+                progress(done, total)
+    plan.applied = True
+    return plan
+
+
+def import_yaml(
+    service: RegistryService,
+    text: str,
+    *,
+    mode: str = "upsert",
+    dry_run: bool = False,
+    actor: str = "",
+    managed_by: str = "",
+    max_bytes: int | None = None,
+    progress: Progress | None = None,
+    seed: bool = False,
+) -> ImportPlan:
+    """Decode, validate, plan and (unless `dry_run`) apply a YAML document.
+
+    `seed` limits `mirror` to the file's own registries (start-up seeding of managed files).
+    """
+    kwargs = {"max_bytes": max_bytes} if max_bytes else {}
+    doc = decode_registries(text, service.default_registry, **kwargs)
+    plan = plan_import(
+        service,
+        doc.registries,
+        mode,
+        fmt=doc.format,
+        dry_run=dry_run,
+        managed_by=managed_by,
+        delete_missing_registries=not seed,
+    )
+    if dry_run or not plan._ops:
+        return plan
+    return apply_plan(service, plan, actor=actor, progress=progress)
+
+
+def export_yaml(service: RegistryService, registry: str | None = None) -> str:
+    """The canonical bundle of one registry or of the whole store."""
+    from .yaml_codec import encode_registries
+
+    if registry is not None:
+        headers = [service.get_registry(registry)]
+    else:
+        headers = [s.registry for s in service.list_registries()]
+    full = []
+    for header in headers:
+        reg = header.clone()
+        reg.profiles = {p.slug: p for p in service.store.iter_profiles(reg.slug)}
+        full.append(reg)
+    return encode_registries(full)

@@ -1,0 +1,52 @@
+"""Metadata touch rules shared by every store (reference section 3.2)."""
+
+from __future__ import annotations
+
+import copy
+import time
+
+from .model import Metadata
+from .ports import WriteOptions
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def touch(
+    stored: Metadata | None, incoming: Metadata, opts: WriteOptions, now: int = 0
+) -> Metadata:
+    """The metadata after one write.
+
+    A new item starts from `incoming` with a fresh history (version 1) unless the write keeps
+    declared metadata (imports). An existing item keeps its stored metadata (created_* never
+    change) except `tags`, which clients own (SPEC 13). `updated_at_ms` never goes backwards.
+    """
+    now = now or now_ms()
+    if stored is None:
+        meta = copy.deepcopy(incoming)
+        if opts.keep_metadata:
+            meta.version = max(meta.version, 1)
+            meta.created_at_ms = meta.created_at_ms or now
+            meta.updated_at_ms = meta.updated_at_ms or meta.created_at_ms
+            meta.created_by = meta.created_by or opts.actor
+            meta.updated_by = meta.updated_by or opts.actor
+            if opts.source and not meta.source:
+                meta.source = opts.source
+            return meta
+        meta = Metadata(tags=list(incoming.tags), source=incoming.source)
+        meta.version = 0
+    else:
+        meta = copy.deepcopy(stored)
+        meta.tags = list(incoming.tags)
+    if not meta.created_at_ms:
+        meta.created_at_ms = now
+    if not meta.created_by and opts.actor:
+        meta.created_by = opts.actor
+    if opts.source:
+        meta.source = opts.source
+    meta.updated_at_ms = max(now, meta.updated_at_ms)
+    if opts.actor:
+        meta.updated_by = opts.actor
+    meta.version += 1
+    return meta

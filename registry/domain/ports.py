@@ -1,0 +1,124 @@
+"""The `Store` protocol: the only persistence API the domain knows (SPEC section 4).
+
+Stores are deliberately simple: they keep data, enforce optimistic concurrency and record
+history. Every business rule (validation, policy, defaults, codecs) lives in the service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from .model import Profile, Registry
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """How a write is made.
+
+    `expected_version` 0 means unconditional. `actor` is recorded in metadata and history.
+    `keep_metadata` (imports only) stores the incoming metadata of a created item as declared
+    instead of starting a fresh history at version 1.
+    """
+
+    expected_version: int = 0
+    actor: str = ""
+    source: str = ""
+    keep_metadata: bool = False
+    operation: str = ""  # recorded in history; defaults to create/update/delete
+
+
+@dataclass(frozen=True)
+class ProfileQuery:
+    """A page of profiles ordered by slug; `after` is the last slug of the previous page."""
+
+    q: str = ""
+    tag: str = ""
+    limit: int = 50
+    after: str = ""
+
+
+@dataclass
+class ProfilePage:
+    items: list[Profile]
+    next_cursor: str = ""  # "" when there is no further page
+    total: int = 0  # profiles matching the query (all pages)
+
+
+@dataclass
+class Revision:
+    """One write to a profile, with the full snapshot after it (None after a delete)."""
+
+    id: int  # the change id: unique and increasing across the whole store
+    registry: str
+    profile: str
+    version: int
+    operation: str  # create | update | delete | restore | import | ...
+    actor: str
+    at_ms: int
+    snapshot: Profile | None = None
+
+
+@dataclass
+class Change:
+    """One entry of the change feed; `profile` is "" for registry-level writes."""
+
+    id: int
+    registry: str
+    profile: str
+    operation: str
+    version: int
+    actor: str
+    at_ms: int
+
+
+@dataclass
+class RegistryStats:
+    """Per-registry counts for listings and the dashboard."""
+
+    profile_counts: dict[str, int] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Persistence for registries, profiles and their history.
+
+    Reads return copies: mutating a result never changes the store. Writes check
+    `opts.expected_version` against the stored version (0 = no check) and raise
+    `VersionConflict`; they touch metadata (version +1, updated_*; created_* kept; tags taken
+    from the incoming object) and record a revision/change in the same transaction.
+    Missing targets raise `RegistryNotFound` / `ProfileNotFound`; duplicates `AlreadyExists`.
+    """
+
+    kind: str  # "sqlite", "postgresql" or "yaml"
+    supports_history: bool
+
+    def close(self) -> None: ...
+
+    def atomic(self) -> AbstractContextManager[None]:
+        """Group writes: all of them land or none (nesting allowed)."""
+        ...
+
+    # registries (headers: `profiles` is always empty)
+    def list_registries(self) -> list[Registry]: ...
+    def get_registry(self, slug: str) -> Registry | None: ...
+    def profile_counts(self) -> dict[str, int]: ...
+    def create_registry(self, registry: Registry, opts: WriteOptions) -> Registry: ...
+    def update_registry(self, registry: Registry, opts: WriteOptions) -> Registry: ...
+    def delete_registry(self, slug: str, opts: WriteOptions) -> None: ...
+
+    # profiles
+    def list_profiles(self, registry: str, query: ProfileQuery) -> ProfilePage: ...
+    def iter_profiles(self, registry: str) -> Iterator[Profile]: ...
+    def get_profile(self, registry: str, slug: str) -> Profile | None: ...
+    def create_profile(self, registry: str, profile: Profile, opts: WriteOptions) -> Profile: ...
+    def update_profile(self, registry: str, profile: Profile, opts: WriteOptions) -> Profile: ...
+    def delete_profile(self, registry: str, slug: str, opts: WriteOptions) -> None: ...
+
+    # history and change feed (empty for stores without history)
+    def list_revisions(self, registry: str, profile: str, limit: int = 100) -> list[Revision]: ...
+    def get_revision(self, registry: str, profile: str, revision_id: int) -> Revision | None: ...
+    def list_changes(self, after: int = 0, limit: int = 100) -> list[Change]: ...
+    def latest_change_id(self) -> int: ...

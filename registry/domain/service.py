@@ -1,0 +1,522 @@
+"""The use cases: every write and read the UI, the API, imports and the CLI perform.
+
+The service owns the business rules (validation, codecs, middleware configs, policy, default
+profiles, read-only registries) and talks to persistence only through the `Store` protocol.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import (
+    AlreadyExists,
+    FieldError,
+    PolicyViolation,
+    ProfileNotFound,
+    ReadOnlyStore,
+    RegistryNotFound,
+    RevisionNotFound,
+    ValidationError,
+)
+from .extensions import CodecRegistry, Limits, builtin_codecs, normalize_extensions
+from .jsonutil import NotJSON, check_json
+from .middleware import MiddlewareRegistry, effective_configs, load_definitions, project_configs
+from .model import Metadata, PolicySpec, Profile, Registry, RuntimeSpec, profile_to_data
+from .ports import Change, ProfilePage, ProfileQuery, Revision, Store, WriteOptions
+from .resolution import (
+    ResolvedProfile,
+    Selection,
+    apply_overrides,
+    enforce_policy,
+    fingerprint,
+    normalize_overrides,
+)
+from .slugs import profile_slug, registry_slug
+from .validation import validate_profile, validate_registry_header
+
+MAX_PAGE = 500
+
+
+@dataclass
+class ProfilePatch:
+    """Present fields replace, absent (None) fields stay; `extensions={}` clears them."""
+
+    display_name: str | None = None
+    description: str | None = None
+    runtime: RuntimeSpec | None = None
+    policy: PolicySpec | None = None
+    extensions: dict[str, Any] | None = None
+    tags: list[str] | None = None
+    stack: list | None = None
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> ProfilePatch:
+        """From `model.profile_fields_from_data` output (metadata: only tags are client-owned)."""
+        meta = fields.get("metadata")
+        return cls(
+            display_name=fields.get("display_name"),
+            description=fields.get("description"),
+            runtime=fields.get("runtime"),
+            policy=fields.get("policy"),
+            extensions=fields.get("extensions"),
+            tags=list(meta.tags) if isinstance(meta, Metadata) else None,
+            stack=fields.get("stack"),
+        )
+
+
+@dataclass
+class RegistryPatch:
+    display_name: str | None = None
+    description: str | None = None
+    default_profile_slug: str | None = None
+    extensions: dict[str, Any] | None = None
+    tags: list[str] | None = None
+
+
+@dataclass
+class RegistrySummary:
+    registry: Registry
+    profile_count: int
+
+
+@dataclass
+class ServiceConfig:
+    default_registry: str = "default"
+    limits: Limits = field(default_factory=Limits)
+
+
+class RegistryService:
+    """Use cases over one store. Every write takes an `actor` and most an `expected_version`."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        codecs: CodecRegistry | None = None,
+        middlewares: MiddlewareRegistry | None = None,
+        default_registry: str = "default",
+        limits: Limits | None = None,
+    ):
+        self.store = store
+        self.middlewares = middlewares or MiddlewareRegistry(load_definitions())
+        self.codecs = codecs or CodecRegistry(builtin_codecs())
+        for codec in self.middlewares.codecs():
+            if codec.key not in self.codecs:
+                self.codecs.register(codec)
+        self.default_registry = registry_slug(default_registry, "default_registry")
+        self.limits = limits or Limits()
+
+    # --- registries ------------------------------------------------------------------------
+
+    def list_registries(self) -> list[RegistrySummary]:
+        counts = self.store.profile_counts()
+        return [
+            RegistrySummary(r, counts.get(r.slug, 0))
+            for r in sorted(self.store.list_registries(), key=lambda r: r.slug)
+        ]
+
+    def get_registry(self, slug: str | None) -> Registry:
+        slug = self._registry_slug(slug)
+        reg = self.store.get_registry(slug)
+        if reg is None:
+            raise RegistryNotFound(slug)
+        return reg
+
+    def create_registry(self, registry: Registry, *, actor: str = "") -> Registry:
+        reg = self.prepare_registry_header(registry)
+        if reg.default_profile_slug:
+            raise ValidationError(
+                FieldError(
+                    "registry.default_profile_slug", "default profile does not exist in registry"
+                )
+            )
+        if self.store.get_registry(reg.slug) is not None:
+            raise AlreadyExists("registry", reg.slug)
+        return self.store.create_registry(reg, WriteOptions(actor=actor))
+
+    def update_registry(
+        self, slug: str, patch: RegistryPatch, *, expected_version: int = 0, actor: str = ""
+    ) -> Registry:
+        current = self.get_registry(slug)
+        self._check_writable(current)
+        reg = current.clone()
+        if patch.display_name is not None:
+            reg.display_name = patch.display_name.strip()
+        if patch.description is not None:
+            reg.description = patch.description.strip()
+        if patch.extensions is not None:
+            reg.extensions = copy.deepcopy(patch.extensions)
+        if patch.tags is not None:
+            reg.metadata.tags = list(patch.tags)
+        if patch.default_profile_slug is not None:
+            reg.default_profile_slug = patch.default_profile_slug
+        reg = self.prepare_registry_header(reg)
+        if patch.default_profile_slug is not None:
+            self._check_default(reg)
+        return self.store.update_registry(
+            reg, WriteOptions(expected_version=expected_version, actor=actor)
+        )
+
+    def delete_registry(self, slug: str, *, expected_version: int = 0, actor: str = "") -> None:
+        reg = self.get_registry(slug)
+        self._check_writable(reg)
+        self.store.delete_registry(
+            reg.slug, WriteOptions(expected_version=expected_version, actor=actor)
+        )
+
+    def set_default_profile(
+        self, registry: str | None, slug: str, *, expected_version: int = 0, actor: str = ""
+    ) -> Registry:
+        """Make `slug` the registry's default. No read-only-profile check (as the reference)."""
+        return self.update_registry(
+            self._registry_slug(registry),
+            RegistryPatch(default_profile_slug=profile_slug(slug)),
+            expected_version=expected_version,
+            actor=actor,
+        )
+
+    # --- profiles --------------------------------------------------------------------------
+
+    def list_profiles(
+        self,
+        registry: str | None,
+        *,
+        q: str = "",
+        tag: str = "",
+        limit: int = 50,
+        cursor: str = "",
+    ) -> ProfilePage:
+        reg = self.get_registry(registry)
+        if limit < 1 or limit > MAX_PAGE:
+            raise ValidationError(FieldError("limit", f"must be between 1 and {MAX_PAGE}"))
+        return self.store.list_profiles(
+            reg.slug, ProfileQuery(q=q.strip(), tag=tag.strip(), limit=limit, after=cursor)
+        )
+
+    def iter_profiles(self, registry: str | None) -> Iterator[Profile]:
+        return self.store.iter_profiles(self.get_registry(registry).slug)
+
+    def get_profile(self, registry: str | None, slug: str) -> Profile:
+        slug = profile_slug(slug)
+        reg = self.get_registry(registry)
+        profile = self.store.get_profile(reg.slug, slug)
+        if profile is None:
+            raise ProfileNotFound(slug)
+        return profile
+
+    def create_profile(
+        self,
+        registry: str | None,
+        profile: Profile,
+        *,
+        actor: str = "",
+        expected_version: int = 0,
+        operation: str = "",
+    ) -> Profile:
+        """Create a profile; the first profile of a registry becomes its default (SPEC 2)."""
+        reg = self.get_registry(registry)
+        self._check_writable(reg)
+        prepared = self.prepare_profile(profile)
+        if self.store.get_profile(reg.slug, prepared.slug) is not None:
+            raise AlreadyExists("profile", prepared.slug)
+        opts = WriteOptions(expected_version=expected_version, actor=actor, operation=operation)
+        with self.store.atomic():
+            created = self.store.create_profile(reg.slug, prepared, opts)
+            if not reg.default_profile_slug:
+                reg.default_profile_slug = created.slug
+                self.store.update_registry(reg, WriteOptions(actor=actor))
+        return created
+
+    def update_profile(
+        self,
+        registry: str | None,
+        slug: str,
+        patch: ProfilePatch,
+        *,
+        expected_version: int = 0,
+        actor: str = "",
+    ) -> Profile:
+        reg = self.get_registry(registry)
+        self._check_writable(reg)
+        current = self.get_profile(reg.slug, slug)
+        if current.policy.read_only:
+            raise PolicyViolation("profile is read-only", current.slug)
+        updated = apply_patch(current, patch)
+        prepared = self.prepare_profile(updated)
+        return self.store.update_profile(
+            reg.slug, prepared, WriteOptions(expected_version=expected_version, actor=actor)
+        )
+
+    def delete_profile(
+        self, registry: str | None, slug: str, *, expected_version: int = 0, actor: str = ""
+    ) -> None:
+        """Delete a profile. Deleting the default while others remain is refused (SPEC 2)."""
+        reg = self.get_registry(registry)
+        self._check_writable(reg)
+        current = self.get_profile(reg.slug, slug)
+        if current.policy.read_only:
+            raise PolicyViolation("profile is read-only", current.slug)
+        others = False
+        if reg.default_profile_slug == current.slug:
+            page = self.store.list_profiles(reg.slug, ProfileQuery(limit=2))
+            others = any(p.slug != current.slug for p in page.items)
+            if others:
+                raise ValidationError(
+                    FieldError(
+                        "registry.default_profile_slug",
+                        f'profile "{current.slug}" is the default profile; '
+                        "set another default first",
+                    )
+                )
+        opts = WriteOptions(expected_version=expected_version, actor=actor)
+        with self.store.atomic():
+            self.store.delete_profile(reg.slug, current.slug, opts)
+            if reg.default_profile_slug == current.slug:
+                reg.default_profile_slug = ""
+                self.store.update_registry(reg, WriteOptions(actor=actor))
+
+    def clone_profile(
+        self,
+        registry: str | None,
+        slug: str,
+        new_slug: str,
+        *,
+        target_registry: str | None = None,
+        display_name: str | None = None,
+        actor: str = "",
+    ) -> Profile:
+        """Copy a profile under a new slug (optionally into another registry), fresh history."""
+        source = self.get_profile(registry, slug)
+        clone = source.clone()
+        clone.slug = profile_slug(new_slug, "slug")
+        clone.metadata = Metadata(tags=list(source.metadata.tags))
+        clone.policy.read_only = False
+        if display_name is not None:
+            clone.display_name = display_name
+        target = target_registry if target_registry is not None else registry
+        return self.create_profile(target, clone, actor=actor, operation="clone")
+
+    # --- history ---------------------------------------------------------------------------
+
+    def list_revisions(self, registry: str | None, slug: str, limit: int = 100) -> list[Revision]:
+        reg = self.get_registry(registry)
+        slug = profile_slug(slug)
+        revisions = self.store.list_revisions(reg.slug, slug, limit)
+        if not revisions and self.store.get_profile(reg.slug, slug) is None:
+            raise ProfileNotFound(slug)
+        return revisions
+
+    def get_revision(self, registry: str | None, slug: str, revision_id: int) -> Revision:
+        reg = self.get_registry(registry)
+        rev = self.store.get_revision(reg.slug, profile_slug(slug), revision_id)
+        if rev is None:
+            raise RevisionNotFound(revision_id)
+        return rev
+
+    def restore_revision(
+        self,
+        registry: str | None,
+        slug: str,
+        revision_id: int,
+        *,
+        expected_version: int = 0,
+        actor: str = "",
+    ) -> Profile:
+        """Write an older snapshot as a new revision (recreating a deleted profile if needed)."""
+        reg = self.get_registry(registry)
+        self._check_writable(reg)
+        rev = self.get_revision(reg.slug, slug, revision_id)
+        if rev.snapshot is None:
+            raise ValidationError(
+                FieldError("revision", "this revision records a delete; pick an earlier one")
+            )
+        snapshot = rev.snapshot.clone()
+        current = self.store.get_profile(reg.slug, snapshot.slug)
+        prepared = self.prepare_profile(snapshot)
+        if current is None:
+            opts = WriteOptions(expected_version=expected_version, actor=actor, operation="restore")
+            with self.store.atomic():
+                created = self.store.create_profile(reg.slug, prepared, opts)
+                if not reg.default_profile_slug:
+                    reg.default_profile_slug = created.slug
+                    self.store.update_registry(reg, WriteOptions(actor=actor))
+            return created
+        if current.policy.read_only:
+            raise PolicyViolation("profile is read-only", current.slug)
+        prepared.metadata.tags = list(snapshot.metadata.tags)
+        return self.store.update_profile(
+            reg.slug,
+            prepared,
+            WriteOptions(expected_version=expected_version, actor=actor, operation="restore"),
+        )
+
+    def list_changes(self, after: int = 0, limit: int = 100) -> list[Change]:
+        return self.store.list_changes(after, limit)
+
+    def latest_change_id(self) -> int:
+        return self.store.latest_change_id()
+
+    # --- resolution ------------------------------------------------------------------------
+
+    def resolve(
+        self,
+        registry: str | None = None,
+        profile: str | None = None,
+        request_overrides: Any = None,
+    ) -> ResolvedProfile:
+        """(registry, profile, overrides) -> effective runtime + fingerprint (SPEC 6)."""
+        reg = self.get_registry(registry)
+        slug = self._resolve_profile_slug(reg, profile)
+        stored = self.get_profile(reg.slug, slug)
+        overrides = normalize_overrides(request_overrides)
+        enforce_policy(stored.policy, list(overrides), stored.slug)
+        runtime = apply_overrides(stored.runtime, overrides) if overrides else stored.runtime
+        configs = effective_configs(runtime.middlewares, stored.extensions, self.middlewares)
+        for use in runtime.middlewares:
+            use.config = None
+        resolved = ResolvedProfile(
+            registry=reg.slug,
+            profile=stored.slug,
+            version=stored.metadata.version,
+            runtime_key=stored.slug,
+            effective_runtime=runtime,
+            middleware_configs=configs,
+            extensions=copy.deepcopy(stored.extensions),
+            source=stored.metadata.source or reg.metadata.source,
+            stack_lineage=[
+                {
+                    "registry_slug": reg.slug,
+                    "profile_slug": stored.slug,
+                    "version": stored.metadata.version,
+                    "source": stored.metadata.source,
+                }
+            ],
+        )
+        resolved.fingerprint = fingerprint(resolved)
+        return resolved
+
+    def resolve_selection(self, selection: Selection, request_overrides: Any = None):
+        """Resolve what `select_profile` returned, reading a legacy bare-slug cookie."""
+        profile = selection.profile
+        if selection.legacy_cookie_profile:
+            reg = self.get_registry(None)
+            if self.store.get_profile(reg.slug, selection.legacy_cookie_profile) is not None:
+                profile = selection.legacy_cookie_profile
+        return self.resolve(selection.registry, profile, request_overrides)
+
+    def current_profile(self, selection: Selection) -> Profile:
+        """The profile a chat client has selected (cookie), falling back to the default."""
+        reg = self.get_registry(selection.registry)
+        slug = selection.profile
+        legacy = selection.legacy_cookie_profile
+        if legacy and self.store.get_profile(reg.slug, legacy) is not None:
+            slug = legacy
+        if slug and self.store.get_profile(reg.slug, slug) is None:
+            slug = None  # a stale cookie falls back to the default
+        return self.get_profile(reg.slug, self._resolve_profile_slug(reg, slug))
+
+    def _resolve_profile_slug(self, reg: Registry, profile: str | None) -> str:
+        if profile is not None and profile.strip():
+            return profile_slug(profile)
+        if reg.default_profile_slug:
+            return reg.default_profile_slug
+        if self.store.get_profile(reg.slug, "default") is not None:
+            return "default"
+        raise ValidationError(
+            FieldError("profile.slug", "profile slug is required and registry has no default")
+        )
+
+    # --- validation shared by every write path ---------------------------------------------
+
+    def prepare_profile(self, profile: Profile, *, strict: bool = False) -> Profile:
+        """Normalize and validate a profile for writing; raises one `ValidationError` listing
+        every problem. Runs for the UI, the API, imports and the CLI alike."""
+        p = profile.clone()
+        p.display_name = p.display_name.strip()
+        p.description = p.description.strip()
+        p.metadata.tags = [t.strip() for t in p.metadata.tags]
+        errors = validate_profile(p)
+        if not errors:
+            p.slug = profile_slug(p.slug)
+        errors += project_configs(p, self.middlewares)
+        p.extensions, ext_errors = normalize_extensions(
+            p.extensions, self.codecs, limits=self.limits, strict=strict
+        )
+        errors += ext_errors
+        if not errors:
+            try:
+                check_json(
+                    profile_to_data(p),
+                    max_depth=self.limits.depth + 4,
+                    max_bytes=self.limits.profile_bytes,
+                )
+            except NotJSON as exc:
+                errors.append(FieldError("profile", str(exc)))
+        if errors:
+            raise ValidationError(errors)
+        return p
+
+    def prepare_registry_header(self, registry: Registry) -> Registry:
+        reg = registry.header()
+        reg.display_name = reg.display_name.strip()
+        reg.description = reg.description.strip()
+        reg.metadata.tags = [t.strip() for t in reg.metadata.tags]
+        errors = validate_registry_header(reg)
+        reg.extensions, ext_errors = normalize_extensions(
+            reg.extensions, self.codecs, path="registry.extensions", limits=self.limits
+        )
+        errors += ext_errors
+        if errors:
+            raise ValidationError(errors)
+        reg.slug = registry_slug(reg.slug)
+        if reg.default_profile_slug:
+            reg.default_profile_slug = profile_slug(
+                reg.default_profile_slug, "registry.default_profile_slug"
+            )
+        return reg
+
+    def _check_default(self, reg: Registry) -> None:
+        if not reg.default_profile_slug:
+            page = self.store.list_profiles(reg.slug, ProfileQuery(limit=1))
+            if page.items:
+                raise ValidationError(
+                    FieldError(
+                        "registry.default_profile_slug", "must be set when profiles are present"
+                    )
+                )
+            return
+        if self.store.get_profile(reg.slug, reg.default_profile_slug) is None:
+            raise ProfileNotFound(reg.default_profile_slug)
+
+    def _check_writable(self, reg: Registry) -> None:
+        if reg.read_only or reg.managed_by:
+            where = reg.managed_by or "its configuration"
+            raise ReadOnlyStore(f'registry "{reg.slug}" is managed by {where}')
+
+    def _registry_slug(self, slug: str | None) -> str:
+        if slug is None or not slug.strip():
+            return self.default_registry
+        return registry_slug(slug, "registry")
+
+
+def apply_patch(current: Profile, patch: ProfilePatch) -> Profile:
+    """The profile after a patch: present fields replace, absent fields are unchanged."""
+    p = current.clone()
+    if patch.display_name is not None:
+        p.display_name = patch.display_name
+    if patch.description is not None:
+        p.description = patch.description
+    if patch.runtime is not None:
+        p.runtime = copy.deepcopy(patch.runtime)
+    if patch.policy is not None:
+        p.policy = copy.deepcopy(patch.policy)
+    if patch.extensions is not None:
+        p.extensions = copy.deepcopy(patch.extensions)
+    if patch.tags is not None:
+        p.metadata.tags = list(patch.tags)
+    if patch.stack is not None:
+        p.stack = copy.deepcopy(patch.stack)
+    return p

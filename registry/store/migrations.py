@@ -1,0 +1,187 @@
+"""Versioned schema migrations of the SQL store.
+
+`schema_version` holds one row per applied step. `migrate(db)` runs the missing steps in
+order, each in the same transaction as its version row, under a lock (SQLite: an IMMEDIATE
+transaction; PostgreSQL: an advisory lock), so processes that open the store at the same time
+migrate once and an interrupted upgrade leaves the previous version intact. Steps are frozen:
+they carry their own table definitions and never import the current models, which keep
+changing while old steps must replay the old schema exactly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+import peewee as pw
+
+MIGRATE_LOCK_KEY = 0x50524D01  # pg_advisory_xact_lock key serializing migrations
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[pw.Database], None]
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer program; refuse to guess what it holds."""
+
+
+def is_postgres(db: pw.Database) -> bool:
+    return isinstance(db, pw.PostgresqlDatabase)
+
+
+def write_transaction(db: pw.Database) -> AbstractContextManager[Any]:
+    """A transaction that takes the write lock at BEGIN on SQLite.
+
+    A deferred SQLite transaction that reads first and writes later fails with "database is
+    locked" when another connection wrote in between; IMMEDIATE makes it wait (busy_timeout).
+    """
+    if isinstance(db, pw.SqliteDatabase):
+        return db.atomic(lock_type="IMMEDIATE")
+    return db.atomic()
+
+
+def _slug_field(db: pw.Database, **kwargs: Any) -> pw.TextField:
+    """Slug columns sort by bytes everywhere (PostgreSQL's default collation may not)."""
+    return pw.TextField(collation='"C"' if is_postgres(db) else None, **kwargs)
+
+
+# --- steps -----------------------------------------------------------------------------------
+
+
+def _v1_initial(db: pw.Database) -> None:
+    class Base(pw.Model):
+        class Meta:
+            database = db
+
+    class Registry(Base):
+        slug = _slug_field(db, primary_key=True)
+        display_name = pw.TextField(default="")
+        description = pw.TextField(default="")
+        default_profile_slug = pw.TextField(default="")
+        version = pw.BigIntegerField()
+        created_ms = pw.BigIntegerField(default=0)
+        updated_ms = pw.BigIntegerField(default=0)
+        data = pw.TextField()
+
+        class Meta:
+            table_name = "registries"
+
+    class Profile(Base):
+        registry = pw.ForeignKeyField(
+            Registry,
+            field="slug",
+            column_name="registry",
+            on_delete="CASCADE",
+            collation='"C"' if is_postgres(db) else None,
+        )
+        slug = _slug_field(db)
+        display_name = pw.TextField(default="")
+        description = pw.TextField(default="")
+        version = pw.BigIntegerField()
+        tags = pw.TextField(default="")
+        created_ms = pw.BigIntegerField(default=0)
+        updated_ms = pw.BigIntegerField(default=0)
+        data = pw.TextField()
+
+        class Meta:
+            table_name = "profiles"
+            primary_key = pw.CompositeKey("registry", "slug")
+
+    class Revision(Base):
+        id = pw.BigAutoField()
+        registry = pw.TextField()
+        profile = pw.TextField(default="")
+        version = pw.BigIntegerField()
+        action = pw.TextField()
+        operation = pw.TextField()
+        actor = pw.TextField(default="")
+        at_ms = pw.BigIntegerField()
+        snapshot = pw.TextField(null=True)
+
+        class Meta:
+            table_name = "revisions"
+            indexes = ((("registry", "profile", "id"), False),)
+
+    db.create_tables([Registry, Profile, Revision], safe=False)
+
+
+def search_text(slug: str, display_name: str, description: str) -> str:
+    """What `q` searches: casefolded in Python so that SQLite (ASCII-only LOWER/LIKE) and
+    PostgreSQL match non-ASCII text the same way."""
+    return "\n".join((slug, display_name, description)).casefold()
+
+
+def _v2_search_text(db: pw.Database) -> None:
+    db.execute_sql("ALTER TABLE profiles ADD COLUMN search_text TEXT NOT NULL DEFAULT ''")
+    rows = db.execute_sql("SELECT registry, slug, display_name, description FROM profiles")
+    param = db.param
+    update = (
+        f"UPDATE profiles SET search_text = {param} WHERE registry = {param} AND slug = {param}"
+    )
+    for registry, slug, display_name, description in list(rows):
+        db.execute_sql(update, (search_text(slug, display_name, description), registry, slug))
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "registries, profiles and revisions", _v1_initial),
+    Migration(2, "casefolded search text on profiles", _v2_search_text),
+]
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+# --- runner ----------------------------------------------------------------------------------
+
+
+class _SchemaVersion(pw.Model):
+    version = pw.IntegerField(primary_key=True)
+    name = pw.TextField()
+    applied_at_ms = pw.BigIntegerField()
+
+    class Meta:
+        table_name = "schema_version"
+
+
+def current_version(db: pw.Database) -> int:
+    """The applied schema version (0 for an empty database)."""
+    with db.bind_ctx([_SchemaVersion]):
+        if not _SchemaVersion.table_exists():
+            return 0
+        return _SchemaVersion.select(pw.fn.MAX(_SchemaVersion.version)).scalar() or 0
+
+
+def migrate(db: pw.Database, target: int | None = None) -> int:
+    """Apply the missing steps up to `target` (default: the latest); return the version.
+
+    An up-to-date database is only read (no lock, no DDL), so opening it needs no write
+    privilege and processes starting together do not queue. A database newer than this
+    program raises `SchemaTooNew`.
+    """
+    target = LATEST_VERSION if target is None else target
+    version = current_version(db)
+    if version < target:
+        with db.bind_ctx([_SchemaVersion]), write_transaction(db):
+            if is_postgres(db):
+                db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK_KEY,))
+            if not _SchemaVersion.table_exists():
+                db.create_tables([_SchemaVersion])
+            version = _SchemaVersion.select(pw.fn.MAX(_SchemaVersion.version)).scalar() or 0
+            for step in MIGRATIONS:
+                if version < step.version <= target:
+                    step.apply(db)
+                    _SchemaVersion.create(
+                        version=step.version, name=step.name, applied_at_ms=int(time.time() * 1000)
+                    )
+                    version = step.version
+    if version > LATEST_VERSION:
+        raise SchemaTooNew(
+            f"database schema version {version} is newer than this program "
+            f"(knows up to {LATEST_VERSION}); upgrade the program"
+        )
+    return version

@@ -1,0 +1,629 @@
+"""The peewee SQL store for SQLite and PostgreSQL (SPEC section 4).
+
+One row per profile, so a write costs the same whatever the registry size. Optimistic
+concurrency is enforced by the database: every write is a conditional
+`UPDATE/DELETE ... WHERE version = <version read>` inside a transaction, so it holds across
+processes and machines. Each write appends a `revisions` row (history and change feed) in the
+same transaction.
+
+Registry versions move only on writes to the registry header (`update_registry`), not on
+profile writes: a per-registry counter bumped by every profile write would be a hot row that
+serializes all writers of a registry. Use `latest_change_id()` to notice any change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import peewee as pw
+from playhouse import db_url
+
+from ..domain.errors import (
+    AlreadyExists,
+    ProfileNotFound,
+    RegistryNotFound,
+    StoreClosed,
+    ValidationError,
+    VersionConflict,
+)
+from ..domain.metadata import now_ms, touch
+from ..domain.model import (
+    Profile,
+    Registry,
+    profile_from_data,
+    profile_to_data,
+    registry_from_data,
+    registry_to_data,
+)
+from ..domain.ports import Change, ProfilePage, ProfileQuery, Revision, WriteOptions
+from .migrations import migrate, search_text
+from .sql_models import build_models
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "busy_timeout": 10_000,
+    "foreign_keys": 1,
+    "synchronous": "normal",
+}
+# pg_advisory_xact_lock key taken first by every write transaction on PostgreSQL, see `_write`.
+CHANGE_LOCK_KEY = 0x50524D02
+ITER_CHUNK = 500
+MAX_WRITE_ATTEMPTS = 20
+
+
+class CorruptRecord(ValueError):
+    """A stored row whose payload does not parse or does not match its key."""
+
+
+# --- connections ---------------------------------------------------------------------------
+
+
+def connect_database(url: str) -> tuple[pw.Database, str, str]:
+    """The peewee database, its kind and the canonical URL for a store URL.
+
+    `sqlite:////abs/path.db` (or `sqlite:///relative.db`, made absolute) and
+    `postgresql://` / `postgres://` URLs, whose query string goes to the driver (for example
+    `options=-csearch_path%3Dschema`). Connections are per thread and open on first use.
+    `sqlite:///:memory:` is one shared connection, for throwaway use: its URL reopens nothing.
+    """
+    if url.startswith("sqlite:"):
+        if not url.startswith("sqlite:///"):
+            raise ValueError("SQLite store URLs look like sqlite:////absolute/path.db")
+        path = url[len("sqlite:///") :]
+        if path in ("", ":memory:"):
+            memory = pw.SqliteDatabase(
+                ":memory:",
+                pragmas=SQLITE_PRAGMAS,
+                lock_type="IMMEDIATE",
+                thread_safe=False,
+                check_same_thread=False,
+            )
+            return memory, "sqlite", "sqlite:///:memory:"
+        path = os.path.abspath(path)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = pw.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
+        return db, "sqlite", f"sqlite:///{path}"
+    scheme = url.split(":", 1)[0]
+    if scheme in ("postgres", "postgresql"):
+        params = db_url.parse(url, unquote_password=True, unquote_user=True)
+        name = params.pop("database")
+        return pw.PostgresqlDatabase(name, autoconnect=True, **params), "postgresql", url
+    raise ValueError(f'unsupported SQL store URL scheme "{scheme}"')
+
+
+# --- rows ----------------------------------------------------------------------------------
+
+
+def dumps(data: Any) -> str:
+    """JSON for payload columns. ASCII-escaped so that NUL and lone surrogates survive
+    (PostgreSQL text rejects NUL; both drivers reject lone surrogates)."""
+    return json.dumps(data, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+
+
+def _column_text(value: str) -> str:
+    """Text for query-only columns (the JSON payload keeps the exact text)."""
+    return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
+def tags_text(tags: list[str]) -> str:
+    """Tags as "\\n"-delimited text with delimiters at both ends, so that an exact tag match
+    is a substring search for "\\n<tag>\\n"."""
+    return "\n" + "\n".join(_column_text(t) for t in tags) + "\n" if tags else ""
+
+
+def profile_row(registry: str, p: Profile) -> dict[str, Any]:
+    """The `profiles` row of a profile (public so tests and tools can bulk-load)."""
+    return {
+        "registry": str(registry),
+        "slug": str(p.slug),
+        "display_name": _column_text(p.display_name),
+        "description": _column_text(p.description),
+        "version": p.metadata.version,
+        "tags": tags_text(p.metadata.tags),
+        "search_text": _column_text(search_text(p.slug, p.display_name, p.description)),
+        "created_ms": p.metadata.created_at_ms,
+        "updated_ms": p.metadata.updated_at_ms,
+        "data": dumps(profile_to_data(p)),
+    }
+
+
+def registry_row(r: Registry) -> dict[str, Any]:
+    """The `registries` row of a registry header."""
+    return {
+        "slug": str(r.slug),
+        "display_name": _column_text(r.display_name),
+        "description": _column_text(r.description),
+        "default_profile_slug": _column_text(r.default_profile_slug),
+        "version": r.metadata.version,
+        "created_ms": r.metadata.created_at_ms,
+        "updated_ms": r.metadata.updated_at_ms,
+        "data": dumps(registry_to_data(r, with_profiles=False, with_state=True)),
+    }
+
+
+# --- the store -----------------------------------------------------------------------------
+
+
+class SQLStore:
+    """`Store` on SQLite or PostgreSQL through peewee (see the module docstring)."""
+
+    supports_history = True
+
+    def __init__(self, url: str) -> None:
+        self.db, self.kind, self.url = connect_database(url)
+        self.models = build_models(self.db)
+        self._closed = False
+        try:
+            self.schema_version = migrate(self.db)
+        except BaseException:
+            if not self.db.is_closed():
+                self.db.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"<SQLStore {self.kind}>"
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the store; idempotent. Later calls raise `StoreClosed`."""
+        if self._closed:
+            return
+        self._closed = True
+        if not self.db.is_closed():
+            self.db.close()
+
+    def release(self) -> None:
+        """Close this thread's connection if one is open and idle (end of a web request).
+
+        The next call reconnects. A no-op for the in-memory database, whose data lives in its
+        only connection, and inside a transaction.
+        """
+        if self._closed or self.db.database == ":memory:" or self.db.in_transaction():
+            return
+        if not self.db.is_closed():
+            self.db.close()
+
+    def _check(self) -> None:
+        if self._closed:
+            raise StoreClosed(f"{self.kind} profile store closed")
+
+    def atomic(self) -> AbstractContextManager[None]:
+        """Group writes in one transaction (nested groups are savepoints).
+
+        On SQLite the transaction begins IMMEDIATE (the write lock is taken at BEGIN, so a
+        concurrent writer waits on busy_timeout instead of failing on lock upgrade).
+        """
+        self._check()
+        return self._atomic()
+
+    @contextmanager
+    def _atomic(self) -> Iterator[None]:
+        with self.db.atomic():
+            yield
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """The transaction of one write.
+
+        On PostgreSQL every write transaction first takes one advisory lock, held until it
+        commits. Sequence values are handed out at insert time but become visible at commit,
+        so without it a reader could see change 5 before change 4 commits, and a cache keyed
+        on `latest_change_id()` would miss change 4 for good. Taking the lock before any row
+        lock keeps writers deadlock-free; writes are short (SQLite serializes them anyway).
+        """
+        self._check()
+        with self.db.atomic():
+            if self.kind == "postgresql":
+                self.db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (CHANGE_LOCK_KEY,))
+            yield
+
+    # --- parsing ---------------------------------------------------------------------------
+
+    def _profile_of(self, registry: str, slug: str, data: str) -> Profile:
+        try:
+            p = profile_from_data(json.loads(data), slug=slug)
+        except (ValueError, ValidationError) as exc:
+            raise CorruptRecord(
+                f'{self.kind} profile store: profile "{registry}/{slug}" has an invalid '
+                f"payload: {exc}"
+            ) from exc
+        if p.slug != slug:
+            raise CorruptRecord(
+                f"{self.kind} profile store: slug mismatch payload={p.slug!r} row={slug!r}"
+            )
+        return p
+
+    def _registry_of(self, slug: str, data: str) -> Registry:
+        try:
+            r = registry_from_data(json.loads(data), slug=slug)
+        except (ValueError, ValidationError) as exc:
+            raise CorruptRecord(
+                f'{self.kind} profile store: registry "{slug}" has an invalid payload: {exc}'
+            ) from exc
+        if r.slug != slug:
+            raise CorruptRecord(
+                f"{self.kind} profile store: slug mismatch payload={r.slug!r} row={slug!r}"
+            )
+        r.profiles = {}
+        return r
+
+    def _revision_of(self, row: Any) -> Revision:
+        snapshot = None
+        if row.profile and row.snapshot is not None:
+            snapshot = self._profile_of(row.registry, row.profile, row.snapshot)
+        return Revision(
+            id=row.id,
+            registry=row.registry,
+            profile=row.profile,
+            version=row.version,
+            operation=row.operation,
+            actor=row.actor,
+            at_ms=row.at_ms,
+            snapshot=snapshot,
+        )
+
+    # --- shared queries --------------------------------------------------------------------
+
+    def _registry_state(self, slug: str) -> tuple[int, str] | None:
+        R = self.models.registry
+        rows = R.select(R.version, R.data).where(R.slug == slug).limit(1).tuples()
+        return next(iter(rows), None)
+
+    def _registry_version(self, slug: str) -> int | None:
+        state = self._registry_state(slug)
+        return None if state is None else state[0]
+
+    def _registry_exists(self, slug: str) -> bool:
+        R = self.models.registry
+        return R.select(R.slug).where(R.slug == slug).exists()
+
+    def _profile_state(self, registry: str, slug: str) -> tuple[bool, int | None, str | None]:
+        """(registry exists, profile version, profile payload) in one query."""
+        R, P = self.models.registry, self.models.profile
+        query = (
+            R.select(R.slug, P.version, P.data)
+            .join(P, pw.JOIN.LEFT_OUTER, on=(P.registry == R.slug) & (P.slug == slug))
+            .where(R.slug == registry)
+            .limit(1)
+            .tuples()
+        )
+        row = next(iter(query), None)
+        if row is None:
+            return False, None, None
+        return True, row[1], row[2]
+
+    @staticmethod
+    def _check_version(resource: str, slug: str, expected: int, actual: int) -> None:
+        if expected and expected != actual:
+            raise VersionConflict(resource, slug, expected, actual)
+
+    def _record(
+        self,
+        registry: str,
+        profile: str,
+        action: str,
+        version: int,
+        opts: WriteOptions,
+        at_ms: int,
+        snapshot: str | None,
+    ) -> None:
+        self.models.revision.insert(
+            registry=registry,
+            profile=profile,
+            version=version,
+            action=action,
+            operation=_column_text(opts.operation or action),
+            actor=_column_text(opts.actor),
+            at_ms=at_ms,
+            snapshot=snapshot,
+        ).execute()
+
+    # --- registries ------------------------------------------------------------------------
+
+    def list_registries(self) -> list[Registry]:
+        self._check()
+        R = self.models.registry
+        rows = R.select(R.slug, R.data).order_by(R.slug).tuples()
+        return [self._registry_of(slug, data) for slug, data in rows]
+
+    def get_registry(self, slug: str) -> Registry | None:
+        self._check()
+        state = self._registry_state(str(slug))
+        return None if state is None else self._registry_of(str(slug), state[1])
+
+    def profile_counts(self) -> dict[str, int]:
+        self._check()
+        R, P = self.models.registry, self.models.profile
+        query = (
+            R.select(R.slug, pw.fn.COUNT(P.slug))
+            .join(P, pw.JOIN.LEFT_OUTER, on=(P.registry == R.slug))
+            .group_by(R.slug)
+            .tuples()
+        )
+        return dict(query)
+
+    def create_registry(self, registry: Registry, opts: WriteOptions) -> Registry:
+        """Create a registry header; `registry.profiles` is ignored (use `create_profile`)."""
+        slug = str(registry.slug)
+        with self._write():
+            if self._registry_exists(slug):
+                raise AlreadyExists("registry", slug)
+            self._check_version("registry", slug, opts.expected_version, 0)
+            new = registry.header()
+            new.slug = slug
+            new.metadata = touch(None, registry.metadata, opts)
+            row = registry_row(new)
+            try:
+                self.models.registry.insert(**row).execute()
+            except pw.IntegrityError as exc:
+                raise AlreadyExists("registry", slug) from exc
+            meta = new.metadata
+            self._record(slug, "", "create", meta.version, opts, meta.updated_at_ms, row["data"])
+        return self._registry_of(slug, row["data"])
+
+    def update_registry(self, registry: Registry, opts: WriteOptions) -> Registry:
+        """Replace a registry header (profiles are ignored); the only write that moves the
+        registry version."""
+        slug = str(registry.slug)
+        R = self.models.registry
+        with self._write():
+            for _ in range(MAX_WRITE_ATTEMPTS):
+                state = self._registry_state(slug)
+                if state is None:
+                    raise RegistryNotFound(slug)
+                version, data = state
+                self._check_version("registry", slug, opts.expected_version, version)
+                stored = self._registry_of(slug, data)
+                stored.metadata.version = version  # the column is what writes are checked on
+                new = registry.header()
+                new.slug = slug
+                new.metadata = touch(stored.metadata, registry.metadata, opts)
+                row = registry_row(new)
+                values = {k: v for k, v in row.items() if k != "slug"}
+                if R.update(**values).where(R.slug == slug, R.version == version).execute():
+                    meta = new.metadata
+                    self._record(
+                        slug, "", "update", meta.version, opts, meta.updated_at_ms, row["data"]
+                    )
+                    break
+                self._lost_race("registry", slug, opts, self._registry_version(slug))
+            else:
+                raise VersionConflict("registry", slug, opts.expected_version, version)
+        return self._registry_of(slug, row["data"])
+
+    def delete_registry(self, slug: str, opts: WriteOptions) -> None:
+        """Delete a registry and its profiles (one change row for the registry)."""
+        slug = str(slug)
+        R, P = self.models.registry, self.models.profile
+        with self._write():
+            for _ in range(MAX_WRITE_ATTEMPTS):
+                state = self._registry_state(slug)
+                if state is None:
+                    raise RegistryNotFound(slug)
+                version = state[0]
+                self._check_version("registry", slug, opts.expected_version, version)
+                if R.delete().where(R.slug == slug, R.version == version).execute():
+                    # Also covered by ON DELETE CASCADE; explicit so it never depends on it.
+                    P.delete().where(P.registry == slug).execute()
+                    self._record(slug, "", "delete", version, opts, now_ms(), None)
+                    return
+                self._lost_race("registry", slug, opts, self._registry_version(slug))
+            raise VersionConflict("registry", slug, opts.expected_version, version)
+
+    @staticmethod
+    def _lost_race(resource: str, slug: str, opts: WriteOptions, actual: int | None) -> None:
+        """A conditional write matched no row: another writer got there first. Raise when
+        the caller asked for a version or the target is gone; otherwise let it retry."""
+        if actual is None:
+            raise RegistryNotFound(slug) if resource == "registry" else ProfileNotFound(slug)
+        if opts.expected_version:
+            raise VersionConflict(resource, slug, opts.expected_version, actual)
+
+    # --- profiles --------------------------------------------------------------------------
+
+    def list_profiles(self, registry: str, query: ProfileQuery) -> ProfilePage:
+        """A page ordered by slug. `q` matches a casefolded substring of slug, display name or
+        description; `tag` one exact tag; `total` counts all pages."""
+        self._check()
+        registry = str(registry)
+        P = self.models.profile
+        cond = P.registry == registry
+        if query.q:
+            cond &= P.search_text.contains(_column_text(query.q.casefold()))
+        if query.tag:
+            finder = pw.fn.strpos if self.kind == "postgresql" else pw.fn.instr
+            cond &= finder(P.tags, f"\n{_column_text(query.tag)}\n") > 0
+        limit = max(1, query.limit)
+        page_cond = cond & (P.slug > query.after) if query.after else cond
+        rows = list(
+            P.select(P.slug, P.data).where(page_cond).order_by(P.slug).limit(limit + 1).tuples()
+        )
+        total = P.select(pw.fn.COUNT(pw.SQL("*"))).where(cond).scalar() or 0
+        if not total and not self._registry_exists(registry):
+            raise RegistryNotFound(registry)
+        items = [self._profile_of(registry, slug, data) for slug, data in rows[:limit]]
+        next_cursor = items[-1].slug if len(rows) > limit else ""
+        return ProfilePage(items=items, next_cursor=next_cursor, total=total)
+
+    def iter_profiles(self, registry: str) -> Iterator[Profile]:
+        """All profiles in slug order, read in chunks (keyset pagination)."""
+        self._check()
+        registry = str(registry)
+        if not self._registry_exists(registry):
+            raise RegistryNotFound(registry)
+        return self._iter_profiles(registry)
+
+    def _iter_profiles(self, registry: str) -> Iterator[Profile]:
+        P = self.models.profile
+        after: str | None = None
+        while True:
+            self._check()
+            query = P.select(P.slug, P.data).where(P.registry == registry)
+            if after is not None:
+                query = query.where(P.slug > after)
+            rows = list(query.order_by(P.slug).limit(ITER_CHUNK).tuples())
+            for slug, data in rows:
+                yield self._profile_of(registry, slug, data)
+            if len(rows) < ITER_CHUNK:
+                return
+            after = rows[-1][0]
+
+    def get_profile(self, registry: str, slug: str) -> Profile | None:
+        """The profile, or None when it (or its registry) does not exist."""
+        self._check()
+        registry, slug = str(registry), str(slug)
+        P = self.models.profile
+        rows = P.select(P.data).where(P.registry == registry, P.slug == slug).limit(1).tuples()
+        row = next(iter(rows), None)
+        return None if row is None else self._profile_of(registry, slug, row[0])
+
+    def create_profile(self, registry: str, profile: Profile, opts: WriteOptions) -> Profile:
+        registry, slug = str(registry), str(profile.slug)
+        with self._write():
+            exists, version, _ = self._profile_state(registry, slug)
+            if not exists:
+                raise RegistryNotFound(registry)
+            if version is not None:
+                raise AlreadyExists("profile", slug)
+            self._check_version("profile", slug, opts.expected_version, 0)
+            new = profile.clone()
+            new.slug = slug
+            new.metadata = touch(None, profile.metadata, opts)
+            row = profile_row(registry, new)
+            try:
+                self.models.profile.insert(**row).execute()
+            except pw.IntegrityError as exc:
+                raise AlreadyExists("profile", slug) from exc
+            meta = new.metadata
+            self._record(
+                registry, slug, "create", meta.version, opts, meta.updated_at_ms, row["data"]
+            )
+        return self._profile_of(registry, slug, row["data"])
+
+    def update_profile(self, registry: str, profile: Profile, opts: WriteOptions) -> Profile:
+        """Replace a profile. Three statements (four on PostgreSQL) whatever the registry
+        size: read the row, conditional UPDATE, revision INSERT."""
+        registry, slug = str(registry), str(profile.slug)
+        P = self.models.profile
+        with self._write():
+            for _ in range(MAX_WRITE_ATTEMPTS):
+                exists, version, data = self._profile_state(registry, slug)
+                if not exists:
+                    raise RegistryNotFound(registry)
+                if version is None or data is None:
+                    raise ProfileNotFound(slug)
+                self._check_version("profile", slug, opts.expected_version, version)
+                stored = self._profile_of(registry, slug, data)
+                stored.metadata.version = version  # the column is what writes are checked on
+                new = profile.clone()
+                new.slug = slug
+                new.metadata = touch(stored.metadata, profile.metadata, opts)
+                row = profile_row(registry, new)
+                values = {k: v for k, v in row.items() if k not in ("registry", "slug")}
+                updated = (
+                    P.update(**values)
+                    .where(P.registry == registry, P.slug == slug, P.version == version)
+                    .execute()
+                )
+                if updated:
+                    meta = new.metadata
+                    self._record(
+                        registry,
+                        slug,
+                        "update",
+                        meta.version,
+                        opts,
+                        meta.updated_at_ms,
+                        row["data"],
+                    )
+                    break
+                self._lost_race("profile", slug, opts, self._profile_version(registry, slug))
+            else:
+                raise VersionConflict("profile", slug, opts.expected_version, version)
+        return self._profile_of(registry, slug, row["data"])
+
+    def delete_profile(self, registry: str, slug: str, opts: WriteOptions) -> None:
+        """Delete a profile. The registry's default is left alone: the service decides."""
+        registry, slug = str(registry), str(slug)
+        P = self.models.profile
+        with self._write():
+            for _ in range(MAX_WRITE_ATTEMPTS):
+                exists, version, _ = self._profile_state(registry, slug)
+                if not exists:
+                    raise RegistryNotFound(registry)
+                if version is None:
+                    raise ProfileNotFound(slug)
+                self._check_version("profile", slug, opts.expected_version, version)
+                deleted = (
+                    P.delete()
+                    .where(P.registry == registry, P.slug == slug, P.version == version)
+                    .execute()
+                )
+                if deleted:
+                    self._record(registry, slug, "delete", version, opts, now_ms(), None)
+                    return
+                self._lost_race("profile", slug, opts, self._profile_version(registry, slug))
+            raise VersionConflict("profile", slug, opts.expected_version, version)
+
+    def _profile_version(self, registry: str, slug: str) -> int | None:
+        P = self.models.profile
+        rows = P.select(P.version).where(P.registry == registry, P.slug == slug).tuples()
+        row = next(iter(rows.limit(1)), None)
+        return None if row is None else row[0]
+
+    # --- history and change feed -----------------------------------------------------------
+
+    def list_revisions(self, registry: str, profile: str, limit: int = 100) -> list[Revision]:
+        """Newest first, since the latest create of that profile (a deleted and recreated
+        slug starts a fresh history). `profile` "" lists registry-level writes (snapshots are
+        not returned for those)."""
+        self._check()
+        registry, profile = str(registry), str(profile)
+        V = self.models.revision
+        last = V.alias()
+        start = last.select(pw.fn.COALESCE(pw.fn.MAX(last.id), 0)).where(
+            last.registry == registry, last.profile == profile, last.action == "create"
+        )
+        rows = (
+            V.select()
+            .where(V.registry == registry, V.profile == profile, V.id >= start)
+            .order_by(V.id.desc())
+            .limit(max(1, limit))
+        )
+        return [self._revision_of(row) for row in rows]
+
+    def get_revision(self, registry: str, profile: str, revision_id: int) -> Revision | None:
+        self._check()
+        V = self.models.revision
+        rows = V.select().where(
+            V.id == revision_id, V.registry == str(registry), V.profile == str(profile)
+        )
+        row = next(iter(rows.limit(1)), None)
+        return None if row is None else self._revision_of(row)
+
+    def list_changes(self, after: int = 0, limit: int = 100) -> list[Change]:
+        """Changes with id > `after`, oldest first."""
+        self._check()
+        V = self.models.revision
+        rows = (
+            V.select(V.id, V.registry, V.profile, V.operation, V.version, V.actor, V.at_ms)
+            .where(V.id > after)
+            .order_by(V.id)
+            .limit(max(1, limit))
+            .tuples()
+        )
+        return [Change(*row) for row in rows]
+
+    def latest_change_id(self) -> int:
+        self._check()
+        V = self.models.revision
+        return V.select(pw.fn.MAX(V.id)).scalar() or 0
+
+
+__all__ = ["CorruptRecord", "SQLStore", "connect_database", "profile_row", "registry_row"]

@@ -1,0 +1,34 @@
+"""HTTP layer: blueprints for the JSON API and the HTML pages (built in later issues)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, jsonify
+
+from registry import __version__
+from registry.domain.service import RegistryService
+
+core = Blueprint("core", __name__)
+
+
+def get_service() -> RegistryService:
+    return current_app.extensions["registry"]
+
+
+@core.get("/healthz")
+def healthz():
+    """Liveness plus what a operator wants to know first: backend and data counts."""
+    service = get_service()
+    registries = service.list_registries()
+    return jsonify(
+        {
+            "status": "ok",
+            "version": __version__,
+            "store": service.store.kind,
+            "registries": len(registries),
+            "profiles": sum(r.profile_count for r in registries),
+        }
+    )
+
+
+def register_blueprints(app: Flask) -> None:
+    app.register_blueprint(core)

@@ -1,0 +1,90 @@
+"""Shared fixtures: stores on every backend, PostgreSQL schemas, services and apps.
+
+PostgreSQL tests run when REGISTRY_TEST_POSTGRES_URL is set; with CI=true a missing URL is a
+failure, not a skip (CI must prove every backend).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+POSTGRES_URL = os.environ.get("REGISTRY_TEST_POSTGRES_URL", "")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("postgres") and not POSTGRES_URL:
+        message = "REGISTRY_TEST_POSTGRES_URL is not set"
+        if IN_CI:
+            pytest.fail(f"{message}: CI must run the PostgreSQL tests")
+        pytest.skip(message)
+
+
+@pytest.fixture
+def pg_url() -> str:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    if not POSTGRES_URL:
+        if IN_CI:
+            pytest.fail("REGISTRY_TEST_POSTGRES_URL is not set: CI must run the PostgreSQL tests")
+        pytest.skip("REGISTRY_TEST_POSTGRES_URL is not set")
+    import psycopg2
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    conn = psycopg2.connect(POSTGRES_URL)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{sep}options={quote(f'-csearch_path={schema}')}"
+    with conn.cursor() as cur:
+        cur.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    conn.close()
+
+
+def _open(kind: str, tmp_path: Path, request: pytest.FixtureRequest):
+    from registry.store import open_store
+
+    if kind == "sqlite":
+        return open_store(f"sqlite:///{tmp_path / 'registry.db'}")
+    if kind == "postgres":
+        return open_store(request.getfixturevalue("pg_url"))
+    if kind == "yaml":
+        return open_store(f"yaml:{tmp_path / 'registry.yaml'}")
+    raise AssertionError(kind)
+
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "yaml"]
+SQL_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path):
+    """A fresh, empty store on every backend."""
+    s = _open(request.param, tmp_path, request)
+    yield s
+    s.close()
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def sql_store(request: pytest.FixtureRequest, tmp_path: Path):
+    s = _open(request.param, tmp_path, request)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def reopen(request: pytest.FixtureRequest, tmp_path: Path):
+    """Open another store on the same data as the `store`/`sql_store` fixture (same backend)."""
+
+    def _reopen(existing):
+        from registry.store import open_store
+
+        return open_store(existing.url)
+
+    return _reopen

@@ -1,0 +1,240 @@
+"""YAML import (modes, dry run, all-or-nothing) and export round trips (SPEC 7)."""
+
+import pytest
+
+from registry.domain.errors import ReadOnlyStore, ValidationError
+from registry.domain.importer import export_yaml, import_yaml
+from registry.domain.model import Profile, Registry
+from registry.domain.ports import WriteOptions
+from registry.domain.service import ProfilePatch, RegistryService
+from tests.conftest import FIXTURES
+
+FIXTURE_FILES = ["canonical-bundle.yaml", "legacy-profiles.yaml", "single-registry.yaml"]
+
+
+@pytest.fixture
+def service(store):
+    return RegistryService(store)
+
+
+def read(name):
+    return (FIXTURES / name).read_text()
+
+
+def snapshot(service):
+    """Everything a store holds, for before/after comparisons."""
+    return export_yaml(service)
+
+
+@pytest.mark.parametrize("name", FIXTURE_FILES)
+def test_every_fixture_imports(service, name):
+    plan = import_yaml(service, read(name), actor="ci")
+    assert plan.applied and plan.counts()["created"] > 0
+    for item in plan.items:
+        if item.kind == "profile":
+            service.get_profile(item.registry, item.profile)
+
+
+def test_canonical_bundle_contents(service):
+    import_yaml(service, read("canonical-bundle.yaml"))
+    inv = service.get_profile("default", "inventory")
+    assert inv.extensions["inventory.capabilities@v1"] == {
+        "panels": ["stock_alerts", "reorder", "suppliers"]
+    }
+    assert inv.extensions["middleware.agentmode_config@v1"] == {
+        "instances": {"id:primary": {"default_mode": "plan"}}
+    }
+    assert inv.metadata.tags == ["ops", "inventory"]
+    analyst = service.get_profile("default", "analyst")
+    assert analyst.extensions["thirdparty.ui_hints@v2"]["nested"] == {
+        "levels": [1, 2, 3],
+        "note": None,
+    }
+    assert service.get_profile("team", "analyst").metadata.version == 7  # declared metadata kept
+    assert service.get_registry("default").default_profile_slug == "inventory"
+
+
+def test_single_registry_projects_inline_middleware_config(service):
+    import_yaml(service, read("single-registry.yaml"))
+    triage = service.get_profile("support", "triage")
+    assert triage.runtime.middlewares[0].config is None
+    assert triage.extensions["middleware.sqlite_config@v1"]["instances"]["index:0"] == {
+        "dsn": "file:tickets.db",
+        "max_rows": 50,
+        "execution_timeout_ms": 2000,
+    }
+
+
+def test_legacy_fixture(service):
+    import_yaml(service, read("legacy-profiles.yaml"))
+    reg = service.get_registry("default")
+    assert reg.default_profile_slug == "default"
+    local = service.get_profile("default", "local-llama")
+    assert local.runtime.step_settings_patch["ollama-chat"] == {
+        "ollama-base-url": "http://127.0.0.1:11434"
+    }
+
+
+def test_export_import_export_is_byte_identical(store, tmp_path, service):
+    from registry.store import open_store
+
+    import_yaml(service, read("canonical-bundle.yaml"))
+    import_yaml(service, read("single-registry.yaml"))
+    first = export_yaml(service)
+    # into the same store: nothing changes
+    plan = import_yaml(service, first)
+    assert plan.changes == 0
+    assert export_yaml(service) == first
+    # into a fresh store of another backend: the same bytes come back
+    other = RegistryService(open_store(f"yaml:{tmp_path / 'other.yaml'}"))
+    import_yaml(other, first)
+    assert export_yaml(other) == first
+    other.store.close()
+
+
+def test_dry_run_writes_nothing_and_returns_the_plan(service):
+    before = snapshot(service)
+    change_id = service.latest_change_id()
+    plan = import_yaml(service, read("canonical-bundle.yaml"), dry_run=True)
+    assert not plan.applied and plan.dry_run
+    assert plan.counts()["created"] == 4
+    assert snapshot(service) == before
+    assert service.latest_change_id() == change_id
+    data = plan.to_data()
+    created = [
+        i for i in data["items"] if i["action"] == "created" and i.get("profile") == "default"
+    ]
+    assert created[0]["diff"][0]["before"] is None
+
+
+def test_modes(service):
+    import_yaml(service, read("canonical-bundle.yaml"))
+    service.update_profile("default", "default", ProfilePatch(description="edited"))
+    service.create_profile("default", Profile(slug="extra"))
+    text = read("canonical-bundle.yaml")
+
+    plan = import_yaml(service, text, mode="create-only", dry_run=True)
+    actions = {(i.registry, i.profile): i.action for i in plan.items if i.kind == "profile"}
+    assert actions[("default", "default")] == "skipped"
+    assert actions[("default", "inventory")] == "unchanged"
+    assert ("default", "extra") not in actions
+
+    plan = import_yaml(service, text, mode="upsert", dry_run=True)
+    upd = [i for i in plan.items if i.profile == "default" and i.registry == "default"][0]
+    assert upd.action == "updated"
+    assert upd.diff == [{"path": "description", "before": "edited", "after": None}]
+
+    plan = import_yaml(service, text, mode="mirror")
+    actions = {(i.registry, i.profile): i.action for i in plan.items if i.kind == "profile"}
+    assert actions[("default", "extra")] == "deleted"
+    assert service.get_profile("default", "default").description == ""
+    assert service.get_profile("default", "default").metadata.version == 3  # stored + 1
+    assert [p.slug for p in service.list_profiles("default").items] == [
+        "analyst",
+        "default",
+        "inventory",
+    ]
+
+
+def test_mirror_deletes_registries_the_file_lacks(service):
+    import_yaml(service, read("canonical-bundle.yaml"))
+    import_yaml(service, read("single-registry.yaml"), mode="mirror")
+    assert [s.registry.slug for s in service.list_registries()] == ["support"]
+
+
+def test_unknown_extensions_survive_every_mode(service):
+    text = read("canonical-bundle.yaml")
+    for mode in ("create-only", "upsert", "mirror"):
+        import_yaml(service, text, mode=mode)
+        ext = service.get_profile("default", "analyst").extensions
+        assert ext["thirdparty.ui_hints@v2"] == {
+            "accent": "#335577",
+            "compact": True,
+            "nested": {"levels": [1, 2, 3], "note": None},
+        }
+
+
+def test_invalid_import_is_all_or_nothing_and_lists_every_problem(service):
+    import_yaml(service, read("single-registry.yaml"))
+    before = snapshot(service)
+    bad = """
+registries:
+  support:
+    default_profile_slug: triage
+    profiles:
+      triage:
+        runtime:
+          system_prompt: changed
+      escalation:
+        runtime:
+          tools: [""]
+  other:
+    default_profile_slug: a
+    profiles:
+      a:
+        extensions:
+          "bad key": 1
+        runtime:
+          middlewares:
+            - name: nope
+"""
+    with pytest.raises(ValidationError) as exc:
+        import_yaml(service, bad)
+    assert [e.field for e in exc.value.errors] == [
+        "registries[other].profiles[a].runtime.middlewares[0].name",
+        "registries[other].profiles[a].extensions[bad key]",
+        "registries[support].profiles[escalation].runtime.tools[0]",
+    ]
+    assert snapshot(service) == before
+
+
+def test_failure_in_the_middle_of_apply_rolls_back(service, store, monkeypatch):
+    import_yaml(service, read("single-registry.yaml"))
+    before = snapshot(service)
+    calls = {"n": 0}
+    original = store.create_profile
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("disk on fire")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(store, "create_profile", flaky)
+    with pytest.raises(RuntimeError):
+        import_yaml(service, read("canonical-bundle.yaml"), mode="mirror")
+    monkeypatch.undo()
+    assert snapshot(service) == before
+
+
+def test_default_must_exist(service):
+    with pytest.raises(ValidationError) as exc:
+        import_yaml(service, "slug: r\ndefault_profile_slug: ghost\nprofiles:\n  a: {}\n")
+    assert exc.value.field == "registries[r].default_profile_slug"
+    with pytest.raises(ValidationError, match="must be set when profiles are present"):
+        import_yaml(service, "registries:\n  r:\n    profiles:\n      a: {}\n")
+
+
+def test_bad_mode(service):
+    with pytest.raises(ValidationError) as exc:
+        import_yaml(service, read("legacy-profiles.yaml"), mode="replace")
+    assert exc.value.field == "mode"
+
+
+def test_import_refuses_registries_managed_by_another_file(service, store):
+    store.create_registry(
+        Registry(slug="support", read_only=True, managed_by="seed.yaml"), WriteOptions()
+    )
+    with pytest.raises(ReadOnlyStore):
+        import_yaml(service, read("single-registry.yaml"))
+
+
+def test_hostile_yaml_is_rejected_before_anything_is_written(service):
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    for text in (bomb, "!!python/object/apply:os.system ['echo hi']\n", "registries: [1, 2]\n"):
+        with pytest.raises(ValidationError):
+            import_yaml(service, text)
+    assert service.list_registries() == []

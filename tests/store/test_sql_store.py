@@ -1,0 +1,338 @@
+"""SQL-store specifics: migrations, stored rows, statement counts, SQLite/PostgreSQL setup."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from registry.domain.errors import VersionConflict
+from registry.domain.model import Metadata, Profile, Registry
+from registry.domain.ports import ProfileQuery, WriteOptions
+from registry.store import open_store
+from registry.store.migrations import (
+    LATEST_VERSION,
+    MIGRATIONS,
+    SchemaTooNew,
+    current_version,
+    migrate,
+)
+from registry.store.sql_store import CorruptRecord, SQLStore, connect_database, profile_row
+
+W = WriteOptions()
+
+
+@contextmanager
+def statements(store: SQLStore) -> Iterator[list[str]]:
+    """The SQL statements the store runs inside the block (BEGIN/COMMIT not included)."""
+    seen: list[str] = []
+
+    def hook(event) -> None:
+        seen.append(event.sql)
+
+    store.db.query_hooks.append(hook)
+    try:
+        yield seen
+    finally:
+        store.db.query_hooks.remove(hook)
+
+
+def seed(store: SQLStore, registry: str, count: int) -> None:
+    """`count` profiles in one transaction with multi-row inserts (fast, no revisions)."""
+    store.create_registry(Registry(slug=registry), W)
+    model = store.models.profile
+    meta = Metadata(version=1, created_at_ms=1, updated_at_ms=1)
+    with store.atomic():
+        batch = []
+        for i in range(count):
+            batch.append(profile_row(registry, Profile(slug=f"p{i:05d}", metadata=meta)))
+            if len(batch) == 1000:
+                model.insert_many(batch).execute()
+                batch = []
+        if batch:
+            model.insert_many(batch).execute()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database (no store opened on it yet)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'blank.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+# --- migrations ------------------------------------------------------------------------------
+
+
+def test_migrating_twice_is_a_noop(sql_store: SQLStore, reopen) -> None:
+    """F3."""
+    sql_store.create_registry(Registry(slug="default"), W)
+    sql_store.create_profile("default", Profile(slug="agent"), W)
+    assert sql_store.schema_version == LATEST_VERSION
+    assert migrate(sql_store.db) == LATEST_VERSION
+    assert migrate(sql_store.db) == LATEST_VERSION
+    rows = sql_store.models.schema_version.select().order_by(
+        sql_store.models.schema_version.version
+    )
+    assert [(r.version, r.name) for r in rows] == [(m.version, m.name) for m in MIGRATIONS]
+    second = reopen(sql_store)
+    try:
+        assert second.get_profile("default", "agent") == sql_store.get_profile("default", "agent")
+    finally:
+        second.close()
+
+
+def _insert(db, table: str, row: dict) -> None:
+    marks = ", ".join([db.param] * len(row))
+    db.execute_sql(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks})", list(row.values()))
+
+
+def test_an_old_database_upgrades_on_open_without_data_loss(blank_url: str) -> None:
+    """A version-1 database (before `search_text`) with data opens, upgrades and works."""
+    db, kind, _ = connect_database(blank_url)
+    assert migrate(db, target=1) == 1
+    assert current_version(db) == 1
+    header = '{"slug":"default","default_profile_slug":"agent","metadata":{"version":1}}'
+    data = '{"slug":"agent","display_name":"Straße Agent","metadata":{"version":4,"tags":["t"]}}'
+    times = {"created_ms": 5, "updated_ms": 6}
+    _insert(
+        db,
+        "registries",
+        {"slug": "default", "default_profile_slug": "agent", "version": 1, "data": header}
+        | {"display_name": "", "description": ""}
+        | times,
+    )
+    _insert(
+        db,
+        "profiles",
+        {"registry": "default", "slug": "agent", "display_name": "Straße Agent", "version": 4}
+        | {"description": "", "tags": "\nt\n", "data": data}
+        | times,
+    )
+    _insert(
+        db,
+        "revisions",
+        {"registry": "default", "profile": "agent", "version": 4, "action": "create"}
+        | {"operation": "import", "actor": "old", "at_ms": 6, "snapshot": data},
+    )
+    db.close()
+
+    store = open_store(blank_url)
+    try:
+        assert isinstance(store, SQLStore) and store.kind == kind
+        assert store.schema_version == LATEST_VERSION
+        agent = store.get_profile("default", "agent")
+        assert (agent.display_name, agent.metadata.version) == ("Straße Agent", 4)
+        assert store.get_registry("default").default_profile_slug == "agent"
+        # the new column was backfilled: casefolded search finds the old row
+        page = store.list_profiles("default", ProfileQuery(q="STRASSE", tag="t"))
+        assert [x.slug for x in page.items] == ["agent"]
+        assert [r.operation for r in store.list_revisions("default", "agent")] == ["import"]
+        agent.description = "after upgrade"
+        updated = store.update_profile("default", agent, WriteOptions(expected_version=4))
+        assert updated.metadata.version == 5
+        assert store.list_profiles("default", ProfileQuery(q="after up")).total == 1
+    finally:
+        store.close()
+
+
+def test_a_newer_database_is_refused(sql_store: SQLStore) -> None:
+    model = sql_store.models.schema_version
+    model.create(version=LATEST_VERSION + 1, name="from the future", applied_at_ms=0)
+    with pytest.raises(SchemaTooNew, match="newer than this program"):
+        open_store(sql_store.url)
+
+
+# --- rows ------------------------------------------------------------------------------------
+
+
+def test_corrupt_payload_is_reported_not_guessed(sql_store: SQLStore) -> None:
+    """F4 and F5: a truncated JSON payload, and a payload whose slug is not the row's."""
+    sql_store.create_registry(Registry(slug="default"), W)
+    sql_store.create_profile("default", Profile(slug="agent"), W)
+    sql_store.create_profile("default", Profile(slug="other"), W)
+    P = sql_store.models.profile
+    P.update(data='{"slug": "agent", "runtime": {').where(P.slug == "agent").execute()
+    with pytest.raises(CorruptRecord, match='profile "default/agent" has an invalid payload'):
+        sql_store.get_profile("default", "agent")
+    P.update(data='{"slug": "renamed"}').where(P.slug == "other").execute()
+    with pytest.raises(CorruptRecord, match="slug mismatch payload='renamed' row='other'"):
+        sql_store.get_profile("default", "other")
+
+
+def test_hostile_text_is_stored_exactly(sql_store: SQLStore, reopen) -> None:
+    """NUL (rejected by PostgreSQL text) and a lone surrogate (rejected by both drivers) only
+    reach the JSON payload escaped; the query columns get a cleaned copy."""
+    sql_store.create_registry(Registry(slug="default", display_name="a\x00b\ud800"), W)
+    text = "nul\x00 surrogate\ud800 <script>'; DROP TABLE profiles; --"
+    created = sql_store.create_profile(
+        "default",
+        Profile(slug="agent", display_name=text, description=text, metadata=Metadata(tags=[text])),
+        W,
+    )
+    assert created.display_name == text
+    second = reopen(sql_store)
+    try:
+        got = second.get_profile("default", "agent")
+        assert (got.display_name, got.description, got.metadata.tags) == (text, text, [text])
+        assert second.get_registry("default").display_name == "a\x00b\ud800"
+        assert second.list_profiles("default", ProfileQuery(q="drop table")).total == 1
+    finally:
+        second.close()
+
+
+def test_history_survives_the_registry_and_counts_are_one_query(sql_store: SQLStore) -> None:
+    sql_store.create_registry(Registry(slug="default"), W)
+    sql_store.create_registry(Registry(slug="other"), W)
+    for slug in ("a", "b"):
+        sql_store.create_profile("default", Profile(slug=slug), W)
+    with statements(sql_store) as seen:
+        assert sql_store.profile_counts() == {"default": 2, "other": 0}
+    assert len(seen) == 1
+    before = sql_store.latest_change_id()
+    sql_store.delete_registry("default", WriteOptions(actor="ops"))
+    assert [c.operation for c in sql_store.list_changes(after=before)] == ["delete"]
+    assert [r.operation for r in sql_store.list_revisions("default", "a")] == ["create"]
+
+
+# --- cost of a write -------------------------------------------------------------------------
+
+
+def update_statements(store: SQLStore, registry: str) -> list[str]:
+    profile = store.get_profile(registry, "p00003")
+    profile.display_name = "edited"
+    with statements(store) as seen:
+        store.update_profile(registry, profile, WriteOptions(expected_version=1, actor="bench"))
+    return seen
+
+
+def test_updating_one_profile_costs_the_same_in_a_huge_registry(sql_store: SQLStore) -> None:
+    seed(sql_store, "small", 10)
+    seed(sql_store, "huge", 10_000)
+    assert sql_store.profile_counts() == {"huge": 10_000, "small": 10}
+    small = update_statements(sql_store, "small")
+    huge = update_statements(sql_store, "huge")
+    assert len(small) == len(huge) <= 4, huge  # (advisory lock,) read, UPDATE, revision
+    assert [s.split()[0] for s in huge][-3:] == ["SELECT", "UPDATE", "INSERT"]
+    page = sql_store.list_profiles("huge", ProfileQuery(limit=50, after="p09990"))
+    assert (len(page.items), page.total, page.next_cursor) == (9, 10_000, "")
+
+
+# --- the database decides --------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_conditional_update_catches_a_write_between_read_and_update(pg_url: str) -> None:
+    """A writer that bypasses this program (another connection, no advisory lock) bumps the
+    version right after the store read it: the conditional UPDATE matches no row, so a
+    conditional write reports the conflict and an unconditional one re-reads and retries."""
+    store = open_store(pg_url)
+    other = psycopg2.connect(pg_url)
+    other.autocommit = True
+    try:
+        store.create_registry(Registry(slug="default"), W)
+        store.create_profile("default", Profile(slug="agent"), W)
+        armed = {"on": True}
+
+        def interfere(event) -> None:
+            if armed["on"] and event.sql.startswith("SELECT") and '"profiles"' in event.sql:
+                armed["on"] = False
+                with other.cursor() as cur:
+                    cur.execute("UPDATE profiles SET version = version + 10 WHERE slug = 'agent'")
+
+        store.db.query_hooks.append(interfere)
+        with pytest.raises(VersionConflict) as exc:
+            store.update_profile("default", Profile(slug="agent"), WriteOptions(expected_version=1))
+        assert (exc.value.expected, exc.value.actual) == (1, 11)
+
+        armed["on"] = True
+        updated = store.update_profile("default", Profile(slug="agent"), W)
+        assert updated.metadata.version == 22  # retried on 21 (the payload said 11)
+        assert updated.metadata.version == store.models.profile.get().version
+    finally:
+        other.close()
+        store.close()
+
+
+# --- setup -----------------------------------------------------------------------------------
+
+
+def test_sqlite_setup(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "er" / "registry.db"
+    store = open_store(f"sqlite:///{path}")
+    try:
+        assert path.exists()
+        assert store.url == f"sqlite:///{path}"
+        assert store.kind == "sqlite"
+        pragma = {
+            name: store.db.execute_sql(f"PRAGMA {name}").fetchone()[0]
+            for name in ("journal_mode", "busy_timeout", "foreign_keys", "synchronous")
+        }
+        assert pragma["journal_mode"] == "wal"
+        assert pragma["busy_timeout"] >= 5000
+        assert pragma["foreign_keys"] == 1
+        assert pragma["synchronous"] == 1  # NORMAL
+    finally:
+        store.close()
+
+
+def test_sqlite_memory_store() -> None:
+    store = open_store("sqlite:///:memory:")
+    try:
+        store.create_registry(Registry(slug="default"), W)
+        store.release()  # must not drop the only connection
+        seen = []
+        thread = threading.Thread(target=lambda: seen.append(store.get_registry("default")))
+        thread.start()
+        thread.join()
+        assert seen[0].slug == "default"
+    finally:
+        store.close()
+
+
+def test_release_closes_this_threads_connection_and_reconnects(sql_store: SQLStore) -> None:
+    sql_store.create_registry(Registry(slug="default"), W)
+    assert not sql_store.db.is_closed()
+    sql_store.release()
+    assert sql_store.db.is_closed()
+    assert sql_store.get_registry("default") is not None
+    with sql_store.atomic():
+        sql_store.release()  # inside a transaction: keeps it
+        sql_store.create_profile("default", Profile(slug="agent"), W)
+    assert sql_store.get_profile("default", "agent") is not None
+    sql_store.close()
+    sql_store.release()
+
+
+def test_threads_use_their_own_connections(sql_store: SQLStore) -> None:
+    sql_store.create_registry(Registry(slug="default"), W)
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(10):
+                sql_store.create_profile("default", Profile(slug=f"t{n}-{i}"), W)
+            sql_store.release()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sql_store.profile_counts() == {"default": 40}
+    ids = [c.id for c in sql_store.list_changes(limit=100)]
+    assert len(ids) == 41 and len(set(ids)) == 41
+
+
+def test_unsupported_urls() -> None:
+    with pytest.raises(ValueError, match="unsupported store URL scheme"):
+        open_store("mysql://localhost/x")
+    with pytest.raises(ValueError, match="sqlite:///"):
+        open_store("sqlite://relative.db")
