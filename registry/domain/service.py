@@ -223,11 +223,15 @@ class RegistryService:
         if self.store.get_profile(reg.slug, prepared.slug) is not None:
             raise AlreadyExists("profile", prepared.slug)
         opts = WriteOptions(expected_version=expected_version, actor=actor, operation=operation)
+        return self._insert(reg, prepared, opts)
+
+    def _insert(self, reg: Registry, prepared: Profile, opts: WriteOptions) -> Profile:
+        """Store a new profile; the first profile of a registry becomes its default."""
         with self.store.atomic():
             created = self.store.create_profile(reg.slug, prepared, opts)
             if not reg.default_profile_slug:
                 reg.default_profile_slug = created.slug
-                self.store.update_registry(reg, WriteOptions(actor=actor))
+                self.store.update_registry(reg, WriteOptions(actor=opts.actor))
         return created
 
     def update_profile(
@@ -338,12 +342,7 @@ class RegistryService:
         prepared = self.prepare_profile(snapshot)
         if current is None:
             opts = WriteOptions(expected_version=expected_version, actor=actor, operation="restore")
-            with self.store.atomic():
-                created = self.store.create_profile(reg.slug, prepared, opts)
-                if not reg.default_profile_slug:
-                    reg.default_profile_slug = created.slug
-                    self.store.update_registry(reg, WriteOptions(actor=actor))
-            return created
+            return self._insert(reg, prepared, opts)
         if current.policy.read_only:
             raise PolicyViolation("profile is read-only", current.slug)
         prepared.metadata.tags = list(snapshot.metadata.tags)

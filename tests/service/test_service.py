@@ -297,3 +297,47 @@ def test_middleware_configs_through_the_service(service):
     assert (
         exc.value.field == "profile.extensions[middleware.sqlite_config@v1].instances.id:db.bogus"
     )
+
+
+@pytest.fixture
+def history(sql_store):
+    svc = RegistryService(sql_store)
+    svc.create_registry(Registry(slug="default"))
+    return svc
+
+
+def test_revisions_and_restore_write_a_new_revision(history):
+    history.create_profile(None, Profile(slug="a", description="one"), actor="alice")
+    history.update_profile(None, "a", ProfilePatch(description="two"), actor="bob")
+    revs = history.list_revisions(None, "a")
+    assert [(r.version, r.operation, r.actor) for r in revs] == [
+        (2, "update", "bob"),
+        (1, "create", "alice"),
+    ]
+    restored = history.restore_revision(None, "a", revs[1].id, expected_version=2, actor="carol")
+    assert (restored.description, restored.metadata.version) == ("one", 3)
+    assert [r.operation for r in history.list_revisions(None, "a")][:1] == ["restore"]
+    with pytest.raises(VersionConflict):
+        history.restore_revision(None, "a", revs[0].id, expected_version=2)
+
+
+def test_restore_recreates_a_deleted_profile(history):
+    history.create_profile(None, Profile(slug="a", description="keep"))
+    first = history.list_revisions(None, "a")[0]
+    history.delete_profile(None, "a")
+    deleted = history.list_revisions(None, "a")[0]
+    with pytest.raises(ValidationError, match="records a delete"):
+        history.restore_revision(None, "a", deleted.id)
+    back = history.restore_revision(None, "a", first.id)
+    assert back.description == "keep"
+    assert history.get_registry(None).default_profile_slug == "a"
+
+
+def test_unknown_revision_and_profile(history):
+    from registry.domain.errors import RevisionNotFound
+
+    with pytest.raises(ProfileNotFound):
+        history.list_revisions(None, "ghost")
+    history.create_profile(None, Profile(slug="a"))
+    with pytest.raises(RevisionNotFound):
+        history.get_revision(None, "a", 10**9)
