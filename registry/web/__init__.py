@@ -31,4 +31,9 @@ def healthz():
 
 
 def register_blueprints(app: Flask) -> None:
+    from .api import bp as api
+    from .errors import register_error_handlers
+
+    register_error_handlers(app)
     app.register_blueprint(core)
+    app.register_blueprint(api)

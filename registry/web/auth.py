@@ -1,0 +1,54 @@
+"""Who may do what (SPEC 8.4): the decorator every API route declares, and the actor.
+
+Roles are ordered reader < editor < admin. `require(role, public=True)` lets anonymous callers
+through when `REGISTRY_PUBLIC_READS` is true (the chat-client contract reads). With
+`REGISTRY_AUTH=off` every request is allowed and the actor is "local".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import current_app, g
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+READER, EDITOR, ADMIN = "reader", "editor", "admin"
+ROLES = (READER, EDITOR, ADMIN)
+RANK = {role: i for i, role in enumerate(ROLES)}
+
+
+def auth_enabled() -> bool:
+    return str(current_app.config.get("REGISTRY_AUTH", "on")).lower() not in ("off", "0", "false")
+
+
+def require(role: str, *, public: bool = False) -> Callable[[F], F]:
+    """Declare the role a route needs; the route's metadata feeds OpenAPI and the auth matrix."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            authorize(role, public=public)
+            return view(*args, **kwargs)
+
+        wrapper.required_role = role  # type: ignore[attr-defined]
+        wrapper.public = public  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def authorize(role: str, *, public: bool = False) -> None:
+    """Check the current request; sets `g.actor`. Replaced by token auth (see tokens.py)."""
+    if not auth_enabled():
+        g.actor = "local"
+        return
+    from .tokens import authenticate
+
+    authenticate(role, public=public)
+
+
+def current_actor() -> str:
+    return getattr(g, "actor", "") or "anonymous"

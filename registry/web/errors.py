@@ -1,0 +1,167 @@
+"""One error-to-HTTP mapping and one JSON error shape (SPEC 3, 8.6).
+
+Every error under `/api` is `application/problem+json`:
+`{"type", "title", "status", "detail", "errors": [{"field", "message"}]}`, where `detail` is
+the domain message (clients that show the body text show the reason).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, json, request
+from werkzeug.exceptions import HTTPException
+
+from registry.domain.errors import (
+    ConflictError,
+    FieldError,
+    NotFoundError,
+    PayloadTooLarge,
+    PolicyViolation,
+    ReadOnlyStore,
+    RegistryError,
+    StoreClosed,
+    ValidationError,
+)
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPE = "https://profile-registry.dev/problems/"
+PROBLEM_MIMETYPE = "application/problem+json"
+
+# The one place that says which domain error is which HTTP status.
+STATUS_BY_KIND: list[tuple[type[RegistryError], int]] = [
+    (ValidationError, 400),
+    (NotFoundError, 404),
+    (PolicyViolation, 403),
+    (ReadOnlyStore, 403),
+    (ConflictError, 409),
+    (PayloadTooLarge, 413),
+    (StoreClosed, 503),
+]
+
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    412: "Precondition Failed",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    428: "Precondition Required",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def status_for(exc: RegistryError) -> int:
+    for kind, status in STATUS_BY_KIND:
+        if isinstance(exc, kind):
+            return status
+    return 500
+
+
+class APIProblem(Exception):
+    """An HTTP-level problem raised by the web layer (auth, preconditions, bad parameters)."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        kind: str = "",
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.kind = kind or TITLES.get(status, "error").lower().replace(" ", "-")
+        self.errors = errors or []
+        self.headers = headers or {}
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    kind: str = "",
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The problem+json response; every JSON error goes through here."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE + (kind or TITLES.get(status, "error").lower().replace(" ", "-")),
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "errors": [{"field": e.field, "message": e.message} for e in errors or []],
+    }
+    response = Response(json.dumps(body) + "\n", status=status, mimetype=PROBLEM_MIMETYPE)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def from_domain(exc: RegistryError) -> Response:
+    errors = exc.errors if isinstance(exc, ValidationError) else []
+    return problem(status_for(exc), str(exc), kind=exc.kind.replace("_", "-"), errors=errors)
+
+
+def wants_problem_json() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(RegistryError)
+    def handle_domain_error(exc: RegistryError):
+        if wants_problem_json():
+            return from_domain(exc)
+        return _html_error(status_for(exc), str(exc))
+
+    @app.errorhandler(APIProblem)
+    def handle_api_problem(exc: APIProblem):
+        if wants_problem_json():
+            return problem(
+                exc.status, exc.detail, kind=exc.kind, errors=exc.errors, headers=exc.headers
+            )
+        return _html_error(exc.status, exc.detail)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(exc: HTTPException):
+        if not wants_problem_json():
+            return exc
+        status = exc.code or 500
+        headers = {}
+        valid = getattr(exc, "valid_methods", None)
+        if status == 405 and valid:
+            headers["Allow"] = ", ".join(sorted(valid))
+        detail = _HTTP_DETAILS.get(status) or (exc.description or TITLES.get(status, "error"))
+        return problem(status, detail, headers=headers)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception):
+        if isinstance(exc, HTTPException):
+            return handle_http_error(exc)
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if wants_problem_json():
+            return problem(500, "profile registry unavailable", kind="internal")
+        return _html_error(500, "Something went wrong on our side.")
+
+
+_HTTP_DETAILS = {
+    404: "not found",
+    405: "method not allowed",
+    413: "request body is larger than the limit",
+}
+
+
+def _html_error(status: int, message: str):
+    """Plain HTML error page until the UI templates exist (escaped)."""
+    from markupsafe import escape
+
+    body = f"<!doctype html><title>{status}</title><h1>{status}</h1><p>{escape(message)}</p>"
+    return Response(body, status=status, mimetype="text/html")

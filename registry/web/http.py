@@ -1,0 +1,156 @@
+"""Request parsing and conditional-request helpers shared by every JSON route.
+
+Bodies are parsed strictly: UTF-8 only, no NaN/Infinity, bounded nesting, an object at the
+top. Every problem is a `ValidationError` on field `body` (400), so the one error mapping
+applies. ETags are strong validators built from versions and change ids.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response, jsonify, request
+
+from registry.domain.errors import FieldError, ValidationError
+
+from .errors import APIProblem
+
+MAX_JSON_DEPTH = 64
+
+
+def _bad_body(message: str) -> ValidationError:
+    return ValidationError(FieldError("body", message), message=f"bad request: {message}")
+
+
+def _reject_constant(name: str) -> Any:
+    raise _bad_body(f"{name} is not valid JSON")
+
+
+def json_body(*, required: bool = True) -> dict[str, Any]:
+    """The request's JSON object; `{}` for an absent body when not `required`."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        if required:
+            raise _bad_body("request body must be a JSON object")
+        return {}
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _bad_body(f"request body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise _bad_body(f"JSON is nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except json.JSONDecodeError as exc:
+        raise _bad_body(
+            f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise _bad_body(f"JSON is nested deeper than {MAX_JSON_DEPTH} levels")
+    if not isinstance(data, dict):
+        raise _bad_body("request body must be a JSON object")
+    return data
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth without recursion (bodies may be hostile)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            deepest = max(deepest, depth)
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((v, depth + 1) for v in item)
+        if deepest > MAX_JSON_DEPTH:
+            break
+    return deepest
+
+
+def text_param(name: str, source: dict[str, Any] | None = None) -> str | None:
+    """A string parameter from `source` (a JSON body) or the query; None when absent/blank."""
+    if source is not None and source.get(name) is not None:
+        value = source[name]
+        if not isinstance(value, str):
+            raise ValidationError(FieldError(name, "must be a string"))
+        return value.strip() or None
+    value = request.args.get(name)
+    return value.strip() if value and value.strip() else None
+
+
+def version_param(name: str = "expected_version", source: dict[str, Any] | None = None) -> int:
+    """A non-negative integer (0 when absent) from a JSON body, else the query string."""
+    if source is not None and source.get(name) is not None:
+        value = source[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValidationError(
+                FieldError(name, "must be a non-negative integer"), message=f"invalid {name}"
+            )
+        return value
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return 0
+    if not raw.isdigit() or len(raw) > 18:
+        raise ValidationError(
+            FieldError(name, "must be a non-negative integer"), message=f"invalid {name}"
+        )
+    return int(raw)
+
+
+def int_param(name: str, default: int, *, minimum: int = 0, maximum: int = 10**9) -> int:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.lstrip("-").isdigit() or len(raw) > 12 or not minimum <= int(raw) <= maximum:
+        raise ValidationError(FieldError(name, f"must be an integer from {minimum} to {maximum}"))
+    return int(raw)
+
+
+# --- caching ---------------------------------------------------------------------------------
+
+
+def quote_etag(tag: str) -> str:
+    return f'"{tag}"'
+
+
+def _tags(header: str | None) -> list[str]:
+    if not header:
+        return []
+    return [t.strip().removeprefix("W/") for t in header.split(",") if t.strip()]
+
+
+def not_modified(etag: str) -> bool:
+    """True when If-None-Match names `etag` (or `*`): answer 304 without building the body."""
+    tags = _tags(request.headers.get("If-None-Match"))
+    return "*" in tags or quote_etag(etag) in tags
+
+
+def json_response(data: Any, *, status: int = 200, etag: str = "") -> Response:
+    """JSON with an ETag; a matching If-None-Match on a GET gives 304 with no body."""
+    if etag and request.method in ("GET", "HEAD") and not_modified(etag):
+        response = Response(status=304)
+    else:
+        response = jsonify(data)
+        response.status_code = status
+    if etag:
+        response.headers["ETag"] = quote_etag(etag)
+    return response
+
+
+def check_if_match(current_etag: str) -> None:
+    """Writes carrying If-Match must name the current representation, else 412."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        return
+    tags = _tags(header)
+    if "*" in tags or quote_etag(current_etag) in tags:
+        return
+    raise APIProblem(
+        412,
+        f"precondition failed: the resource changed (current ETag {quote_etag(current_etag)})",
+        kind="precondition-failed",
+        headers={"ETag": quote_etag(current_etag)},
+    )
