@@ -1,0 +1,64 @@
+"""JSON shapes of the chat-client contract (reference contract section 4), built once here.
+
+Key allow-lists are exact: clients' tests fail on extra keys. `is_default` is always a boolean
+in documents and present only when true in list items.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from registry.domain.model import Profile, Registry, profile_to_data
+
+LIST_ITEM_KEYS = (
+    "registry",
+    "slug",
+    "display_name",
+    "description",
+    "default_prompt",
+    "extensions",
+    "is_default",
+    "version",
+)
+DOCUMENT_KEYS = (
+    "registry",
+    "slug",
+    "display_name",
+    "description",
+    "runtime",
+    "policy",
+    "metadata",
+    "extensions",
+    "is_default",
+)
+
+
+def list_item(registry: Registry, p: Profile) -> dict[str, Any]:
+    item: dict[str, Any] = {"registry": registry.slug, "slug": p.slug}
+    if p.display_name:
+        item["display_name"] = p.display_name
+    if p.description:
+        item["description"] = p.description
+    if p.runtime.system_prompt:
+        item["default_prompt"] = p.runtime.system_prompt
+    if p.extensions:
+        item["extensions"] = p.extensions
+    if registry.default_profile_slug == p.slug:
+        item["is_default"] = True
+    if p.metadata.version:
+        item["version"] = p.metadata.version
+    return item
+
+
+def document(registry: Registry, p: Profile) -> dict[str, Any]:
+    data = profile_to_data(p)
+    data.pop("stack", None)  # not part of the contract yet (SPEC 6.4)
+    doc: dict[str, Any] = {"registry": registry.slug}
+    doc.update(data)
+    doc["is_default"] = registry.default_profile_slug == p.slug
+    return doc
+
+
+def document_etag(registry: Registry, p: Profile) -> str:
+    """Changes with the profile's version and with whether it is its registry's default."""
+    return f"{registry.slug}/{p.slug}/v{p.metadata.version}/d{int(registry.default_profile_slug == p.slug)}"
