@@ -14,6 +14,7 @@ from registry.domain.importer import import_yaml
 from registry.domain.middleware import MiddlewareRegistry, load_definitions
 from registry.domain.service import RegistryService
 from registry.store import open_store
+from registry.store.sql_tokens import open_token_store
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -36,12 +37,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.extensions["registry"] = service
     _seed(app, service)
+    tokens = open_token_store(store, app.config["REGISTRY_TOKEN_STORE"], app.instance_path)
+    app.extensions["tokens"] = tokens
 
     @app.teardown_appcontext
     def release_connection(_exc: BaseException | None) -> None:
         release = getattr(store, "release", None)
         if release is not None:
             release()
+        tokens.release()
 
     from registry.web import register_blueprints
 
@@ -50,6 +54,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from registry.cli import register_commands
 
     register_commands(app)
+
+    from registry.web.tokens import bootstrap_admin
+
+    bootstrap_admin(app)
     return app
 
 

@@ -7,12 +7,14 @@ SQLite file in the instance folder. Errors are one clear line and a non-zero exi
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from registry.bench import bench_command
 from registry.domain.errors import RegistryError, ValidationError
 from registry.domain.importer import (
     MODES,
@@ -23,7 +25,9 @@ from registry.domain.importer import (
 )
 from registry.domain.model import Registry
 from registry.domain.service import RegistryService
+from registry.domain.tokens import ROLES, TokenStore, issue
 from registry.domain.yaml_codec import decode_registries, encode_registries
+from registry.serve import serve_command
 
 
 def _service() -> RegistryService:
@@ -181,12 +185,72 @@ def validate_command(file: str, strict: bool) -> None:
     click.echo(f"valid {doc.format} document: {len(doc.registries)} registries, {count} profiles")
 
 
+@click.group("token")
+def token_group() -> None:
+    """Create, list and revoke API tokens (secrets are shown once, stored hashed)."""
+
+
+def _tokens() -> TokenStore:
+    return current_app.extensions["tokens"]
+
+
+@token_group.command("create")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="What the token may do.")
+@click.option("--name", required=True, help="Unique among active tokens; recorded as the actor.")
+@with_appcontext
+def token_create_command(role: str, name: str) -> None:
+    """Create a token and print it alone on stdout (the only time it is shown)."""
+    try:
+        issued = issue(_tokens(), name, role, created_by="cli")
+    except RegistryError as exc:
+        _fail(exc)
+        return
+    click.echo(issued.secret)
+
+
+@token_group.command("list")
+@click.option("--all", "include_revoked", is_flag=True, help="Include revoked tokens.")
+@with_appcontext
+def token_list_command(include_revoked: bool) -> None:
+    """Tokens as a table (never their secrets)."""
+    rows = [("ID", "NAME", "ROLE", "CREATED", "LAST USED")]
+    for t in _tokens().list(include_revoked=include_revoked):
+        name = f"{t.name} (revoked)" if t.revoked else t.name
+        rows.append((t.id, name, t.role, _when(t.created_at_ms), _when(t.last_used_at_ms)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+@token_group.command("revoke")
+@click.argument("id_or_name")
+@with_appcontext
+def token_revoke_command(id_or_name: str) -> None:
+    """Revoke a token by id, or by the name of an active token."""
+    store = _tokens()
+    active = [t for t in store.list() if id_or_name in (t.id, t.name)]
+    token = active[0] if active else store.get(id_or_name)
+    if token is None:
+        raise click.ClickException(f'token "{id_or_name}" not found')
+    store.revoke(token.id)
+    click.echo(f'revoked token {token.id} ("{token.name}", {token.role})')
+
+
+def _when(ms: int | None) -> str:
+    if not ms:
+        return "never"
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 COMMANDS = [
     init_command,
+    token_group,
+    serve_command,
     import_command,
     export_command,
     migrate_legacy_command,
     validate_command,
+    bench_command,
 ]
 
 

@@ -14,7 +14,14 @@ DEFAULTS: dict[str, Any] = {
     "REGISTRY_STORE": "",  # e.g. yaml:/path/profiles.yaml (wins over DATABASE_URL)
     "DATABASE_URL": "",  # sqlite:///path.db or postgresql://...; empty = instance SQLite
     "REGISTRY_MAX_IMPORT_BYTES": 16 * 1024 * 1024,
+    "REGISTRY_COOKIE_SECURE": True,  # chat_profile cookie `Secure`; false for plain-HTTP dev
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    "REGISTRY_BENCH_ROUTES": False,  # GET /-/hello, the benchmark's floor (profile-registry bench)
+    "REGISTRY_AUTH": "on",  # "off": no tokens needed (trusted local setups; the UI says so)
+    "REGISTRY_PUBLIC_READS": True,  # chat-contract reads, resolve and select without a token
+    # Create and print an admin token on first start: "auto" = yes, except in TESTING mode.
+    "REGISTRY_BOOTSTRAP_ADMIN": "auto",
+    "REGISTRY_TOKEN_STORE": "",  # SQL URL for tokens; empty = the SQL store or instance/tokens.db
 }
 
 ENV_KEYS = [k for k in DEFAULTS if k != "MAX_CONTENT_LENGTH"]
@@ -25,10 +32,27 @@ def from_environ(environ: os._Environ[str] | dict[str, str] = os.environ) -> dic
     for key in ENV_KEYS:
         if key in environ:
             value: Any = environ[key]
-            if isinstance(DEFAULTS[key], int):
+            if isinstance(DEFAULTS[key], bool):
+                value = value.strip().lower() in ("1", "true", "yes", "on")
+            elif isinstance(DEFAULTS[key], int):
                 value = int(value)
             out[key] = value
     return out
+
+
+def flag(config: Any, key: str, default: bool = False) -> bool:
+    """A boolean setting given as a bool or as "true/false/1/0/on/off/yes/no" (any case)."""
+    value = config.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "on", "yes"):
+        return True
+    if text in ("false", "0", "off", "no"):
+        return False
+    raise ValueError(f"{key} must be true or false (got {value!r})")
 
 
 def store_url(config: dict[str, Any], instance_path: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from .errors import FieldError, ValidationError
 
 JSONDict = dict[str, Any]
+MAX_INT = 2**63 - 1  # metadata integers are stored as SQL BIGINT
 
 
 @dataclass
@@ -258,6 +259,9 @@ class _Collector:
             return 0
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             self.add(path, "must be a non-negative integer")
+            return 0
+        if value > MAX_INT:
+            self.add(path, f"must be at most {MAX_INT}")
             return 0
         return value
 

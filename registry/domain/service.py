@@ -406,16 +406,22 @@ class RegistryService:
                 profile = selection.legacy_cookie_profile
         return self.resolve(selection.registry, profile, request_overrides)
 
-    def current_profile(self, selection: Selection) -> Profile:
-        """The profile a chat client has selected (cookie), falling back to the default."""
-        reg = self.get_registry(selection.registry)
-        slug = selection.profile
+    def current_profile(self, selection: Selection) -> tuple[str, str]:
+        """`(registry, profile)` a chat client has selected with its cookie (reference 5.7).
+
+        Never fails: a stale or unknown cookie choice falls back to the default registry's
+        default profile, else the literal `default` (clients just show what they get).
+        """
+        if selection.registry and selection.profile:
+            reg = self.store.get_registry(selection.registry)
+            if reg is not None and self.store.get_profile(reg.slug, selection.profile) is not None:
+                return reg.slug, selection.profile
+        default = self.store.get_registry(self.default_registry)
         legacy = selection.legacy_cookie_profile
-        if legacy and self.store.get_profile(reg.slug, legacy) is not None:
-            slug = legacy
-        if slug and self.store.get_profile(reg.slug, slug) is None:
-            slug = None  # a stale cookie falls back to the default
-        return self.get_profile(reg.slug, self._resolve_profile_slug(reg, slug))
+        if legacy and default and self.store.get_profile(default.slug, legacy) is not None:
+            return default.slug, legacy
+        fallback = default.default_profile_slug if default is not None else ""
+        return self.default_registry, fallback or "default"
 
     def _resolve_profile_slug(self, reg: Registry, profile: str | None) -> str:
         if profile is not None and profile.strip():

@@ -142,6 +142,10 @@ def safe_load(
         raise ValidationError(FieldError(path, f"invalid yaml: {exc}")) from None
     except RecursionError:  # pragma: no cover - the depth limit fires first
         raise ValidationError(FieldError(path, "document is nested too deeply")) from None
+    except ValueError as exc:
+        if "integer string conversion" not in str(exc):  # int() past the digit limit
+            raise
+        raise ValidationError(FieldError(path, "invalid yaml: a number is too large")) from None
     _check_values(value, path)
     return value
 

@@ -129,9 +129,33 @@ def _v2_search_text(db: pw.Database) -> None:
         db.execute_sql(update, (search_text(slug, display_name, description), registry, slug))
 
 
+def _v3_tokens(db: pw.Database) -> None:
+    """API tokens: only a hash of the secret; names unique among active tokens."""
+
+    class Token(pw.Model):
+        id = pw.TextField(primary_key=True)
+        name = pw.TextField()
+        role = pw.TextField()
+        secret_hash = pw.TextField()
+        created_at_ms = pw.BigIntegerField()
+        created_by = pw.TextField(default="")
+        last_used_at_ms = pw.BigIntegerField(null=True)
+        revoked_at_ms = pw.BigIntegerField(null=True)
+
+        class Meta:
+            database = db
+            table_name = "tokens"
+
+    db.create_tables([Token], safe=False)
+    db.execute_sql(
+        "CREATE UNIQUE INDEX tokens_active_name ON tokens (name) WHERE revoked_at_ms IS NULL"
+    )
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "registries, profiles and revisions", _v1_initial),
     Migration(2, "casefolded search text on profiles", _v2_search_text),
+    Migration(3, "API tokens", _v3_tokens),
 ]
 LATEST_VERSION = MIGRATIONS[-1].version
 
@@ -139,21 +163,28 @@ LATEST_VERSION = MIGRATIONS[-1].version
 # --- runner ----------------------------------------------------------------------------------
 
 
-class _SchemaVersion(pw.Model):
-    version = pw.IntegerField(primary_key=True)
-    name = pw.TextField()
-    applied_at_ms = pw.BigIntegerField()
+def _schema_version_model(db: pw.Database) -> type[pw.Model]:
+    """The `schema_version` model bound to `db`: a new class per call, because binding one
+    shared class (`bind_ctx`) is global state that threads opening stores at once would race on."""
 
-    class Meta:
-        table_name = "schema_version"
+    class SchemaVersion(pw.Model):
+        version = pw.IntegerField(primary_key=True)
+        name = pw.TextField()
+        applied_at_ms = pw.BigIntegerField()
+
+        class Meta:
+            database = db
+            table_name = "schema_version"
+
+    return SchemaVersion
 
 
 def current_version(db: pw.Database) -> int:
     """The applied schema version (0 for an empty database)."""
-    with db.bind_ctx([_SchemaVersion]):
-        if not _SchemaVersion.table_exists():
-            return 0
-        return _SchemaVersion.select(pw.fn.MAX(_SchemaVersion.version)).scalar() or 0
+    model = _schema_version_model(db)
+    if not model.table_exists():
+        return 0
+    return model.select(pw.fn.MAX(model.version)).scalar() or 0
 
 
 def migrate(db: pw.Database, target: int | None = None) -> int:
@@ -166,16 +197,17 @@ def migrate(db: pw.Database, target: int | None = None) -> int:
     target = LATEST_VERSION if target is None else target
     version = current_version(db)
     if version < target:
-        with db.bind_ctx([_SchemaVersion]), write_transaction(db):
+        model = _schema_version_model(db)
+        with write_transaction(db):
             if is_postgres(db):
                 db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK_KEY,))
-            if not _SchemaVersion.table_exists():
-                db.create_tables([_SchemaVersion])
-            version = _SchemaVersion.select(pw.fn.MAX(_SchemaVersion.version)).scalar() or 0
+            if not model.table_exists():
+                db.create_tables([model])
+            version = model.select(pw.fn.MAX(model.version)).scalar() or 0
             for step in MIGRATIONS:
                 if version < step.version <= target:
                     step.apply(db)
-                    _SchemaVersion.create(
+                    model.create(
                         version=step.version, name=step.name, applied_at_ms=int(time.time() * 1000)
                     )
                     version = step.version

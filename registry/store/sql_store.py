@@ -54,6 +54,7 @@ SQLITE_PRAGMAS = {
 CHANGE_LOCK_KEY = 0x50524D02
 ITER_CHUNK = 500
 MAX_WRITE_ATTEMPTS = 20
+MAX_ID = 2**63 - 1  # SQL BIGINT: a larger id cannot exist (and would overflow the driver)
 
 
 class CorruptRecord(ValueError):
@@ -600,6 +601,8 @@ class SQLStore:
 
     def get_revision(self, registry: str, profile: str, revision_id: int) -> Revision | None:
         self._check()
+        if not 0 <= revision_id <= MAX_ID:
+            return None
         V = self.models.revision
         rows = V.select().where(
             V.id == revision_id, V.registry == str(registry), V.profile == str(profile)
@@ -610,6 +613,8 @@ class SQLStore:
     def list_changes(self, after: int = 0, limit: int = 100) -> list[Change]:
         """Changes with id > `after`, oldest first."""
         self._check()
+        if after >= MAX_ID:
+            return []
         V = self.models.revision
         rows = (
             V.select(V.id, V.registry, V.profile, V.operation, V.version, V.actor, V.at_ms)

@@ -1,4 +1,4 @@
-"""HTTP layer: blueprints for the JSON API and the HTML pages (built in later issues)."""
+"""HTTP layer: the JSON API (`api/`), the HTML pages (`pages/`), errors, auth, htmx helpers."""
 
 from __future__ import annotations
 
@@ -33,7 +33,9 @@ def healthz():
 def register_blueprints(app: Flask) -> None:
     from .api import bp as api
     from .errors import register_error_handlers
+    from .ui import init_ui
 
     register_error_handlers(app)
     app.register_blueprint(core)
     app.register_blueprint(api)
+    init_ui(app)

@@ -133,6 +133,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_http_error(exc: HTTPException):
         if not wants_problem_json():
+            if exc.code and exc.code >= 400:
+                return _html_error(exc.code, exc.description or TITLES.get(exc.code, "Error"))
             return exc
         status = exc.code or 500
         headers = {}
@@ -160,8 +162,7 @@ _HTTP_DETAILS = {
 
 
 def _html_error(status: int, message: str):
-    """Plain HTML error page until the UI templates exist (escaped)."""
-    from markupsafe import escape
+    """The HTML error page (escaped by the template)."""
+    from .ui import render_error
 
-    body = f"<!doctype html><title>{status}</title><h1>{status}</h1><p>{escape(message)}</p>"
-    return Response(body, status=status, mimetype="text/html")
+    return render_error(status, message)

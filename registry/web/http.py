@@ -8,6 +8,8 @@ applies. ETags are strong validators built from versions and change ids.
 from __future__ import annotations
 
 import json
+import math
+import sys
 from typing import Any
 
 from flask import Response, jsonify, request
@@ -27,6 +29,22 @@ def _reject_constant(name: str) -> Any:
     raise _bad_body(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    """`1e400` parses to infinity, which no JSON answer could carry back: refuse it."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise _bad_body(f"number {text[:32]} is out of range")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    """Integers past the interpreter's digit limit would fail (500) when converted."""
+    limit = sys.get_int_max_str_digits()  # 0 = no limit
+    if limit and len(text.lstrip("-")) > limit:
+        raise _bad_body(f"integer has more than {limit} digits")
+    return int(text)
+
+
 def json_body(*, required: bool = True) -> dict[str, Any]:
     """The request's JSON object; `{}` for an absent body when not `required`."""
     raw = request.get_data(cache=True)
@@ -39,7 +57,12 @@ def json_body(*, required: bool = True) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise _bad_body(f"request body is not valid UTF-8 (byte {exc.start})") from None
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            parse_int=_bounded_int,
+        )
     except RecursionError:
         raise _bad_body(f"JSON is nested deeper than {MAX_JSON_DEPTH} levels") from None
     except json.JSONDecodeError as exc:

@@ -41,6 +41,7 @@ def test_sigkill_mid_import_leaves_before_or_after(tmp_path, backend):
     env = {**os.environ}
     env.pop("DATABASE_URL", None)
     env["REGISTRY_STORE" if backend == "yaml" else "DATABASE_URL"] = url
+    env["REGISTRY_TOKEN_STORE"] = f"sqlite:///{tmp_path / 'tokens.db'}"
     exe = shutil.which("profile-registry", path=str(Path(sys.executable).parent))
     assert exe
 

@@ -176,4 +176,4 @@ def test_legacy_cookie_reads_a_profile_of_the_default_registry(service):
 
 def test_current_profile_falls_back_from_stale_cookie(service):
     add(service, "default")
-    assert service.current_profile(select_profile(cookie="default/ghost")).slug == "default"
+    assert service.current_profile(select_profile(cookie="default/ghost")) == ("default", "default")

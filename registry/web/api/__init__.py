@@ -7,4 +7,4 @@ from flask import Blueprint
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 # Route modules register on `bp` when imported.
-from . import admin, chat  # noqa: E402,F401
+from . import admin, chat, openapi  # noqa: E402,F401

@@ -1,5 +1,365 @@
-"""The chat-client contract: `/api/chat/...` (SPEC 8.1, reference contract sections 2-9)."""
+"""The chat-client contract: `/api/chat/...` (SPEC 8.1, reference contract sections 2-9).
+
+Existing chat clients depend on these routes and shapes exactly, so every view is thin: parse
+the HTTP request, call one service use case, shape the answer with `shapes`. The service owns
+every business rule; the error handlers turn domain errors into problem+json. HTTP-parameter
+problems keep the reference wording in `detail` (`invalid registry`, `invalid profile slug`)
+and carry the precise reason in `errors[]`.
+"""
 
 from __future__ import annotations
 
-from . import bp  # noqa: F401
+import hashlib
+import json
+from typing import Any
+
+from flask import Response, current_app, request, url_for
+
+from registry.domain.errors import FieldError, ProfileNotFound, ValidationError
+from registry.domain.model import (
+    PROFILE_KEYS,
+    Metadata,
+    Profile,
+    Registry,
+    _Collector,
+    profile_fields_from_data,
+)
+from registry.domain.resolution import COOKIE_NAME, select_profile
+from registry.domain.service import ProfilePatch, RegistryService
+from registry.domain.slugs import SlugError, parse_slug
+
+from .. import get_service
+from ..auth import current_actor, require
+from ..http import (
+    check_if_match,
+    json_body,
+    json_response,
+    not_modified,
+    text_param,
+    version_param,
+)
+from . import bp
+from .shapes import document, document_etag, list_item
+
+# Body keys the routes consume themselves; everything else is a profile field.
+ENVELOPE_KEYS = frozenset({"registry", "set_default", "expected_version"})
+# `stack` is in the model but not in the chat contract yet (SPEC 6.4): rejected as unknown.
+CREATE_KEYS = PROFILE_KEYS - {"stack"}
+PATCH_KEYS = CREATE_KEYS - {"slug"}
+RESOLVE_KEYS = frozenset(
+    {"profile", "registry", "request_overrides", "runtime_key", "registry_slug"}
+)
+
+
+# --- parameter parsing -----------------------------------------------------------------------
+
+
+def _registry_param(source: dict[str, Any] | None = None) -> str | None:
+    """Registry from a JSON body, else the query; None (server default) when absent."""
+    raw = text_param("registry", source)
+    if raw is None:
+        return None
+    try:
+        return parse_slug(raw, "registry slug")
+    except SlugError as exc:
+        raise ValidationError(
+            FieldError("registry", str(exc)), message="invalid registry"
+        ) from None
+
+
+def _path_slug(raw: str) -> str:
+    """The `{slug}` path segment, canonical (so `Analyst` finds `analyst`)."""
+    try:
+        return parse_slug(raw, "profile slug")
+    except SlugError as exc:
+        raise ValidationError(
+            FieldError("slug", str(exc)), message="invalid profile slug"
+        ) from None
+
+
+def _flag(body: dict[str, Any], name: str) -> bool:
+    value = body.get(name)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ValidationError(FieldError(name, "must be a boolean"))
+    return value
+
+
+def _profile_fields(body: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
+    """Parse the profile part of a create/patch body, reporting every problem at once.
+
+    `null` means "absent" (unchanged on PATCH). Client metadata is server-managed except
+    `tags`; a `metadata` object without `tags` leaves the tags alone.
+    """
+    data = {k: v for k, v in body.items() if k not in ENVELOPE_KEYS and v is not None}
+    c = _Collector()
+    c.unknown(data, allowed, "")
+    fields = profile_fields_from_data(data, c)
+    c.raise_if_any()
+    meta = data.get("metadata")
+    if "metadata" in fields:
+        if isinstance(meta, dict) and meta.get("tags") is not None:
+            fields["metadata"] = Metadata(tags=list(fields["metadata"].tags))
+        else:
+            del fields["metadata"]
+    return fields
+
+
+def _if_match_version(service: RegistryService, registry: str | None, slug: str) -> int:
+    """Check `If-Match` against the profile's current ETag (412 when stale) and return the
+    version it names, so the store enforces it too (0 when absent or `*`)."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        return 0
+    reg = service.get_registry(registry)
+    current = service.get_profile(reg.slug, slug)
+    check_if_match(document_etag(reg, current))
+    return 0 if header.strip() == "*" else current.metadata.version
+
+
+def _document_response(reg: Registry, p: Profile, status: int = 200) -> Response:
+    return json_response(document(reg, p), status=status, etag=document_etag(reg, p))
+
+
+def _cookie_secure() -> bool:
+    value = current_app.config.get("REGISTRY_COOKIE_SECURE", True)
+    if isinstance(value, str):
+        return value.strip().lower() not in ("0", "false", "no", "off", "")
+    return bool(value)
+
+
+def _content_etag(prefix: str, data: Any) -> str:
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:32]
+    return f"{prefix}:{digest}"
+
+
+# --- profiles --------------------------------------------------------------------------------
+
+
+@bp.get("/chat/profiles")
+@require("reader", public=True)
+def list_profiles() -> Response:
+    """All registries' profiles (or one registry's), sorted by `(slug, registry)`.
+
+    The ETag comes from the store's change feed, so a matching If-None-Match is answered
+    without reading any profile.
+    """
+    service = get_service()
+    registry = _registry_param()
+    only = service.get_registry(registry) if registry is not None else None  # 404 if unknown
+    # Read the change id before the profiles: a write in between can only make the ETag
+    # older than the body (one extra 200 later), never newer (a wrong 304).
+    etag = f"profiles:{service.latest_change_id()}:{only.slug if only else '*'}"
+    if not_modified(etag):
+        return json_response(None, etag=etag)
+    registries = [only] if only else [s.registry for s in service.list_registries()]
+    items = [list_item(reg, p) for reg in registries for p in service.iter_profiles(reg.slug)]
+    items.sort(key=lambda item: (item["slug"], item["registry"]))
+    return json_response(items, etag=etag)
+
+
+@bp.post("/chat/profiles")
+@require("editor")
+def create_profile() -> Response:
+    """Create a profile (201 + document + Location); `set_default` in the same transaction."""
+    service = get_service()
+    body = json_body()
+    registry = _registry_param(body)
+    set_default = _flag(body, "set_default")
+    expected = version_param(source=body)
+    fields = _profile_fields(body, CREATE_KEYS)
+    fields.setdefault("slug", "")
+    profile = Profile(**fields)
+    actor = current_actor()
+    with service.store.atomic():
+        created = service.create_profile(registry, profile, actor=actor, expected_version=expected)
+        reg = service.get_registry(registry)
+        if set_default and reg.default_profile_slug != created.slug:
+            reg = service.set_default_profile(reg.slug, created.slug, actor=actor)
+    response = _document_response(reg, created, status=201)
+    response.headers["Location"] = url_for("api.get_profile", slug=created.slug, registry=reg.slug)
+    return response
+
+
+@bp.get("/chat/profiles/<slug>")
+@require("reader", public=True)
+def get_profile(slug: str) -> Response:
+    """One profile. Without `?registry=` the registries are searched in slug order and the
+    first one holding the slug wins (reference 5.2; chat resolution does not search)."""
+    service = get_service()
+    slug = _path_slug(slug)
+    registry = _registry_param()
+    if registry is not None:
+        reg = service.get_registry(registry)
+        return _document_response(reg, service.get_profile(reg.slug, slug))
+    for summary in service.list_registries():
+        try:
+            profile = service.get_profile(summary.registry.slug, slug)
+        except ProfileNotFound:
+            continue
+        return _document_response(summary.registry, profile)
+    raise ProfileNotFound(slug)
+
+
+@bp.patch("/chat/profiles/<slug>")
+@require("editor")
+def update_profile(slug: str) -> Response:
+    """Present fields replace (runtime, policy, extensions wholesale), absent or null ones
+    stay; `extensions: {}` clears. `expected_version` (body) and `If-Match` both guard it."""
+    service = get_service()
+    body = json_body()
+    slug = _path_slug(slug)
+    registry = _registry_param(body)
+    set_default = _flag(body, "set_default")
+    expected = version_param(source=body)
+    patch = ProfilePatch.from_fields(_profile_fields(body, PATCH_KEYS))
+    if_match = _if_match_version(service, registry, slug)
+    expected = expected or if_match
+    actor = current_actor()
+    with service.store.atomic():
+        updated = service.update_profile(
+            registry, slug, patch, expected_version=expected, actor=actor
+        )
+        reg = service.get_registry(registry)
+        if set_default and reg.default_profile_slug != updated.slug:
+            reg = service.set_default_profile(reg.slug, updated.slug, actor=actor)
+    return _document_response(reg, updated)
+
+
+@bp.delete("/chat/profiles/<slug>")
+@require("editor")
+def delete_profile(slug: str) -> Response:
+    """204. Registry and `expected_version` come from the query only (reference 5.5)."""
+    service = get_service()
+    slug = _path_slug(slug)
+    registry = _registry_param()
+    expected = version_param()
+    if_match = _if_match_version(service, registry, slug)
+    expected = expected or if_match
+    service.delete_profile(registry, slug, expected_version=expected, actor=current_actor())
+    return Response(status=204)
+
+
+@bp.post("/chat/profiles/<slug>/default")
+@require("editor")
+def set_default_profile(slug: str) -> Response:
+    """Make `{slug}` its registry's default. The body is optional and a malformed one is
+    ignored (reference 5.6); `expected_version` is checked against the registry version."""
+    service = get_service()
+    slug = _path_slug(slug)
+    try:
+        body = json_body(required=False)
+    except ValidationError:
+        body = {}
+    registry = _registry_param(body)
+    expected = version_param(source=body) or version_param()
+    reg = service.set_default_profile(
+        registry, slug, expected_version=expected, actor=current_actor()
+    )
+    return _document_response(reg, service.get_profile(reg.slug, slug))
+
+
+# --- current profile (cookie) ------------------------------------------------------------------
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _current(registry: str, profile: str) -> dict[str, str]:
+    # `slug` duplicates `profile` for older clients that read only `slug` (reference 9.1).
+    return {"profile": profile, "registry": registry, "slug": profile}
+
+
+@bp.get("/chat/profile")
+@require("reader", public=True)
+def get_current_profile() -> Response:
+    """The profile selected by the `chat_profile` cookie; a stale cookie falls back to the
+    default registry's default (never 404)."""
+    selection = select_profile(cookie=request.cookies.get(COOKIE_NAME))
+    registry, profile = get_service().current_profile(selection)
+    data = _current(registry, profile)
+    response = json_response(data, etag=_content_etag("current", data))
+    response.vary.add("Cookie")
+    return response
+
+
+@bp.post("/chat/profile")
+@require("reader", public=True)
+def set_current_profile() -> Response:
+    """Remember a selection in the `chat_profile=<registry>/<profile>` session cookie.
+
+    An unknown registry is a 404 (the reference answered 500).
+    """
+    service = get_service()
+    body = json_body()
+    name = "slug" if _blank(body.get("profile")) and not _blank(body.get("slug")) else "profile"
+    raw = body.get(name)
+    if _blank(raw):
+        raise ValidationError(
+            FieldError("profile", "must not be empty"), message="bad request: profile is required"
+        )
+    try:
+        slug = parse_slug(raw, "profile slug")
+    except SlugError as exc:
+        raise ValidationError(FieldError(name, str(exc)), message=f"bad request: {exc}") from None
+    reg = service.get_registry(_registry_param(body))
+    profile = service.get_profile(reg.slug, slug)
+    response = json_response(_current(reg.slug, profile.slug))
+    response.set_cookie(
+        COOKIE_NAME,
+        f"{reg.slug}/{profile.slug}",
+        path="/",
+        httponly=True,
+        secure=_cookie_secure(),
+        samesite="Lax",
+    )
+    return response
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+
+def _with_object_schema(item: dict[str, Any]) -> dict[str, Any]:
+    # Both clients reject `"schema": null` (reference 5.9).
+    if not isinstance(item.get("schema"), dict):
+        item["schema"] = {"type": "object"}
+    return item
+
+
+@bp.get("/chat/schemas/middlewares")
+@require("reader", public=True)
+def middleware_schemas() -> Response:
+    """`[{name, version, display_name, description?, schema}]` sorted by name."""
+    data = [_with_object_schema(d.describe()) for d in get_service().middlewares.list()]
+    return json_response(data, etag=_content_etag("middlewares", data))
+
+
+@bp.get("/chat/schemas/extensions")
+@require("reader", public=True)
+def extension_schemas() -> Response:
+    """`[{key, schema, display_name?, description?}]` sorted by key: every codec, explicit
+    ones and one per middleware config."""
+    data = [_with_object_schema(c.describe()) for c in get_service().codecs.list()]
+    return json_response(data, etag=_content_etag("extensions", data))
+
+
+# --- resolution ------------------------------------------------------------------------------
+
+
+@bp.post("/chat/resolve")
+@require("reader", public=True)
+def resolve() -> Response:
+    """Selection as chat requests do it (SPEC 6.1: body > query > cookie > defaults), then
+    the effective runtime and fingerprint. Forbidden overrides are 403."""
+    service = get_service()
+    body = json_body(required=False)
+    selection = select_profile(
+        body=body, query=request.args.to_dict(), cookie=request.cookies.get(COOKIE_NAME)
+    )
+    c = _Collector()
+    c.unknown(body, RESOLVE_KEYS, "")
+    c.raise_if_any()
+    resolved = service.resolve_selection(selection, body.get("request_overrides"))
+    return json_response(resolved.to_data())

@@ -1,0 +1,45 @@
+"""The dashboard: registries, recent changes, problems, store backend."""
+
+from __future__ import annotations
+
+from flask import current_app, url_for
+
+from registry.domain.health import find_problems
+
+from .. import get_service
+from ..htmx import render
+from . import bp
+from .session import page_require
+
+RECENT = 15
+
+
+@bp.get("/")
+@page_require("reader")
+def dashboard():
+    service = get_service()
+    latest = service.latest_change_id()
+    recent = []
+    if service.store.supports_history and latest:
+        recent = list(reversed(service.list_changes(after=max(0, latest - 200), limit=200)))[
+            :RECENT
+        ]
+    problems = _problems(service, latest)
+    return render(
+        "dashboard.html",
+        registries=service.list_registries(),
+        recent=recent,
+        problems=problems,
+        store=service.store,
+        nav="dashboard",
+        json_url=url_for("api.list_registries"),
+    )
+
+
+def _problems(service, latest: int):
+    """Strict-validation problems, recomputed only when the store changed."""
+    cache = current_app.extensions.setdefault("dashboard_problems", {})
+    if cache.get("change") != latest or latest == 0:
+        cache["problems"] = find_problems(service)
+        cache["change"] = latest
+    return cache["problems"]

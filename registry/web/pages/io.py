@@ -1,0 +1,237 @@
+"""Import and export pages.
+
+Import is two steps. The dry run (a multipart form: an uploaded file or pasted YAML) shows the
+plan: counts, each item's action and per-profile field diffs. The plan carries the YAML in a
+hidden textarea and the store's `latest_change_id` at planning time; "Apply" posts both
+back (nothing is kept in the session) and is refused (409) if the store changed meanwhile, so
+what gets applied is exactly what was reviewed. Input problems (invalid YAML, validation
+errors with field paths, read-only registries) are 422 in the result block, which htmx swaps.
+Roles: editor; `mirror` (it deletes) needs admin.
+
+Limits: a document may be at most `REGISTRY_MAX_IMPORT_BYTES`, bounded by
+`MAX_CONTENT_LENGTH` (the request limit). Pasted text is a multipart text field, so it is
+also bounded by `MAX_FORM_MEMORY_SIZE`; larger documents are uploaded as a file.
+
+Export downloads the canonical YAML of the store or one registry, byte-identical to
+`export_yaml` (and to the JSON API twin `GET /api/export`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Response, abort, current_app, request, url_for
+
+from registry.domain.errors import (
+    ConflictError,
+    FieldError,
+    NotFoundError,
+    PayloadTooLarge,
+    PolicyViolation,
+    ReadOnlyStore,
+    ValidationError,
+)
+from registry.domain.importer import MODES, ImportPlan, export_yaml, import_yaml
+from registry.domain.slugs import SlugError, parse_slug
+
+from .. import get_service
+from ..htmx import render
+from . import bp
+from .history import diff_rows
+from .session import actor, current_viewer, page_require
+
+MODE_HELP = {
+    "create-only": "Add what is missing. Existing registries and profiles are never changed, "
+    "even if the file differs (they are listed as skipped).",
+    "upsert": "Add what is missing and update what differs. Nothing is deleted.",
+    "mirror": "Make the store equal to the file: add, update, and delete every registry and "
+    "profile the file does not contain. Needs the admin role.",
+}
+FORM_OVERHEAD = 4096  # csrf token, mode, change id and multipart/urlencoding framing
+
+
+def import_limit() -> int:
+    """The largest document accepted: the import limit, bounded by the request limit."""
+    limit = int(current_app.config["REGISTRY_MAX_IMPORT_BYTES"])
+    request_limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if request_limit:
+        limit = min(limit, int(request_limit) - FORM_OVERHEAD)
+    return max(limit, 0)
+
+
+def paste_limit() -> int:
+    form_limit = current_app.config.get("MAX_FORM_MEMORY_SIZE")
+    return min(import_limit(), int(form_limit)) if form_limit else import_limit()
+
+
+def _context(**extra: Any) -> dict[str, Any]:
+    viewer = current_viewer()
+    ctx: dict[str, Any] = {
+        "modes": [(m, MODE_HELP[m]) for m in MODES],
+        "mode": "upsert",
+        "text": "",
+        "plan": None,
+        "plan_rows": [],
+        "applied": False,
+        "stale": False,
+        "error": "",
+        "errors": [],
+        "latest_change_id": 0,
+        "too_large_to_apply": False,
+        "can_import": bool(viewer and viewer.can("editor")),
+        "can_mirror": bool(viewer and viewer.can("admin")),
+        "import_limit": import_limit(),
+        "paste_limit": paste_limit(),
+        "nav": "io",
+    }
+    ctx.update(extra)
+    return ctx
+
+
+def _plan_rows(plan: ImportPlan) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": item.kind,
+            "registry": item.registry,
+            "profile": item.profile,
+            "action": item.action,
+            "diff": diff_rows(item.diff),
+        }
+        for item in plan.items
+    ]
+
+
+def _read_document() -> str:
+    """The uploaded file (if one was chosen) or the pasted text, as UTF-8 text."""
+    limit = import_limit()
+    upload = request.files.get("file")
+    if upload is not None and upload.filename:
+        raw = upload.stream.read(limit + 1)
+        if len(raw) > limit:
+            raise ValidationError(
+                FieldError("file", f"the file is larger than the limit of {limit} bytes")
+            )
+        field = "file"
+    else:
+        raw = request.form.get("yaml", "").encode("utf-8", "surrogatepass")
+        field = "yaml"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            FieldError(field, f"the document is not valid UTF-8 (byte {exc.start})")
+        ) from None
+    text = text.replace("\r\n", "\n")
+    if not text.strip():
+        raise ValidationError(
+            FieldError(field, "choose a YAML file or paste a YAML document"),
+            message="nothing to import: choose a YAML file or paste a YAML document",
+        )
+    return text
+
+
+def _fits_apply(text: str) -> bool:
+    """Whether re-posting `text` (urlencoded, as browsers send it) stays under the limit."""
+    request_limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if not request_limit:
+        return True
+    size = len(urlencode({"yaml": text.replace("\n", "\r\n")}))
+    return size + FORM_OVERHEAD <= int(request_limit)
+
+
+@bp.get("/import")
+@page_require("reader")
+def import_page():
+    """The import form (upload or paste, mode); the result block starts empty."""
+    return render("io/import.html", "result", **_context())
+
+
+@bp.post("/import")
+@page_require("editor")
+def import_submit():
+    """`action=dry-run` plans; `action=apply` re-plans and writes, if nothing changed since."""
+    service = get_service()
+    action = request.form.get("action", "dry-run")
+    mode = request.form.get("mode", "upsert").strip().lower()
+    # on errors the form keeps what was pasted (an uploaded file replaces it once read)
+    ctx = _context(mode=mode if mode in MODES else "upsert", text=request.form.get("yaml", ""))
+    try:
+        if action not in ("dry-run", "apply"):
+            raise ValidationError(FieldError("action", "must be dry-run or apply"))
+        if mode not in MODES:
+            raise ValidationError(FieldError("mode", f"must be one of {', '.join(MODES)}"))
+        if mode == "mirror" and not ctx["can_mirror"]:
+            abort(403, "A mirror import deletes what the file lacks; it needs the admin role.")
+        text = _read_document()
+        ctx["text"] = text
+        if action == "apply":
+            seen = request.form.get("latest_change_id", "").strip()
+            latest = service.latest_change_id()
+            if not seen.isdigit() or int(seen) != latest:
+                ctx.update(stale=True, latest_change_id=latest)
+                return render("io/import.html", "result", status=409, **ctx)
+            plan = import_yaml(
+                service,
+                text,
+                mode=mode,
+                actor=actor(),
+                max_bytes=import_limit(),
+            )
+            ctx.update(plan=plan, plan_rows=_plan_rows(plan), applied=True)
+            return render("io/import.html", "result", **ctx)
+        latest = service.latest_change_id()  # read before planning: a later write is caught
+        plan = import_yaml(service, text, mode=mode, dry_run=True, max_bytes=import_limit())
+        ctx.update(
+            plan=plan,
+            plan_rows=_plan_rows(plan),
+            latest_change_id=latest,
+            too_large_to_apply=not _fits_apply(text),
+        )
+        return render("io/import.html", "result", **ctx)
+    except ValidationError as exc:
+        ctx.update(error=str(exc), errors=exc.errors)
+    except (ReadOnlyStore, PolicyViolation, NotFoundError, PayloadTooLarge) as exc:
+        ctx.update(error=str(exc))
+    except ConflictError as exc:
+        ctx.update(stale=True, error=str(exc), latest_change_id=service.latest_change_id())
+        return render("io/import.html", "result", status=409, **ctx)
+    return render("io/import.html", "result", status=422, **ctx)
+
+
+def _registry_param() -> str | None:
+    raw = request.args.get("registry", "").strip()
+    if not raw:
+        return None
+    try:
+        return get_service().get_registry(parse_slug(raw, "registry slug")).slug
+    except SlugError as exc:
+        abort(404, str(exc))
+
+
+@bp.get("/export")
+@page_require("reader")
+def export_page():
+    """Pick all registries or one, then download the canonical YAML."""
+    registry = _registry_param()
+    return render(
+        "io/export.html",
+        registries=get_service().list_registries(),
+        selected=registry or "",
+        api_url=url_for("api.export_document", registry=registry),
+        nav="io",
+    )
+
+
+@bp.get("/export/download")
+@page_require("reader")
+def export_download():
+    """The canonical YAML bundle as an attachment (`?registry=` for one registry)."""
+    registry = _registry_param()
+    text = export_yaml(get_service(), registry)
+    response = Response(text, content_type="application/yaml; charset=utf-8")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{registry or "profiles"}.yaml"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response

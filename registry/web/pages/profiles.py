@@ -1,0 +1,285 @@
+"""The profile page and the schema-driven profile editor (SPEC 9).
+
+Decisions (kept here so the next change keeps them):
+- One editor form. Its fields map to the profile by name (see `profile_form`); the view only
+  orchestrates: read the form, validate with the service, save, render.
+- Array and extension buttons post the whole form with `op=...`: the server applies the
+  operation and re-renders the form (200) without saving, so they work with and without JS
+  (htmx posts the form and swaps the form block).
+- Failed saves answer 422 with the submitted values and each error beside its field (htmx
+  swaps 400/409/412/422, see `htmx.py`); errors come from `service.prepare_profile` /
+  `update_profile`, the API's own validation, attached by field path.
+- Inline validation: every section posts the form to `.../edit/validate?field=<section>` on
+  `change` and gets that section back with its errors (always 200: a report, not a save).
+- Saves carry `expected_version` and `base_version`. A version conflict answers 409 with the
+  user's values and the diff between the base version and the current one (from the
+  revision history; the YAML store has none, so only the versions are shown); "overwrite"
+  resubmits with `overwrite=<current version>`.
+- Read-only profiles (`policy.read_only`) and file-managed registries render the editor
+  disabled with the reason; a POST gets 403 and nothing is stored.
+- Successful saves redirect to the profile page (htmx: `HX-Redirect`), with a flash message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from flask import abort, current_app, flash, make_response, redirect, request, url_for
+
+from registry.domain.diff import profile_diff
+from registry.domain.errors import (
+    PolicyViolation,
+    ReadOnlyStore,
+    ValidationError,
+    VersionConflict,
+)
+from registry.domain.middleware import MiddlewareConfigCodec, effective_configs
+from registry.domain.model import Profile, Registry
+
+from .. import get_service
+from ..htmx import is_htmx, render
+from . import bp
+from .profile_form import (
+    EditorForm,
+    apply_editor_op,
+    attach_errors,
+    form_data,
+    read_form,
+    validate,
+)
+from .session import actor, current_viewer, page_require
+
+EDITOR = "profiles/edit.html"
+
+
+def _json_url(reg: Registry, p: Profile) -> str:
+    return url_for("api.get_profile", slug=p.slug, registry=reg.slug)
+
+
+def _optional_url(endpoint: str, **values: Any) -> str:
+    """A link to a page another module provides, or "" while it does not exist."""
+    if endpoint not in current_app.view_functions:
+        return ""
+    return url_for(endpoint, **values)
+
+
+def _locked(reg: Registry, p: Profile) -> str:
+    """Why this profile cannot be edited ("" when it can)."""
+    if reg.read_only or reg.managed_by:
+        where = reg.managed_by or "its configuration"
+        return (
+            f'Registry "{reg.slug}" is managed by {where}: change that file instead; '
+            "edits here are disabled."
+        )
+    if p.policy.read_only:
+        return "This profile is read-only (policy.read_only): it can be viewed, not edited."
+    return ""
+
+
+def _step_schema() -> dict[str, Any] | None:
+    """A JSON Schema for step settings (config `REGISTRY_STEP_SETTINGS_SCHEMA`), if any."""
+    schema = current_app.config.get("REGISTRY_STEP_SETTINGS_SCHEMA")
+    return schema if isinstance(schema, dict) else None
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+def _load(slug: str, profile: str) -> tuple[Registry, Profile]:
+    service = get_service()
+    reg = service.get_registry(slug)
+    return reg, service.get_profile(reg.slug, profile)
+
+
+# --- the profile page --------------------------------------------------------------------------
+
+
+@bp.get("/registries/<slug>/profiles/<profile>")
+@page_require("reader")
+def profile(slug: str, profile: str):
+    """A profile: runtime, middlewares with effective configs, policy, tags, extensions."""
+    service = get_service()
+    reg, p = _load(slug, profile)
+    definitions = {d.name: d for d in service.middlewares.list()}
+    middlewares = [
+        {**entry, "definition": definitions.get(entry["name"]), "pretty": _pretty(entry["config"])}
+        for entry in effective_configs(p.runtime.middlewares, p.extensions, service.middlewares)
+    ]
+    extensions = []
+    for key in sorted(p.extensions):
+        codec = service.codecs.get(key)
+        kind = "unknown"
+        if isinstance(codec, MiddlewareConfigCodec):
+            kind = "middleware"
+        elif codec is not None:
+            kind = "codec"
+        extensions.append(
+            {
+                "key": key,
+                "kind": kind,
+                "title": (codec.display_name if codec else "") or key,
+                "pretty": _pretty(p.extensions[key]),
+            }
+        )
+    viewer = current_viewer()
+    json_url = _json_url(reg, p)
+    response = render(
+        "profiles/view.html",
+        "profile",
+        reg=reg,
+        profile=p,
+        middlewares=middlewares,
+        extensions=extensions,
+        step_settings=_pretty(p.runtime.step_settings_patch)
+        if p.runtime.step_settings_patch
+        else "",
+        locked=_locked(reg, p),
+        can_edit=bool(viewer and viewer.can("editor")),
+        is_default=reg.default_profile_slug == p.slug,
+        history_url=_optional_url("pages.history", slug=reg.slug, profile=p.slug)
+        if service.store.supports_history
+        else "",
+        resolve_url=_optional_url("pages.resolve", registry=reg.slug, profile=p.slug),
+        json_url=json_url,
+        nav="registries",
+    )
+    response.headers["Link"] = f'<{json_url}>; rel="alternate"; type="application/json"'
+    return response
+
+
+# --- the editor --------------------------------------------------------------------------------
+
+
+def _section_id(name: str) -> str:
+    """An HTML id for a section or field name (ids allow fewer characters than names)."""
+    return "sec-" + re.sub(r"[^A-Za-z0-9_-]", "_", name)
+
+
+def _field_id(name: str) -> str:
+    return "f-" + re.sub(r"[^A-Za-z0-9_-]", "_", name)
+
+
+def _editor_context(
+    reg: Registry,
+    p: Profile,
+    form: EditorForm,
+    *,
+    locked: str = "",
+    conflict: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    ed = {
+        "reg": reg,
+        "profile": p,
+        "form": form,
+        "locked": locked,
+        "conflict": conflict,
+        "sid": _section_id,
+        "fid": _field_id,
+        "edit_url": url_for("pages.edit_profile", slug=reg.slug, profile=p.slug),
+        "view_url": url_for("pages.profile", slug=reg.slug, profile=p.slug),
+    }
+    return {
+        "ed": ed,
+        "reg": reg,
+        "profile": p,
+        "json_url": _json_url(reg, p),
+        "nav": "registries",
+    }
+
+
+def _editor(reg: Registry, p: Profile, form: EditorForm, status: int = 200, **kw: Any):
+    return render(EDITOR, "editor", status=status, **_editor_context(reg, p, form, **kw))
+
+
+def _conflict(reg: Registry, current: Profile, base_version: int) -> dict[str, Any]:
+    """What changed between the version the user started from and the current one."""
+    service = get_service()
+    base = None
+    if service.store.supports_history:
+        for rev in service.list_revisions(reg.slug, current.slug, limit=500):
+            if rev.version == base_version and rev.snapshot is not None:
+                base = rev.snapshot
+                break
+    changes = profile_diff(base, current) if base is not None else None
+    return {
+        "base_version": base_version,
+        "current": current,
+        "changes": [
+            {"path": c["path"], "before": _pretty(c["before"]), "after": _pretty(c["after"])}
+            for c in changes or []
+        ]
+        if changes is not None
+        else None,
+    }
+
+
+@bp.route("/registries/<slug>/profiles/<profile>/edit", methods=["GET", "POST"])
+@page_require("editor")
+def edit_profile(slug: str, profile: str):
+    """The editor. POST with `op` re-renders (200); a save redirects, or answers 422/409/403."""
+    service = get_service()
+    reg, current = _load(slug, profile)
+    locked = _locked(reg, current)
+    step_schema = _step_schema()
+    if request.method == "GET":
+        untouched = form_data(service, current, step_schema=step_schema)
+        form = read_form(service, untouched, current, step_schema=step_schema)
+        return _editor(reg, current, form, locked=locked)
+
+    data: Any = request.form
+    op = data.get("op", "")
+    if op:
+        data = apply_editor_op(data, op)
+    form = read_form(service, data, current, step_schema=step_schema)
+    if op:
+        return _editor(reg, current, form, locked=locked)
+    if locked:
+        return _editor(reg, current, form, 403, locked=locked)
+    if form.parse_errors:
+        validate(service, form, current)
+        return _editor(reg, current, form, 422)
+    expected = form.expected_version
+    overwrite = data.get("overwrite", "")
+    if overwrite.isdigit():
+        expected = int(overwrite)
+    try:
+        updated = service.update_profile(
+            reg.slug, current.slug, form.patch, expected_version=expected, actor=actor()
+        )
+    except ValidationError as exc:
+        attach_errors(form, exc.errors)
+        return _editor(reg, current, form, 422)
+    except VersionConflict:
+        latest = service.get_profile(reg.slug, current.slug)
+        conflict = _conflict(reg, latest, form.base_version)
+        return _editor(reg, latest, form, 409, conflict=conflict)
+    except (PolicyViolation, ReadOnlyStore) as exc:  # became read-only meanwhile
+        return _editor(reg, current, form, 403, locked=str(exc))
+    flash(
+        f"Saved {updated.display_name or updated.slug} (version {updated.metadata.version}).",
+        "success",
+    )
+    target = url_for("pages.profile", slug=reg.slug, profile=updated.slug)
+    if is_htmx():
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, 303)
+
+
+@bp.post("/registries/<slug>/profiles/<profile>/edit/validate")
+@page_require("editor")
+def validate_profile_field(slug: str, profile: str):
+    """Inline validation: the section named by `?field=` with its errors (htmx, on change)."""
+    service = get_service()
+    reg, current = _load(slug, profile)
+    form = read_form(service, request.form, current, step_schema=_step_schema())
+    name = request.args.get("field", "")
+    if name not in form.sections():
+        abort(404, f'The editor has no field "{name}".')
+    validate(service, form, current)
+    ctx = _editor_context(reg, current, form, locked=_locked(reg, current))
+    return render("profiles/_field.html", name=name, **ctx)

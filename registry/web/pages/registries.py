@@ -1,0 +1,561 @@
+"""Registries and their profile tables (SPEC 9).
+
+Pages: the registry list (with a create form), one registry's profiles (search, tag filter,
+cursor pagination, per-row set default / clone / delete, a "new profile" form), the registry
+header editor and the delete confirmations.
+
+Every write is a plain form POST answered by a redirect and a flash (POST-redirect-GET);
+validation errors re-render the form with the submitted values and each message beside its
+field (422; 409 for conflicts). htmx only enhances: search-as-you-type, the pager and
+"make default" swap the `profiles` block of `registries/detail.html`.
+
+Roles: reading needs `reader`; profile writes and the header editor `editor`; creating and
+deleting registries `admin` (as the admin API). Registries managed by a file refuse every
+write with 403 before any input is looked at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Response, flash, redirect, request, url_for
+
+from registry.domain.errors import (
+    AlreadyExists,
+    ConflictError,
+    NotFoundError,
+    PolicyViolation,
+    ReadOnlyStore,
+    ValidationError,
+)
+from registry.domain.model import Profile, Registry
+from registry.domain.service import RegistryPatch, RegistryService
+
+from .. import get_service
+from ..htmx import is_htmx, render
+from . import bp
+from .session import actor, page_require
+
+PAGE_SIZE = 50
+PAGE_MAX = 200
+TRAIL_MAX = 20  # earlier-page cursors kept in the URL for "Previous"
+CURSOR_MAX = 200  # longer cursors are not slugs: ignored
+SELECT_MAX = 200  # the header editor offers a select of profiles up to this many
+HISTORY_MAX = 1000
+
+Errors = dict[str, list[str]]
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def form_errors(exc: ValidationError, fields: Iterable[str]) -> Errors:
+    """Attach each `FieldError` to its form field (`registry.slug` -> `slug`); problems of
+    other fields go to the form-level list under ""."""
+    names = set(fields)
+    out: Errors = {}
+    for e in exc.errors:
+        name = e.field
+        for prefix in ("registry.", "profile."):
+            if name.startswith(prefix):
+                name = name[len(prefix) :]
+        if name in names:
+            out.setdefault(name, []).append(e.message)
+        else:
+            out.setdefault("", []).append(f"{e.field}: {e.message}" if e.field else e.message)
+    return out
+
+
+def writable(reg: Registry) -> bool:
+    return not (reg.read_only or reg.managed_by)
+
+
+def require_writable(reg: Registry) -> None:
+    """403 (via the domain error) for registries managed by a file or configuration."""
+    if not writable(reg):
+        raise ReadOnlyStore(
+            f'registry "{reg.slug}" is managed by {reg.managed_by or "its configuration"}'
+        )
+
+
+def _text(source: Mapping[str, Any], name: str) -> str:
+    value = source.get(name, "")
+    return value if isinstance(value, str) else ""
+
+
+def _expected_version() -> int:
+    """The posted `expected_version` (0, unconditional, when absent or not a number)."""
+    raw = _text(request.form, "expected_version").strip()
+    return int(raw) if raw.isdigit() and len(raw) < 19 else 0
+
+
+def _page(template: str, block: str | None = None, *, status: int = 200, **ctx: Any) -> Response:
+    """Render with the registries nav; the JSON twin also goes in a `Link` header."""
+    response = render(template, block, status=status, nav="registries", **ctx)
+    if ctx.get("json_url"):
+        response.headers["Link"] = f'<{ctx["json_url"]}>; rel="alternate"; type="application/json"'
+    return response
+
+
+def _counts(service: RegistryService) -> dict[str, int]:
+    return service.store.profile_counts()
+
+
+# --- listing state (search, tag, cursor) -------------------------------------------------------
+
+
+@dataclass
+class Listing:
+    """What the profiles table shows: filters and a keyset page.
+
+    `cursor` is the last slug of the previous page ("" = first page); `trail` holds the
+    cursors of the pages before this one (oldest first, at most TRAIL_MAX) for "Previous".
+    """
+
+    q: str = ""
+    tag: str = ""
+    cursor: str = ""
+    trail: list[str] = field(default_factory=list)
+    limit: int = PAGE_SIZE
+
+    @classmethod
+    def parse(cls, source: Any) -> Listing:
+        """From query args or posted hidden fields; bad values fall back to defaults."""
+        raw_limit = _text(source, "limit").strip()
+        limit = int(raw_limit) if raw_limit.isdigit() and len(raw_limit) < 5 else PAGE_SIZE
+        trail = [c for c in source.getlist("prev") if len(c) <= CURSOR_MAX][-TRAIL_MAX:]
+        cursor = _text(source, "cursor")
+        return cls(
+            q=_text(source, "q").strip()[:200],
+            tag=_text(source, "tag").strip()[:200],
+            cursor=cursor if len(cursor) <= CURSOR_MAX else "",
+            trail=trail if cursor else [],
+            limit=limit if 1 <= limit <= PAGE_MAX else PAGE_SIZE,
+        )
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.q or self.tag)
+
+    def args(self, **changes: Any) -> dict[str, Any]:
+        """Query arguments for `url_for` (empty values left out)."""
+        values: dict[str, Any] = {
+            "q": self.q,
+            "tag": self.tag,
+            "cursor": self.cursor,
+            "prev": self.trail,
+            "limit": self.limit if self.limit != PAGE_SIZE else None,
+        }
+        values.update(changes)
+        out = {k: v for k, v in values.items() if v not in (None, "", [])}
+        if out.get("cursor") is None:
+            out.pop("prev", None)
+        return out
+
+    def next_args(self, next_cursor: str) -> dict[str, Any]:
+        trail = [*self.trail, self.cursor][-TRAIL_MAX:]
+        return self.args(cursor=next_cursor, prev=trail)
+
+    def previous_args(self) -> dict[str, Any] | None:
+        """The page before this one, None when unknown (only "First page" then)."""
+        if not self.cursor or not self.trail:
+            return None
+        return self.args(cursor=self.trail[-1], prev=self.trail[:-1])
+
+
+def _registry_page(
+    service: RegistryService,
+    reg: Registry,
+    listing: Listing,
+    *,
+    block: str | None = "profiles",
+    status: int = 200,
+    new_form: dict[str, str] | None = None,
+    new_errors: Errors | None = None,
+    notice: dict[str, str] | None = None,
+) -> Response:
+    """The registry page (or its `profiles` block for htmx): one page of profiles only."""
+    page = service.list_profiles(
+        reg.slug, q=listing.q, tag=listing.tag, limit=listing.limit, cursor=listing.cursor
+    )
+    count = _counts(service).get(reg.slug, 0) if listing.filtered else page.total
+    json_args = {k: v for k, v in listing.args().items() if k in ("q", "tag", "cursor", "limit")}
+    json_url = url_for("api.registry_profiles", slug=reg.slug, **json_args)
+    here = "pages.registry"
+    previous = listing.previous_args()
+    pager = {
+        "next": url_for(here, slug=reg.slug, **listing.next_args(page.next_cursor))
+        if page.next_cursor
+        else "",
+        "previous": url_for(here, slug=reg.slug, **previous) if previous is not None else "",
+        # "First page" when the previous page is not the first one (or is unknown)
+        "first": url_for(here, slug=reg.slug, **listing.args(cursor=None))
+        if listing.cursor and (previous is None or previous.get("cursor"))
+        else "",
+    }
+    marker = "__profile__"  # per-row URLs: built once, the slug put in per row (url_for is slow)
+    row_urls = {
+        name: url_for(endpoint, slug=reg.slug, profile=marker)
+        for name, endpoint in (
+            ("profile", "pages.profile"),
+            ("clone", "pages.registry_clone_profile"),
+            ("delete", "pages.registry_delete_profile"),
+        )
+    }
+    return _page(
+        "registries/detail.html",
+        block,
+        status=status,
+        reg=reg,
+        writable=writable(reg),
+        page=page,
+        count=count,
+        listing=listing,
+        pager=pager,
+        row_urls=row_urls,
+        marker=marker,
+        json_url=json_url,
+        clone_targets=_clone_targets(service, reg) if not writable(reg) else [],
+        new_form=new_form or {"slug": "", "display_name": ""},
+        new_errors=new_errors or {},
+        notice=notice,
+    )
+
+
+def _clone_targets(service: RegistryService, source: Registry) -> list[Registry]:
+    """Registries a profile of `source` may be cloned into (writable ones, source first)."""
+    regs = [s.registry for s in service.list_registries() if writable(s.registry)]
+    return sorted(regs, key=lambda r: (r.slug != source.slug, r.slug))
+
+
+def _back(reg: Registry, listing: Listing | None = None) -> Response:
+    args = listing.args() if listing else {}
+    return redirect(url_for("pages.registry", slug=reg.slug, **args), code=303)
+
+
+# --- the registry list -----------------------------------------------------------------------
+
+
+def _list_page(
+    service: RegistryService,
+    *,
+    status: int = 200,
+    form: dict[str, str] | None = None,
+    errors: Errors | None = None,
+) -> Response:
+    return _page(
+        "registries/list.html",
+        "listing" if status == 200 else None,
+        status=status,
+        registries=service.list_registries(),
+        form=form or {"slug": "", "display_name": "", "description": ""},
+        errors=errors or {},
+        json_url=url_for("api.list_registries"),
+    )
+
+
+@bp.get("/registries")
+@page_require("reader")
+def registries() -> Response:
+    """Every registry with its profile count, default and read-only state."""
+    return _list_page(get_service())
+
+
+@bp.post("/registries")
+@page_require("admin")
+def create_registry() -> Response:
+    """Create an empty registry, then go to its page."""
+    service = get_service()
+    form = {k: _text(request.form, k) for k in ("slug", "display_name", "description")}
+    reg = Registry(
+        slug=form["slug"], display_name=form["display_name"], description=form["description"]
+    )
+    try:
+        created = service.create_registry(reg, actor=actor())
+    except ValidationError as exc:
+        return _list_page(service, status=422, form=form, errors=form_errors(exc, form))
+    except AlreadyExists:
+        errors = {"slug": ["a registry with this slug already exists"]}
+        return _list_page(service, status=409, form=form, errors=errors)
+    flash(f'Registry "{created.slug}" created.', "success")
+    return redirect(url_for("pages.registry", slug=created.slug), code=303)
+
+
+# --- one registry ----------------------------------------------------------------------------
+
+
+@bp.get("/registries/<slug>")
+@page_require("reader")
+def registry(slug: str) -> Response:
+    """The registry's profiles: `q`, `tag`, `cursor` (+ `prev` trail) and `limit`."""
+    service = get_service()
+    return _registry_page(service, service.get_registry(slug), Listing.parse(request.args))
+
+
+REGISTRY_FIELDS = ("display_name", "description", "default_profile_slug")
+
+
+def _edit_page(
+    service: RegistryService,
+    reg: Registry,
+    form: dict[str, str],
+    *,
+    errors: Errors | None = None,
+    status: int = 200,
+    expected_version: int | None = None,
+) -> Response:
+    total = _counts(service).get(reg.slug, 0)
+    choices: list[str] | None = None
+    if total <= SELECT_MAX:
+        choices = [p.slug for p in service.list_profiles(reg.slug, limit=SELECT_MAX).items]
+    return _page(
+        "registries/edit.html",
+        status=status,
+        reg=reg,
+        form=form,
+        errors=errors or {},
+        choices=choices,
+        profile_count=total,
+        expected_version=reg.metadata.version if expected_version is None else expected_version,
+        json_url=url_for("api.get_registry", slug=reg.slug),
+    )
+
+
+@bp.route("/registries/<slug>/edit", methods=["GET", "POST"])
+@page_require("editor")
+def edit_registry(slug: str) -> Response:
+    """Edit the header: display name, description, default profile (guarded by version)."""
+    service = get_service()
+    reg = service.get_registry(slug)
+    require_writable(reg)
+    if request.method == "GET":
+        form = {k: getattr(reg, k) for k in REGISTRY_FIELDS}
+        return _edit_page(service, reg, form)
+    form = {k: _text(request.form, k) for k in REGISTRY_FIELDS}
+    expected = _expected_version()
+    patch = RegistryPatch(
+        display_name=form["display_name"],
+        description=form["description"],
+        default_profile_slug=form["default_profile_slug"].strip(),
+    )
+    try:
+        service.update_registry(reg.slug, patch, expected_version=expected, actor=actor())
+    except ValidationError as exc:
+        errors = form_errors(exc, REGISTRY_FIELDS)
+        return _edit_page(service, reg, form, errors=errors, status=422, expected_version=expected)
+    except NotFoundError:
+        errors = {"default_profile_slug": ["no profile with this slug in the registry"]}
+        return _edit_page(service, reg, form, errors=errors, status=422, expected_version=expected)
+    except ConflictError:
+        current = service.get_registry(reg.slug)
+        errors = {
+            "": [
+                f"Someone else changed this registry meanwhile (now version "
+                f"{current.metadata.version}). Your values are kept below: review them and "
+                "save again to overwrite, or reload to start over."
+            ]
+        }
+        return _edit_page(service, current, form, errors=errors, status=409)
+    flash(f'Registry "{reg.slug}" saved.', "success")
+    return redirect(url_for("pages.registry", slug=reg.slug), code=303)
+
+
+@bp.route("/registries/<slug>/delete", methods=["GET", "POST"])
+@page_require("admin")
+def delete_registry(slug: str) -> Response:
+    """Confirm, then delete the registry with every profile in it."""
+    service = get_service()
+    reg = service.get_registry(slug)
+    require_writable(reg)
+    errors: Errors = {}
+    status = 200
+    if request.method == "POST":
+        expected = _expected_version()
+        try:
+            service.delete_registry(reg.slug, expected_version=expected, actor=actor())
+        except ConflictError:
+            reg = service.get_registry(reg.slug)
+            errors = {
+                "": ["This registry changed since the page was shown; check and confirm again."]
+            }
+            status = 409
+        else:
+            flash(f'Registry "{reg.slug}" and its profiles were deleted.', "success")
+            return redirect(url_for("pages.registries"), code=303)
+    return _page(
+        "registries/delete.html",
+        status=status,
+        reg=reg,
+        profile_count=_counts(service).get(reg.slug, 0),
+        errors=errors,
+        json_url=url_for("api.get_registry", slug=reg.slug),
+    )
+
+
+# --- profile actions from the table ----------------------------------------------------------
+
+
+@bp.post("/registries/<slug>/new-profile")
+@page_require("editor")
+def registry_new_profile(slug: str) -> Response:
+    """Create a profile from a slug and a display name, then open it in the editor."""
+    service = get_service()
+    reg = service.get_registry(slug)
+    require_writable(reg)
+    form = {k: _text(request.form, k) for k in ("slug", "display_name")}
+    try:
+        created = service.create_profile(
+            reg.slug, Profile(slug=form["slug"], display_name=form["display_name"]), actor=actor()
+        )
+    except ValidationError as exc:
+        errors = form_errors(exc, form)
+        return _registry_page(
+            service, reg, Listing(), block=None, status=422, new_form=form, new_errors=errors
+        )
+    except AlreadyExists:
+        errors = {"slug": ["a profile with this slug already exists in this registry"]}
+        return _registry_page(
+            service, reg, Listing(), block=None, status=409, new_form=form, new_errors=errors
+        )
+    flash(f'Profile "{created.slug}" created.', "success")
+    return redirect(url_for("pages.profile", slug=reg.slug, profile=created.slug), code=303)
+
+
+@bp.post("/registries/<slug>/default-profile")
+@page_require("editor")
+def registry_set_default(slug: str) -> Response:
+    """Make a profile the default. htmx gets the re-rendered table; others a redirect."""
+    service = get_service()
+    reg = service.get_registry(slug)
+    require_writable(reg)
+    listing = Listing.parse(request.form)
+    profile = _text(request.form, "profile")
+    try:
+        updated = service.set_default_profile(reg.slug, profile, actor=actor())
+    except (ValidationError, NotFoundError) as exc:
+        reason = exc.errors[0].message if isinstance(exc, ValidationError) else str(exc)
+        message = f"Could not change the default: {reason}."
+        if is_htmx():
+            notice = {"kind": "error", "text": message}
+            return _registry_page(service, reg, listing, status=422, notice=notice)
+        flash(message, "error")
+        return _back(reg, listing)
+    message = f'"{updated.default_profile_slug}" is now the default profile.'
+    if is_htmx():
+        notice = {"kind": "success", "text": message}
+        return _registry_page(service, updated, listing, notice=notice)
+    flash(message, "success")
+    return _back(reg, listing)
+
+
+def _clone_page(
+    service: RegistryService,
+    reg: Registry,
+    source: Profile,
+    form: dict[str, str],
+    *,
+    errors: Errors | None = None,
+    status: int = 200,
+) -> Response:
+    return _page(
+        "registries/clone.html",
+        status=status,
+        reg=reg,
+        source=source,
+        form=form,
+        errors=errors or {},
+        targets=_clone_targets(service, reg),
+        json_url=url_for("api.registry_profile", slug=reg.slug, profile=source.slug),
+    )
+
+
+@bp.route("/registries/<slug>/clone-profile/<profile>", methods=["GET", "POST"])
+@page_require("editor")
+def registry_clone_profile(slug: str, profile: str) -> Response:
+    """Copy a profile under a new slug (into this or another writable registry)."""
+    service = get_service()
+    reg = service.get_registry(slug)
+    source = service.get_profile(reg.slug, profile)
+    if request.method == "GET":
+        default_target = next(iter(_clone_targets(service, reg)), None)
+        form = {
+            "slug": f"{source.slug}-copy",
+            "display_name": source.display_name,
+            "registry": default_target.slug if default_target else "",
+        }
+        return _clone_page(service, reg, source, form)
+    form = {k: _text(request.form, k) for k in ("slug", "display_name", "registry")}
+    target = form["registry"].strip() or reg.slug
+    try:
+        clone = service.clone_profile(
+            reg.slug,
+            source.slug,
+            form["slug"],
+            target_registry=target,
+            display_name=form["display_name"],
+            actor=actor(),
+        )
+    except ValidationError as exc:
+        errors = form_errors(exc, ("slug", "display_name", "registry"))
+        return _clone_page(service, reg, source, form, errors=errors, status=422)
+    except AlreadyExists:
+        errors = {"slug": ["a profile with this slug already exists in that registry"]}
+        return _clone_page(service, reg, source, form, errors=errors, status=409)
+    except NotFoundError:
+        errors = {"registry": ["no registry with this slug"]}
+        return _clone_page(service, reg, source, form, errors=errors, status=422)
+    target_slug = service.get_registry(target).slug
+    flash(f'Profile "{source.slug}" cloned as "{clone.slug}".', "success")
+    return redirect(url_for("pages.profile", slug=target_slug, profile=clone.slug), code=303)
+
+
+@bp.route("/registries/<slug>/delete-profile/<profile>", methods=["GET", "POST"])
+@page_require("editor")
+def registry_delete_profile(slug: str, profile: str) -> Response:
+    """Confirm (naming the profile and its history), then delete. Refusals are explained:
+    the default profile while others exist, read-only profiles."""
+    service = get_service()
+    reg = service.get_registry(slug)
+    require_writable(reg)
+    current = service.get_profile(reg.slug, profile)
+    errors: Errors = {}
+    status = 200
+    if request.method == "POST":
+        expected = _expected_version()
+        try:
+            service.delete_profile(reg.slug, current.slug, expected_version=expected, actor=actor())
+        except ValidationError as exc:
+            errors, status = form_errors(exc, ()), 422
+        except PolicyViolation as exc:
+            errors, status = {"": [str(exc)]}, 403
+        except ConflictError:
+            current = service.get_profile(reg.slug, current.slug)
+            errors = {
+                "": [
+                    f"This profile changed since the page was shown (now version "
+                    f"{current.metadata.version}); check and confirm again."
+                ]
+            }
+            status = 409
+        else:
+            flash(f'Profile "{current.slug}" deleted.', "success")
+            return _back(reg)
+    others = False
+    if reg.default_profile_slug == current.slug:
+        others = any(p.slug != current.slug for p in service.list_profiles(reg.slug, limit=2).items)
+    revisions = None
+    if service.store.supports_history:
+        revisions = len(service.list_revisions(reg.slug, current.slug, limit=HISTORY_MAX))
+    return _page(
+        "registries/delete_profile.html",
+        status=status,
+        reg=reg,
+        profile=current,
+        blocked_default=others,
+        revisions=revisions,
+        history_max=HISTORY_MAX,
+        errors=errors,
+        json_url=url_for("api.registry_profile", slug=reg.slug, profile=current.slug),
+    )

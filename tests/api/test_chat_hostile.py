@@ -1,0 +1,147 @@
+"""Hostile and malformed input on the chat routes: a clear problem+json 4xx, nothing stored,
+no cookie set (SPEC 3, 8.5, 8.6, 11)."""
+
+from __future__ import annotations
+
+import pytest
+
+PROBLEM_KEYS = {"type", "title", "status", "detail", "errors"}
+
+DEEP = b'{"slug": "deep", "extensions": {"vendor.x@v1": ' + b"[" * 10_000 + b"]" * 10_000 + b"}}"
+NESTED_100 = (
+    b'{"slug": "nested", "extensions": {"vendor.x@v1": '
+    + b'{"a": ' * 100
+    + b"1"
+    + b"}" * 100
+    + b"}}"
+)
+
+BAD_BODIES = {
+    "malformed": b'{"slug": "x",',
+    "trailing garbage": b'{"slug": "x"} {}',
+    "nan": b'{"slug": "x", "extensions": {"vendor.x@v1": NaN}}',
+    "infinity": b'{"slug": "x", "extensions": {"vendor.x@v1": -Infinity}}',
+    "deep 10,000": DEEP,
+    "nested 100": NESTED_100,
+    "invalid utf-8": b'{"slug": "\xff\xfe"}',
+    "latin-1": '{"slug": "caf\u00e9"}'.encode("latin-1"),
+    "array": b'[{"slug": "x"}]',
+    "string": b'"x"',
+    "number": b"1",
+    "null": b"null",
+    "blank": b"   ",
+}
+
+WRITES = [
+    ("post", "/api/chat/profiles"),
+    ("patch", "/api/chat/profiles/inventory"),
+    ("post", "/api/chat/profile"),
+    ("post", "/api/chat/resolve"),
+]
+
+
+def assert_problem(resp, status: int, *, field: str = ""):
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    assert resp.mimetype == "application/problem+json"
+    body = resp.get_json(force=True)
+    assert set(body) == PROBLEM_KEYS and body["status"] == status
+    if field:
+        assert [e["field"] for e in body["errors"]] == [field]
+    return body
+
+
+# resolve takes an optional body: a blank one is fine there (test_resolve_body_is_optional)
+CASES = [
+    (method, path, name)
+    for method, path in WRITES
+    for name in sorted(BAD_BODIES)
+    if not (path == "/api/chat/resolve" and name == "blank")
+]
+
+
+@pytest.mark.parametrize(("method", "path", "name"), CASES)
+def test_bad_bodies_are_400_and_change_nothing(client, seeded, service, method, path, name):
+    before = service.latest_change_id()
+    resp = getattr(client, method)(path, data=BAD_BODIES[name], content_type="application/json")
+    body = assert_problem(resp, 400, field="body")
+    assert body["detail"].startswith("bad request")
+    assert "Set-Cookie" not in resp.headers
+    assert service.latest_change_id() == before
+    assert len(client.get("/api/chat/profiles").get_json()) == 4
+
+
+def test_resolve_body_is_optional(client, seeded):
+    assert client.post("/api/chat/resolve").status_code == 200
+    assert (
+        client.post("/api/chat/resolve", data=b"  ", content_type="application/json").status_code
+        == 200
+    )
+    resp = client.post("/api/chat/resolve", data=b"null", content_type="application/json")
+    assert_problem(resp, 400, field="body")
+
+
+@pytest.mark.parametrize(("method", "path"), WRITES)
+def test_bodies_over_the_limit_are_413(client, seeded, service, method, path):
+    before = service.latest_change_id()
+    big = b'{"slug": "big", "description": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    resp = getattr(client, method)(path, data=big, content_type="application/json")
+    body = assert_problem(resp, 413)
+    assert body["detail"] == "request body is larger than the limit"
+    assert service.latest_change_id() == before
+
+
+def test_the_body_limit_is_configurable(make_app):
+    client = make_app(MAX_CONTENT_LENGTH=1024).test_client()
+    resp = client.post(
+        "/api/chat/resolve", data=b"{" + b" " * 2048 + b"}", content_type="application/json"
+    )
+    assert_problem(resp, 413)
+
+
+def test_content_type_is_not_enforced(client, seeded):
+    resp = client.post("/api/chat/profiles", data=b'{"slug": "plain"}', content_type="text/plain")
+    assert resp.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("get", "/api/chat/nope", 404),
+        ("get", "/api/nope", 404),
+        ("get", "/api/chat/profiles/", 404),
+        ("get", "/api/chat/profiles/inventory/extra", 404),
+        ("post", "/api/chat/profiles/inventory/other", 404),
+        ("get", "/api/chat/profiles/inventory/default/more", 404),
+        ("put", "/api/chat/profiles", 405),
+        ("delete", "/api/chat/profiles", 405),
+        ("put", "/api/chat/profiles/inventory", 405),
+        ("post", "/api/chat/profiles/inventory", 405),
+        ("get", "/api/chat/profiles/inventory/default", 405),
+        ("delete", "/api/chat/profile", 405),
+        ("get", "/api/chat/resolve", 405),
+        ("post", "/api/chat/schemas/middlewares", 405),
+    ],
+)
+def test_unknown_routes_and_wrong_methods_are_problem_json(client, seeded, method, path, status):
+    resp = getattr(client, method)(path)
+    body = assert_problem(resp, status)
+    assert body["detail"] == ("not found" if status == 404 else "method not allowed")
+    if status == 405:
+        assert resp.headers["Allow"]
+
+
+def test_script_tags_are_data_not_markup(client, seeded):
+    payload = {"slug": "xss", "display_name": "<script>alert(1)</script>"}
+    resp = client.post("/api/chat/profiles", json=payload)
+    assert resp.status_code == 201 and resp.mimetype == "application/json"
+    assert resp.get_json()["display_name"] == "<script>alert(1)</script>"
+
+
+def test_hostile_slugs_at_the_boundary(client, seeded, service):
+    before = service.latest_change_id()
+    for slug in ("a" * 129, "../etc", "a/b", "ä", "a\nb", "a b", "."):
+        resp = client.post("/api/chat/profiles", json={"slug": slug})
+        assert_problem(resp, 400)
+    assert service.latest_change_id() == before
+    assert client.post("/api/chat/profiles", json={"slug": "a" * 128}).status_code == 201
+    assert client.post("/api/chat/profiles", json={"slug": "team.alpha-1"}).status_code == 201
