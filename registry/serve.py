@@ -79,7 +79,7 @@ def _stores(app: Flask) -> list[Any]:
 def release_connections(app: Flask) -> None:
     """Close the calling thread's idle database connections (the master's, before a fork)."""
     for store in _stores(app):
-        release = getattr(store, "release", None)
+        release = getattr(store, "disconnect", None) or getattr(store, "release", None)
         if release is not None:
             release()
 

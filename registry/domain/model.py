@@ -505,3 +505,56 @@ def _under(err: FieldError, prefix: str) -> FieldError:
         return FieldError(prefix, err.message)
     sep = "" if field_.startswith("[") else "."
     return FieldError(f"{prefix}{sep}{field_}", err.message)
+
+
+def profile_from_stored(data: Any, *, slug: str = "") -> Profile:
+    """Fast path for profiles the stores wrote themselves (already validated on write).
+
+    Builds the dataclasses directly from freshly decoded JSON (nothing shared, so no copies);
+    anything unexpected falls back to `profile_from_data`, which reports the problem.
+    """
+    try:
+        if not isinstance(data, dict) or not PROFILE_KEYS.issuperset(data):
+            raise TypeError
+        rt = data.get("runtime") or {}
+        pol = data.get("policy") or {}
+        meta = data.get("metadata") or {}
+        p = Profile(
+            slug=data.get("slug") or slug,
+            display_name=data.get("display_name", ""),
+            description=data.get("description", ""),
+            runtime=RuntimeSpec(
+                step_settings_patch=rt.get("step_settings_patch") or {},
+                system_prompt=rt.get("system_prompt", ""),
+                middlewares=[
+                    MiddlewareUse(m["name"], m.get("id", ""), m.get("enabled"), m.get("config"))
+                    for m in rt.get("middlewares") or ()
+                ],
+                tools=list(rt.get("tools") or ()),
+            ),
+            policy=PolicySpec(
+                allow_overrides=pol.get("allow_overrides", False),
+                allowed_override_keys=list(pol.get("allowed_override_keys") or ()),
+                denied_override_keys=list(pol.get("denied_override_keys") or ()),
+                read_only=pol.get("read_only", False),
+            ),
+            metadata=Metadata(
+                source=meta.get("source", ""),
+                version=meta.get("version", 0),
+                created_at_ms=meta.get("created_at_ms", 0),
+                updated_at_ms=meta.get("updated_at_ms", 0),
+                created_by=meta.get("created_by", ""),
+                updated_by=meta.get("updated_by", ""),
+                tags=list(meta.get("tags") or ()),
+            ),
+            extensions=data.get("extensions") or {},
+            stack=[
+                ProfileRef(r["profile_slug"], r.get("registry_slug", ""))
+                for r in data.get("stack") or ()
+            ],
+        )
+        if not isinstance(p.slug, str) or not isinstance(p.extensions, dict):
+            raise TypeError
+        return p
+    except (KeyError, TypeError, AttributeError):
+        return profile_from_data(data, slug=slug)

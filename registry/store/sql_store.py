@@ -22,6 +22,7 @@ from typing import Any
 
 import peewee as pw
 from playhouse import db_url
+from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
 from ..domain.errors import (
     AlreadyExists,
@@ -35,7 +36,7 @@ from ..domain.metadata import now_ms, touch
 from ..domain.model import (
     Profile,
     Registry,
-    profile_from_data,
+    profile_from_stored,
     profile_to_data,
     registry_from_data,
     registry_to_data,
@@ -53,6 +54,8 @@ SQLITE_PRAGMAS = {
 # pg_advisory_xact_lock key taken first by every write transaction on PostgreSQL, see `_write`.
 CHANGE_LOCK_KEY = 0x50524D02
 ITER_CHUNK = 500
+POOL_MAX = 64  # connections per process (threads x stores); more wait instead of failing
+POOL_STALE_SECONDS = 300
 MAX_WRITE_ATTEMPTS = 20
 MAX_ID = 2**63 - 1  # SQL BIGINT: a larger id cannot exist (and would overflow the driver)
 
@@ -69,8 +72,11 @@ def connect_database(url: str) -> tuple[pw.Database, str, str]:
 
     `sqlite:////abs/path.db` (or `sqlite:///relative.db`, made absolute) and
     `postgresql://` / `postgres://` URLs, whose query string goes to the driver (for example
-    `options=-csearch_path%3Dschema`). Connections are per thread and open on first use.
-    `sqlite:///:memory:` is one shared connection, for throwaway use: its URL reopens nothing.
+    `options=-csearch_path%3Dschema`). Connections are per thread and open on first use;
+    closing one (`release()` at the end of a request) returns it to a pool, so a request does
+    not pay for a new connection (a PostgreSQL backend process, SQLite's pragmas and WAL
+    checkpoint on last close). `sqlite:///:memory:` is one shared connection, for throwaway
+    use: its URL reopens nothing.
     """
     if url.startswith("sqlite:"):
         if not url.startswith("sqlite:///"):
@@ -87,13 +93,27 @@ def connect_database(url: str) -> tuple[pw.Database, str, str]:
             return memory, "sqlite", "sqlite:///:memory:"
         path = os.path.abspath(path)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = pw.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
+        db = PooledSqliteDatabase(
+            path,
+            pragmas=SQLITE_PRAGMAS,
+            lock_type="IMMEDIATE",
+            max_connections=POOL_MAX,
+            stale_timeout=POOL_STALE_SECONDS,
+            check_same_thread=False,
+        )
         return db, "sqlite", f"sqlite:///{path}"
     scheme = url.split(":", 1)[0]
     if scheme in ("postgres", "postgresql"):
         params = db_url.parse(url, unquote_password=True, unquote_user=True)
         name = params.pop("database")
-        return pw.PostgresqlDatabase(name, autoconnect=True, **params), "postgresql", url
+        db = PooledPostgresqlDatabase(
+            name,
+            autoconnect=True,
+            max_connections=POOL_MAX,
+            stale_timeout=POOL_STALE_SECONDS,
+            **params,
+        )
+        return db, "postgresql", url
     raise ValueError(f'unsupported SQL store URL scheme "{scheme}"')
 
 
@@ -178,6 +198,9 @@ class SQLStore:
         self._closed = True
         if not self.db.is_closed():
             self.db.close()
+        close_all = getattr(self.db, "close_all", None)
+        if close_all is not None:
+            close_all()
 
     def release(self) -> None:
         """Close this thread's connection if one is open and idle (end of a web request).
@@ -189,6 +212,14 @@ class SQLStore:
             return
         if not self.db.is_closed():
             self.db.close()
+
+    def disconnect(self) -> None:
+        """Close this thread's connection and every idle pooled one (before a fork: a child
+        must not inherit a socket or SQLite handle)."""
+        self.release()
+        close_idle = getattr(self.db, "close_idle", None)
+        if close_idle is not None and not self._closed:
+            close_idle()
 
     def _check(self) -> None:
         if self._closed:
@@ -228,7 +259,7 @@ class SQLStore:
 
     def _profile_of(self, registry: str, slug: str, data: str) -> Profile:
         try:
-            p = profile_from_data(json.loads(data), slug=slug)
+            p = profile_from_stored(json.loads(data), slug=slug)
         except (ValueError, ValidationError) as exc:
             raise CorruptRecord(
                 f'{self.kind} profile store: profile "{registry}/{slug}" has an invalid '

@@ -70,6 +70,8 @@ class SQLTokenStore:
         self._closed = True
         if self.owns_db and not self.db.is_closed():
             self.db.close()
+        if self.owns_db and hasattr(self.db, "close_all"):
+            self.db.close_all()
 
     def release(self) -> None:
         """Close this thread's idle connection (end of a web request); reconnects on use."""
@@ -77,6 +79,13 @@ class SQLTokenStore:
             return
         if not self.db.is_closed():
             self.db.close()
+
+    def disconnect(self) -> None:
+        """Close this thread's connection and the idle pooled ones (before a fork)."""
+        self.release()
+        close_idle = getattr(self.db, "close_idle", None)
+        if close_idle is not None and not self._closed:
+            close_idle()
 
     def _check(self) -> None:
         if self._closed:

@@ -35,6 +35,7 @@ from ..http import (
     json_body,
     json_response,
     not_modified,
+    quote_etag,
     text_param,
     version_param,
 )
@@ -42,6 +43,7 @@ from . import bp
 from .shapes import document, document_etag, list_item
 
 # Body keys the routes consume themselves; everything else is a profile field.
+LIST_CACHE_SIZE = 8
 ENVELOPE_KEYS = frozenset({"registry", "set_default", "expected_version"})
 # `stack` is in the model but not in the chat contract yet (SPEC 6.4): rejected as unknown.
 CREATE_KEYS = PROFILE_KEYS - {"stack"}
@@ -153,10 +155,21 @@ def list_profiles() -> Response:
     etag = f"profiles:{service.latest_change_id()}:{only.slug if only else '*'}"
     if not_modified(etag):
         return json_response(None, etag=etag)
-    registries = [only] if only else [s.registry for s in service.list_registries()]
-    items = [list_item(reg, p) for reg in registries for p in service.iter_profiles(reg.slug)]
-    items.sort(key=lambda item: (item["slug"], item["registry"]))
-    return json_response(items, etag=etag)
+    cache = current_app.extensions.setdefault("chat_list_cache", {})
+    body = cache.get(etag)
+    if body is None:
+        registries = [only] if only else [s.registry for s in service.list_registries()]
+        items = [list_item(reg, p) for reg in registries for p in service.iter_profiles(reg.slug)]
+        items.sort(key=lambda item: (item["slug"], item["registry"]))
+        body = (json.dumps(items, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+        # The change id names the whole store state, so a body cached under it never goes
+        # stale; keep the few most recent (one per registry filter in use).
+        while len(cache) >= LIST_CACHE_SIZE:
+            cache.pop(next(iter(cache)))
+        cache[etag] = body
+    response = Response(body, mimetype="application/json")
+    response.headers["ETag"] = quote_etag(etag)
+    return response
 
 
 @bp.post("/chat/profiles")
