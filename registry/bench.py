@@ -320,12 +320,14 @@ def endpoints(plan: SeedPlan) -> list[Endpoint]:
             f"GET /registries/{{slug}} (HTML, {plan.huge})",
             "GET",
             [_request("GET", f"/registries/{huge}")],
+            target=Target(min_ratio=0.2),
         ),
         Endpoint(
             "page_editor",
-            "GET /registries/{slug}/profiles/{slug} (HTML)",
+            "GET /registries/{slug}/profiles/{slug}/edit (HTML editor)",
             "GET",
-            [_request("GET", f"/registries/{small_read}/profiles/{profile_slug(7)}")],
+            [_request("GET", f"/registries/{small_read}/profiles/{profile_slug(7)}/edit")],
+            target=Target(min_ratio=0.2),
         ),
         Endpoint(
             "patch_100",

@@ -201,10 +201,13 @@ class RegistryService:
 
     def get_profile(self, registry: str | None, slug: str) -> Profile:
         slug = profile_slug(slug)
-        reg = self.get_registry(registry)
-        profile = self.store.get_profile(reg.slug, slug)
+        return self._profile_in(self.get_registry(registry), slug)
+
+    def _profile_in(self, reg: Registry, slug: str) -> Profile:
+        """A profile of a registry already read (saves reading the registry again)."""
+        profile = self.store.get_profile(reg.slug, profile_slug(slug))
         if profile is None:
-            raise ProfileNotFound(slug)
+            raise ProfileNotFound(profile_slug(slug))
         return profile
 
     def create_profile(
@@ -245,7 +248,7 @@ class RegistryService:
     ) -> Profile:
         reg = self.get_registry(registry)
         self._check_writable(reg)
-        current = self.get_profile(reg.slug, slug)
+        current = self._profile_in(reg, slug)
         if current.policy.read_only:
             raise PolicyViolation("profile is read-only", current.slug)
         updated = apply_patch(current, patch)
@@ -260,7 +263,7 @@ class RegistryService:
         """Delete a profile. Deleting the default while others remain is refused (SPEC 2)."""
         reg = self.get_registry(registry)
         self._check_writable(reg)
-        current = self.get_profile(reg.slug, slug)
+        current = self._profile_in(reg, slug)
         if current.policy.read_only:
             raise PolicyViolation("profile is read-only", current.slug)
         others = False
@@ -369,7 +372,7 @@ class RegistryService:
         """(registry, profile, overrides) -> effective runtime + fingerprint (SPEC 6)."""
         reg = self.get_registry(registry)
         slug = self._resolve_profile_slug(reg, profile)
-        stored = self.get_profile(reg.slug, slug)
+        stored = self._profile_in(reg, slug)
         overrides = normalize_overrides(request_overrides)
         enforce_policy(stored.policy, list(overrides), stored.slug)
         runtime = apply_overrides(stored.runtime, overrides) if overrides else stored.runtime

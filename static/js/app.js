@@ -18,3 +18,58 @@ document.addEventListener("htmx:beforeRequest", function () {
   if (box) box.hidden = true;
 });
 // Confirmation dialogs come from hx-confirm / a plain confirm page; nothing else here.
+
+// Inline validation (profile editor): a section posts the form on `change` and gets itself
+// back with its errors. Replacing the section would throw away what the user did while the
+// request was out: text typed into the next field, keyboard focus on a button (buttons have no
+// id to restore it by), a click whose mousedown landed on the old button (the click was lost).
+// So the answer is merged instead: only error messages and the invalid marks (class,
+// aria-invalid, aria-describedby) are copied; controls and their current values stay. When the
+// structures differ (should not happen), the section is replaced as htmx would.
+(function () {
+  var MARKS = ["class", "aria-invalid", "aria-describedby"];
+
+  function isMessage(el) {
+    return el.tagName === "P" && el.classList.contains("error");
+  }
+
+  function kept(parent) {
+    return Array.prototype.filter.call(parent.children, function (el) { return !isMessage(el); });
+  }
+
+  function sameShape(a, b) {
+    if (a.tagName !== b.tagName) return false;
+    var ak = kept(a), bk = kept(b);
+    if (ak.length !== bk.length) return false;
+    for (var i = 0; i < ak.length; i++) if (!sameShape(ak[i], bk[i])) return false;
+    return true;
+  }
+
+  function merge(a, b) {
+    MARKS.forEach(function (name) {
+      if (b.hasAttribute(name)) a.setAttribute(name, b.getAttribute(name));
+      else a.removeAttribute(name);
+    });
+    Array.prototype.filter.call(a.children, isMessage).forEach(function (el) { el.remove(); });
+    var ak = kept(a), j = 0;
+    Array.prototype.forEach.call(b.children, function (el) {
+      if (isMessage(el)) a.insertBefore(el.cloneNode(true), ak[j] || null);
+      else j++;
+    });
+    var bk = kept(b);
+    for (var i = 0; i < ak.length; i++) merge(ak[i], bk[i]);
+  }
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail;
+    var path = (detail.requestConfig && detail.requestConfig.path) || "";
+    if (path.indexOf("/edit/validate") === -1 || !detail.shouldSwap) return;
+    var section = detail.target;
+    var template = document.createElement("template");
+    template.innerHTML = detail.serverResponse;
+    var fresh = template.content.firstElementChild;
+    if (!fresh || fresh.id !== section.id || !sameShape(section, fresh)) return;
+    merge(section, fresh);
+    detail.shouldSwap = false;
+  });
+})();

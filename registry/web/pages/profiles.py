@@ -11,6 +11,8 @@ Decisions (kept here so the next change keeps them):
   `update_profile`, the API's own validation, attached by field path.
 - Inline validation: every section posts the form to `.../edit/validate?field=<section>` on
   `change` and gets that section back with its errors (always 200: a report, not a save).
+  static/js/app.js merges that answer (error messages and invalid marks only) instead of
+  replacing the section, so typing, focus and clicks made while it was out are kept.
 - Saves carry `expected_version` and `base_version`. A version conflict answers 409 with the
   user's values and the diff between the base version and the current one (from the
   revision history; the YAML store has none, so only the versions are shown); "overwrite"
