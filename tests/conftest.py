@@ -88,3 +88,53 @@ def reopen(request: pytest.FixtureRequest, tmp_path: Path):
         return open_store(existing.url)
 
     return _reopen
+
+
+# --- apps (HTTP tests under tests/api, tests/pages) ------------------------------------------
+
+
+@pytest.fixture
+def make_app(tmp_path: Path):
+    """`make_app(**config)`: an app on its own SQLite file (auth off unless configured)."""
+    from app import create_app
+
+    counter = {"n": 0}
+
+    def _make(**config):
+        counter["n"] += 1
+        db = tmp_path / f"app{counter['n']}.db"
+        base = {
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "DATABASE_URL": f"sqlite:///{db}",
+            "REGISTRY_AUTH": "off",
+        }
+        base.update(config)
+        return create_app(base)
+
+    return _make
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def service(app):
+    return app.extensions["registry"]
+
+
+@pytest.fixture
+def seeded(service):
+    """Registry `default` (inventory*, analyst (read-only), default) and `team` (analyst at
+    version 7), from tests/fixtures/canonical-bundle.yaml."""
+    from registry.domain.importer import import_yaml
+
+    import_yaml(service, (FIXTURES / "canonical-bundle.yaml").read_text(), actor="seed")
+    return service

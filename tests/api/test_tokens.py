@@ -65,7 +65,7 @@ def test_secret_is_not_in_the_database_files(make_app, tmp_path):
     app = make_app(REGISTRY_AUTH="on")
     issued = issue(app.extensions["tokens"], "ci", "admin")
     secret = tk.parse(issued.secret)[1]
-    files = [p for p in tmp_path.iterdir() if p.name.startswith("api")]
+    files = [p for p in tmp_path.iterdir() if p.name.startswith("app")]
     assert files
     for path in files:
         data = path.read_bytes()

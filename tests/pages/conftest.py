@@ -4,59 +4,11 @@ bundle seeded, and helpers for CSRF tokens and htmx requests."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
 
-from app import create_app
-from registry.domain.importer import import_yaml
-from tests.conftest import FIXTURES
-
 HX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def make_app(tmp_path: Path):
-    """`make_app(**config)`: an app on its own SQLite file (auth off unless configured)."""
-    counter = {"n": 0}
-
-    def _make(**config):
-        counter["n"] += 1
-        db = tmp_path / f"pages{counter['n']}.db"
-        base = {
-            "TESTING": True,
-            "SECRET_KEY": "test",
-            "DATABASE_URL": f"sqlite:///{db}",
-            "REGISTRY_AUTH": "off",
-        }
-        base.update(config)
-        return create_app(base)
-
-    return _make
-
-
-@pytest.fixture
-def app(make_app):
-    return make_app()
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def service(app):
-    return app.extensions["registry"]
-
-
-@pytest.fixture
-def seeded(service):
-    """Registry `default` (inventory*, analyst (read-only), default) and `team`, from
-    tests/fixtures/canonical-bundle.yaml."""
-    import_yaml(service, (FIXTURES / "canonical-bundle.yaml").read_text(), actor="seed")
-    return service
 
 
 def soup(response) -> BeautifulSoup:
