@@ -172,7 +172,33 @@ def registry_row(r: Registry) -> dict[str, Any]:
 # --- the store -----------------------------------------------------------------------------
 
 
-class SQLStore:
+class PooledConnections:
+    """Connection lifecycle shared by the SQL stores (they keep `db` and `_closed`)."""
+
+    db: pw.Database
+    _closed: bool
+
+    def release(self) -> None:
+        """Return this thread's connection to the pool if it is idle (end of a web request).
+
+        The next call takes one again. A no-op for the in-memory database, whose data lives
+        in its only connection, and inside a transaction.
+        """
+        if self._closed or self.db.database == ":memory:" or self.db.in_transaction():
+            return
+        if not self.db.is_closed():
+            self.db.close()
+
+    def disconnect(self) -> None:
+        """Close this thread's connection and every idle pooled one (before a fork: a child
+        must not inherit a socket or SQLite handle)."""
+        self.release()
+        close_idle = getattr(self.db, "close_idle", None)
+        if close_idle is not None and not self._closed:
+            close_idle()
+
+
+class SQLStore(PooledConnections):
     """`Store` on SQLite or PostgreSQL through peewee (see the module docstring)."""
 
     supports_history = True
@@ -213,25 +239,6 @@ class SQLStore:
         if self._lock_owner == os.getpid():
             os.close(self._lock_file)
             self._lock_owner = 0
-
-    def release(self) -> None:
-        """Close this thread's connection if one is open and idle (end of a web request).
-
-        The next call reconnects. A no-op for the in-memory database, whose data lives in its
-        only connection, and inside a transaction.
-        """
-        if self._closed or self.db.database == ":memory:" or self.db.in_transaction():
-            return
-        if not self.db.is_closed():
-            self.db.close()
-
-    def disconnect(self) -> None:
-        """Close this thread's connection and every idle pooled one (before a fork: a child
-        must not inherit a socket or SQLite handle)."""
-        self.release()
-        close_idle = getattr(self.db, "close_idle", None)
-        if close_idle is not None and not self._closed:
-            close_idle()
 
     def _check(self) -> None:
         if self._closed:
@@ -725,4 +732,11 @@ class SQLStore:
         return V.select(pw.fn.MAX(V.id)).scalar() or 0
 
 
-__all__ = ["CorruptRecord", "SQLStore", "connect_database", "profile_row", "registry_row"]
+__all__ = [
+    "CorruptRecord",
+    "PooledConnections",
+    "SQLStore",
+    "connect_database",
+    "profile_row",
+    "registry_row",
+]

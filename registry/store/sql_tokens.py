@@ -17,7 +17,7 @@ import peewee as pw
 from ..domain.errors import AlreadyExists, StoreClosed
 from ..domain.tokens import ADMIN, Token, TokenNotFound
 from .migrations import migrate, write_transaction
-from .sql_store import connect_database
+from .sql_store import PooledConnections, connect_database
 
 TOKEN_LOCK_KEY = 0x50524D03  # pg_advisory_xact_lock key serializing token creation
 
@@ -40,7 +40,7 @@ def _model(db: pw.Database) -> type[pw.Model]:
     return TokenRow
 
 
-class SQLTokenStore:
+class SQLTokenStore(PooledConnections):
     """`TokenStore` over a peewee database (see the module docstring)."""
 
     def __init__(self, db: pw.Database, kind: str, *, owns_db: bool = False) -> None:
@@ -72,20 +72,6 @@ class SQLTokenStore:
             self.db.close()
         if self.owns_db and hasattr(self.db, "close_all"):
             self.db.close_all()
-
-    def release(self) -> None:
-        """Close this thread's idle connection (end of a web request); reconnects on use."""
-        if self._closed or self.db.database == ":memory:" or self.db.in_transaction():
-            return
-        if not self.db.is_closed():
-            self.db.close()
-
-    def disconnect(self) -> None:
-        """Close this thread's connection and the idle pooled ones (before a fork)."""
-        self.release()
-        close_idle = getattr(self.db, "close_idle", None)
-        if close_idle is not None and not self._closed:
-            close_idle()
 
     def _check(self) -> None:
         if self._closed:
