@@ -266,24 +266,26 @@ class RegistryService:
         current = self._profile_in(reg, slug)
         if current.policy.read_only:
             raise PolicyViolation("profile is read-only", current.slug)
-        others = False
-        if reg.default_profile_slug == current.slug:
-            page = self.store.list_profiles(reg.slug, ProfileQuery(limit=2))
-            others = any(p.slug != current.slug for p in page.items)
-            if others:
-                raise ValidationError(
-                    FieldError(
-                        "registry.default_profile_slug",
-                        f'profile "{current.slug}" is the default profile; '
-                        "set another default first",
-                    )
+        if self.default_blocks_delete(reg, current.slug):
+            raise ValidationError(
+                FieldError(
+                    "registry.default_profile_slug",
+                    f'profile "{current.slug}" is the default profile; set another default first',
                 )
+            )
         opts = WriteOptions(expected_version=expected_version, actor=actor)
         with self.store.atomic():
             self.store.delete_profile(reg.slug, current.slug, opts)
             if reg.default_profile_slug == current.slug:
                 reg.default_profile_slug = ""
                 self.store.update_registry(reg, WriteOptions(actor=actor))
+
+    def default_blocks_delete(self, reg: Registry, slug: str) -> bool:
+        """True when `slug` is the registry's default and other profiles remain (SPEC 2)."""
+        if reg.default_profile_slug != slug:
+            return False
+        page = self.store.list_profiles(reg.slug, ProfileQuery(limit=2))
+        return any(p.slug != slug for p in page.items)
 
     def clone_profile(
         self,

@@ -542,9 +542,7 @@ def registry_delete_profile(slug: str, profile: str) -> Response:
         else:
             flash(f'Profile "{current.slug}" deleted.', "success")
             return _back(reg)
-    others = False
-    if reg.default_profile_slug == current.slug:
-        others = any(p.slug != current.slug for p in service.list_profiles(reg.slug, limit=2).items)
+    others = service.default_blocks_delete(reg, current.slug)
     revisions = None
     if service.store.supports_history:
         revisions = len(service.list_revisions(reg.slug, current.slug, limit=HISTORY_MAX))
