@@ -89,6 +89,10 @@ if hasattr(yaml, "CSafeLoader"):
     _LOADER = _FastLoader
 
 
+# libyaml's own nesting limit ("while increasing flow level, exceeded maximum nesting depth").
+_LIBYAML_DEPTH_ERROR = "maximum nesting depth"
+
+
 class _LoadError(Exception):
     """A problem found while loading; becomes a ValidationError on `document`."""
 
@@ -136,6 +140,11 @@ def safe_load(
         raise ValidationError(FieldError(path, str(exc))) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if _LIBYAML_DEPTH_ERROR in str(exc.problem):
+            # libyaml >= 0.2.5 (PyYAML 6.0.4 wheels) has a depth limit of its own that may fire
+            # before ours does: report it the same way, whatever the PyYAML version.
+            message = f"nesting is deeper than {max_depth} levels{_at(mark)}"
+            raise ValidationError(FieldError(path, message)) from None
         problem = ", ".join(p for p in (exc.context, exc.problem) if p) or "malformed document"
         raise ValidationError(FieldError(path, f"invalid yaml{_at(mark)}: {problem}")) from None
     except yaml.YAMLError as exc:  # reader errors (control characters) and the like

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -411,11 +410,10 @@ def test_python_tags_are_rejected_without_running_anything() -> None:
             decode_registries(text)
 
 
-def test_billion_laughs_is_rejected_quickly() -> None:
-    started = time.perf_counter()
+def test_billion_laughs_is_rejected_before_expansion() -> None:
+    # Expanded, this document has 10^9 nodes; the refusal comes from the node graph check.
     with pytest.raises(ValidationError, match="aliases expand the document"):
         decode_registries(BILLION_LAUGHS)
-    assert time.perf_counter() - started < 1.0
 
 
 def test_recursive_alias_is_rejected() -> None:
@@ -452,15 +450,20 @@ def test_oversized_document_is_rejected_before_parsing() -> None:
     with pytest.raises(ValidationError, match="limit of 100"):
         decode_registries(text.encode(), max_bytes=100)
     big = "x: '" + "y" * (16 * 1024 * 1024) + "'\n"
-    started = time.perf_counter()
     with pytest.raises(ValidationError, match="more than the limit"):
         decode_registries(big)
-    assert time.perf_counter() - started < 1.0
 
 
-def test_deep_nesting_is_rejected() -> None:
-    with pytest.raises(ValidationError, match="nesting is deeper than"):
-        decode_registries("a: " + "[" * 5000 + "]" * 5000 + "\n")
+@pytest.mark.parametrize("depth", [101, 999, 1001, 5000])
+def test_deep_nesting_is_rejected(depth: int) -> None:
+    # libyaml (PyYAML >= 6.0.4) refuses flow nesting past 1000 itself, with its own message:
+    # the message must be ours on both sides of that limit.
+    with pytest.raises(ValidationError, match="nesting is deeper than 100 levels") as info:
+        decode_registries("a: " + "[" * depth + "]" * depth + "\n")
+    assert info.value.errors[0].field == "document"
+
+
+def test_deep_nesting_is_rejected_through_aliases() -> None:
     # aliases cannot stack depth past the limit either
     lines = ["l0: &l0 [x]"] + [f"l{i}: &l{i} [[[[[[[[[[*l{i - 1}]]]]]]]]]]" for i in range(1, 12)]
     with pytest.raises(ValidationError, match="nesting is deeper than"):
