@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # uv resolves the lock for every platform; it is used only by `make lock`, never by set-up.
 UV_VERSION := 0.13.9
 
-.PHONY: run test lint format lock clean
+.PHONY: run test test-fast lint format lock clean
 
 $(STAMP): pyproject.toml requirements.lock package.json package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,10 +21,15 @@ run: $(STAMP)
 	$(BIN)/profile-registry init
 	$(BIN)/profile-registry run $(RUN_ARGS)
 
+# pytest-xdist runs the suite on every core (`PYTEST_ARGS="-n 0"` runs it in one process).
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto $(PYTEST_ARGS)
+
+# The edit-test loop: no subprocess servers, fuzzing or browser (a minute or so).
+test-fast: $(STAMP)
+	$(BIN)/pytest -n auto -m "not slow and not browser" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -418,7 +418,11 @@ def drive(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _drive_main() -> None:
-    print(json.dumps(drive(json.load(sys.stdin))))
+    """Read the spec (one line), say "ready", then wait for the shared start time (one line)."""
+    spec = json.loads(sys.stdin.readline())
+    print("ready", flush=True)
+    spec["start_at"] = float(sys.stdin.readline())
+    print(json.dumps(drive(spec)))
 
 
 # --- orchestration ---------------------------------------------------------------------------
@@ -585,7 +589,6 @@ def measure(
     """One timed run from `processes` driver processes; adds to `result`, returns req/s."""
     processes = max(1, min(processes, concurrency))
     shares = [concurrency // processes + (p < concurrency % processes) for p in range(processes)]
-    start_at = time.time() + 0.5 + 0.2 * processes  # time for the drivers to start
     drivers: list[subprocess.Popen[bytes]] = []
     for p, threads in enumerate(shares):
         spec = {
@@ -595,7 +598,6 @@ def measure(
             "offset": sum(shares[:p]),
             "variants": endpoint.variants,
             "expect": endpoint.expect,
-            "start_at": start_at,
             "warmup": warmup,
             "duration": duration,
         }
@@ -604,11 +606,21 @@ def measure(
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
-        # Every driver gets its spec now: they must all be waiting for `start_at` together.
         assert proc.stdin is not None
-        proc.stdin.write(json.dumps(spec).encode())
-        proc.stdin.close()
+        proc.stdin.write(json.dumps(spec).encode() + b"\n")
+        proc.stdin.flush()
         drivers.append(proc)
+    # The start time is set once every driver has started (a loaded machine can take seconds to
+    # start Python): all begin together, and none misses its own measured window.
+    for proc in drivers:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != b"ready":
+            raise click.ClickException(f"load driver failed to start for {endpoint.name}")
+    start_at = time.time() + 0.2
+    for proc in drivers:
+        assert proc.stdin is not None
+        proc.stdin.write(f"{start_at!r}\n".encode())
+        proc.stdin.close()
     count = 0
     for proc in drivers:
         assert proc.stdout is not None

@@ -55,20 +55,20 @@ def test_sigkill_mid_import_leaves_before_or_after(tmp_path, backend):
     bundle = tmp_path / "big.yaml"
     bundle.write_text(big_bundle())
 
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         [exe, "import", str(bundle)],
         env=env,
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
-    )
-    seen = ""
-    for line in proc.stderr:  # progress lines: "importing 150/3001 (4%)"
-        seen = line
-        if line.startswith("importing"):
-            break
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+    ) as proc:
+        seen = ""
+        for line in proc.stderr:  # progress lines: "importing 150/3001 (4%)"
+            seen = line
+            if line.startswith("importing"):
+                break
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
     assert seen.startswith("importing"), f"import never reported progress: {seen!r}"
     assert proc.returncode == -signal.SIGKILL
 
