@@ -170,10 +170,9 @@ class SQLTokenStore(PooledConnections):
             T.update(revoked_at_ms=now_ms()).where(
                 T.id == str(token_id), T.revoked_at_ms.is_null()
             ).execute()
-            # Revoking ends the UI sessions the token started (and its unused login links).
+            # Revoking ends the UI sessions the token started; its login links are refused
+            # when used (kept, so the login page can say why).
             self.sessions.delete().where(self.sessions.token_id == str(token_id)).execute()
-            L = self.links
-            L.delete().where(L.token_id == str(token_id), L.used_at_ms.is_null()).execute()
         token = self.get(token_id)
         if token is None:
             raise TokenNotFound(token_id)
