@@ -18,13 +18,24 @@ from registry.store.sql_tokens import open_token_store
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: config (defaults < environment < `config`), store, service, blueprints."""
-    app = Flask(__name__, instance_relative_config=True)
+    """Build the app: config (defaults < environment < `config`), store, service, blueprints.
+
+    `REGISTRY_INSTANCE_PATH` (config or environment) moves the instance folder (secret key,
+    default SQLite file), which is otherwise `instance/` beside this file."""
+    instance = (config or {}).get("REGISTRY_INSTANCE_PATH") or os.environ.get(
+        "REGISTRY_INSTANCE_PATH"
+    )
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        instance_path=os.path.abspath(instance) if instance else None,
+    )
     app.config.from_mapping(cfg.DEFAULTS)
     app.config.update(cfg.from_environ())
     if config:
         app.config.update(config)
     os.makedirs(app.instance_path, exist_ok=True)
+    cfg.base_url(app.config)  # a malformed REGISTRY_BASE_URL fails the start, not a later link
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = cfg.instance_secret(app.instance_path)
 
@@ -54,10 +65,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from registry.cli import register_commands
 
     register_commands(app)
-
-    from registry.web.tokens import bootstrap_admin
-
-    bootstrap_admin(app)
+    # The first-start admin token and login link belong to `init`, `run` and `serve`
+    # (registry/cli.py): building the app never creates or prints credentials.
     return app
 
 

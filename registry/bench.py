@@ -462,8 +462,11 @@ class Server:
 
     def __init__(self, database_url: str, workers: int, threads: int, log_path: Path):
         self.port = free_port()
-        env = {k: v for k, v in os.environ.items() if k != "REGISTRY_STORE"}
+        # Nothing of the user's deployment: its stores, token store, seeds, instance folder.
+        private = ("REGISTRY_STORE", "REGISTRY_TOKEN_STORE", "REGISTRY_SEED_FILES")
+        env = {k: v for k, v in os.environ.items() if k not in private}
         env.update(
+            REGISTRY_INSTANCE_PATH=str(log_path.parent / "instance"),
             DATABASE_URL=database_url,
             REGISTRY_AUTH="off",
             REGISTRY_BENCH_ROUTES="true",

@@ -1,5 +1,9 @@
 """The `profile-registry` command line (a Flask CLI group over `create_app`).
 
+Only commands that use the store build the app: `--help`, `--version`, `validate`,
+`migrate-legacy` and `bench` never open or create one (nor the instance folder). The
+first-start admin token is created by `init`, `run` and `serve` alone.
+
 Store selection follows the app: `REGISTRY_STORE=yaml:PATH`, else `DATABASE_URL`, else the
 SQLite file in the instance folder. Errors are one clear line and a non-zero exit code.
 """
@@ -9,12 +13,16 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
+from flask.cli import run_command as flask_run_command
 
+from registry import config as cfg
 from registry.bench import bench_command
+from registry.domain import sessions
 from registry.domain.errors import RegistryError, ValidationError
 from registry.domain.importer import (
     MODES,
@@ -23,23 +31,53 @@ from registry.domain.importer import (
     import_yaml,
     prepare_document,
 )
+from registry.domain.metadata import now_ms
+from registry.domain.middleware import MiddlewareRegistry, load_definitions
 from registry.domain.model import Registry
 from registry.domain.service import RegistryService
-from registry.domain.tokens import ROLES, TokenStore, issue
+from registry.domain.tokens import ADMIN, ROLES, TokenStore, issue
 from registry.domain.yaml_codec import decode_registries, encode_registries
 from registry.serve import serve_command
+from registry.web.auth import auth_enabled
+from registry.web.tokens import announce_login, bootstrap_admin, login_link_url
 
 
 def _service() -> RegistryService:
     return current_app.extensions["registry"]
 
 
-def _read(path: str) -> str:
+class _NoStore:
+    """The store of commands that check files offline: using it is a bug, never a file."""
+
+    kind = "none"
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"offline commands use no store (tried store.{name})")
+
+
+def _offline_config() -> dict[str, Any]:
+    """Defaults < environment, as the app reads them, without building the app."""
+    return {**cfg.DEFAULTS, **cfg.from_environ()}
+
+
+def _offline_service(config: dict[str, Any]) -> RegistryService:
+    """The service's validation (codecs, middleware schemas) over no store at all: `validate`
+    and `migrate-legacy` must never open or create one (pre-commit hooks, fresh clones)."""
+    definitions = config["REGISTRY_MIDDLEWARE_DEFINITIONS"] or None
+    return RegistryService(
+        _NoStore(),  # type: ignore[arg-type]
+        middlewares=MiddlewareRegistry(load_definitions(definitions)),
+        default_registry=config["REGISTRY_DEFAULT_REGISTRY"],
+    )
+
+
+def _read(path: str, limit: int | None = None) -> str:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise click.ClickException(f"cannot read {path}: {exc.strerror}") from None
-    limit = current_app.config["REGISTRY_MAX_IMPORT_BYTES"]
+    if limit is None:
+        limit = current_app.config["REGISTRY_MAX_IMPORT_BYTES"]
     if len(data) > limit:
         raise click.ClickException(f"{path} is {len(data)} bytes, more than the limit of {limit}")
     try:
@@ -78,13 +116,21 @@ class _Progress:
 @click.command("init")
 @with_appcontext
 def init_command() -> None:
-    """Create the store (migrating an existing one) and the default registry."""
+    """Create the store (migrating an existing one), the default registry and, with auth on,
+    the admin token (first start)."""
     service = _service()
     slug = service.default_registry
     if service.store.get_registry(slug) is None:
         service.create_registry(Registry(slug=slug, display_name=slug.title()), actor="cli")
         click.echo(f'created registry "{slug}"')
     click.echo(f"store ready: {service.store.kind} ({_safe_url(service.store.url)})")
+    admin = bootstrap_admin(current_app._get_current_object())  # type: ignore[attr-defined]
+    if admin is not None:
+        click.echo(
+            f'created admin token "{admin.name}" (its secret is never shown: `run` and '
+            "`serve` print a one-time login link until an admin logs in)",
+            err=True,
+        )
 
 
 @click.command("import")
@@ -142,12 +188,13 @@ def export_command(registry: str | None, output: str | None) -> None:
 @click.command("migrate-legacy")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True)
-@with_appcontext
 def migrate_legacy_command(file: str, output: str) -> None:
-    """Convert a legacy (or any accepted) YAML file into the canonical bundle."""
-    service = _service()
+    """Convert a legacy (or any accepted) YAML file into the canonical bundle (offline)."""
+    config = _offline_config()
+    service = _offline_service(config)
     try:
-        doc = decode_registries(_read(file), service.default_registry)
+        text = _read(file, config["REGISTRY_MAX_IMPORT_BYTES"])
+        doc = decode_registries(text, service.default_registry)
         prepared = prepare_document(service, doc.registries)
         problems = check_defaults(prepared)
         if problems:
@@ -169,12 +216,14 @@ def migrate_legacy_command(file: str, output: str) -> None:
 @click.command("validate")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--strict", is_flag=True, help="Also reject extension keys without a codec.")
-@with_appcontext
 def validate_command(file: str, strict: bool) -> None:
-    """Check a YAML file; exit 0 when valid, else one line per problem with its field path."""
-    service = _service()
+    """Check a YAML file offline; exit 0 when valid, else one line per problem with its
+    field path."""
+    config = _offline_config()
+    service = _offline_service(config)
     try:
-        doc = decode_registries(_read(file), service.default_registry)
+        text = _read(file, config["REGISTRY_MAX_IMPORT_BYTES"])
+        doc = decode_registries(text, service.default_registry)
         problems = check_defaults(prepare_document(service, doc.registries, strict=strict))
         if problems:
             raise ValidationError(problems)
@@ -236,6 +285,61 @@ def token_revoke_command(id_or_name: str) -> None:
     click.echo(f'revoked token {token.id} ("{token.name}", {token.role})')
 
 
+@click.command("login-link")
+@click.option(
+    "--role", type=click.Choice(ROLES), default=ADMIN, show_default=True, help="Role to log in as."
+)
+@click.option(
+    "--name",
+    default=None,
+    help="Token whose sessions the link starts; created (without a known secret) if missing "
+    "[default: the role's name].",
+)
+@with_appcontext
+def login_link_command(role: str, name: str | None) -> None:
+    """Print a one-time, short-lived login link for the admin UI (stdout, the URL alone)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not auth_enabled():
+        raise click.ClickException("authentication is off (REGISTRY_AUTH=off): no login needed")
+    store = _tokens()
+    minutes = int(app.config["REGISTRY_LOGIN_LINK_MINUTES"])
+    try:
+        token = sessions.link_token(store, role, name, now_ms())
+        code = sessions.make_login_link(store, token, now_ms(), minutes * 60_000)
+    except sessions.LinkRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    except RegistryError as exc:
+        _fail(exc)
+        return
+    click.echo(login_link_url(cfg.base_url(app.config), code))
+    where = (
+        ""
+        if app.config.get("REGISTRY_BASE_URL")
+        else " (set REGISTRY_BASE_URL for another address)"
+    )
+    click.echo(
+        f'one-time link for token "{token.name}" ({token.role}), valid {minutes} minutes{where}',
+        err=True,
+    )
+
+
+@click.command(
+    "run",
+    params=list(flask_run_command.params),
+    help="Development server (Flask's `run`); prints a login link until an admin logs in.",
+)
+@click.pass_context
+def run_command(ctx: click.Context, **kwargs: Any) -> None:
+    """`flask run` plus the first-start banner, printed by the process the user started (the
+    reloader's child restarts on code changes and must not print a new link each time)."""
+    from werkzeug.serving import is_running_from_reloader
+
+    if not is_running_from_reloader():
+        app = ctx.ensure_object(ScriptInfo).load_app()
+        announce_login(app, kwargs.get("host"), kwargs.get("port"))
+    ctx.invoke(flask_run_command, **kwargs)
+
+
 def _when(ms: int | None) -> str:
     if not ms:
         return "never"
@@ -244,6 +348,7 @@ def _when(ms: int | None) -> str:
 
 COMMANDS = [
     init_command,
+    login_link_command,
     token_group,
     serve_command,
     import_command,
@@ -269,11 +374,51 @@ def _safe_url(url: str) -> str:
     return url
 
 
-def main() -> None:
-    from app import create_app
+class RegistryCLI(FlaskGroup):
+    """Flask's CLI group, but the app (and with it the store) is built only by the commands
+    that need it: listing commands (`--help`), `--version`, `validate`, `migrate-legacy` and
+    `bench` never open or create a store."""
 
-    FlaskGroup(
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(click.Group.list_commands(self, ctx))
+
+
+def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from registry import __version__
+
+    click.echo(f"profile-registry {__version__}")
+    ctx.exit()
+
+
+def build_cli() -> RegistryCLI:
+    def create_app() -> Flask:  # imported late: `--help` and offline commands never need it
+        from app import create_app as factory
+
+        return factory()
+
+    group = RegistryCLI(
         name="profile-registry",
         create_app=create_app,
+        add_version_option=False,
+        params=[
+            click.Option(
+                ["--version"],
+                is_flag=True,
+                expose_value=False,
+                is_eager=True,
+                callback=_version,
+                help="Show the version and exit.",
+            )
+        ],
         help="Profile Registry: profiles for AI chat apps, as data.",
-    ).main(prog_name="profile-registry")
+    )
+    for command in COMMANDS:
+        group.add_command(command)
+    group.add_command(run_command)  # replaces Flask's `run`
+    return group
+
+
+def main() -> None:
+    build_cli().main(prog_name="profile-registry")

@@ -6,6 +6,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 DEFAULTS: dict[str, Any] = {
     "REGISTRY_DEFAULT_REGISTRY": "default",
@@ -22,6 +23,10 @@ DEFAULTS: dict[str, Any] = {
     # Create and print an admin token on first start: "auto" = yes, except in TESTING mode.
     "REGISTRY_BOOTSTRAP_ADMIN": "auto",
     "REGISTRY_TOKEN_STORE": "",  # SQL URL for tokens; empty = the SQL store or instance/tokens.db
+    "REGISTRY_BASE_URL": "",  # e.g. https://registry.example.com: printed links; Secure cookies
+    "REGISTRY_SESSION_IDLE_MINUTES": 8 * 60,  # a UI session ends after this long without use
+    "REGISTRY_SESSION_LIFETIME_HOURS": 7 * 24,  # and this long after login, whatever happens
+    "REGISTRY_LOGIN_LINK_MINUTES": 15,  # one-time login links expire after this
 }
 
 ENV_KEYS = [k for k in DEFAULTS if k != "MAX_CONTENT_LENGTH"]
@@ -53,6 +58,25 @@ def flag(config: Any, key: str, default: bool = False) -> bool:
     if text in ("false", "0", "off", "no"):
         return False
     raise ValueError(f"{key} must be true or false (got {value!r})")
+
+
+def base_url(config: Any, host: str | None = None, port: int | str | None = None) -> str:
+    """Where users reach the server: REGISTRY_BASE_URL, else the host and port being served
+    (a wildcard address becomes 127.0.0.1), else http://127.0.0.1:5000 (`run`'s default)."""
+    configured = str(config.get("REGISTRY_BASE_URL") or "").strip()
+    if configured:
+        parts = urlsplit(configured)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(
+                f"REGISTRY_BASE_URL must be an http:// or https:// URL (got {configured!r})"
+            )
+        return configured.rstrip("/")
+    host = host or "127.0.0.1"
+    if host in ("0.0.0.0", "::", "[::]"):
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port or 5000}"
 
 
 def store_url(config: dict[str, Any], instance_path: str) -> str:

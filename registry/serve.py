@@ -200,7 +200,10 @@ def serve_command(
     access_log: str | None,
 ) -> None:
     """Production server: gunicorn, gthread workers, store migrated once before forking."""
+    from registry.web.tokens import announce_login
+
     app = ctx.ensure_object(ScriptInfo).load_app()
+    announce_login(app, host, port)  # in the master, before forking: printed once
     service = app.extensions["registry"]
     count = workers or default_workers()
     click.echo(

@@ -48,7 +48,11 @@ def test_the_endpoint_list_covers_the_issue() -> None:
 def test_quick_bench_reports_every_endpoint(tmp_path: Path) -> None:
     output = tmp_path / "results.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
-    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'cli.db'}"  # the CLI's own app, not the bench's
+    # The user's own deployment, which the benchmark must leave alone (it seeds and serves a
+    # temporary store): no store, no instance folder, no admin token, no login link.
+    user_store = tmp_path / "cli.db"
+    env["DATABASE_URL"] = f"sqlite:///{user_store}"
+    env["REGISTRY_INSTANCE_PATH"] = str(tmp_path / "instance")
     run = subprocess.run(
         [sys.executable, "-c", "from registry.cli import main; main()", "bench", "--quick"]
         + ["--output", str(output)],
@@ -60,6 +64,8 @@ def test_quick_bench_reports_every_endpoint(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "GET /-/hello (floor)" in run.stdout  # the printed table
+    assert not user_store.exists() and not (tmp_path / "instance").exists()
+    assert "login" not in run.stderr.lower()
 
     report = json.loads(output.read_text())
     assert report["machine"]["cores"] >= 1

@@ -152,10 +152,40 @@ def _v3_tokens(db: pw.Database) -> None:
     )
 
 
+def _v4_ui_sessions(db: pw.Database) -> None:
+    """Server-side records of admin UI sessions and one-time login links (hashes only), so
+    that logout and token revocation end sessions and a link works once."""
+
+    class UISession(pw.Model):
+        id_hash = pw.TextField(primary_key=True)
+        token_id = pw.TextField(index=True)
+        created_at_ms = pw.BigIntegerField()
+        last_seen_at_ms = pw.BigIntegerField()
+
+        class Meta:
+            database = db
+            table_name = "ui_sessions"
+
+    class LoginLink(pw.Model):
+        code_hash = pw.TextField(primary_key=True)
+        token_id = pw.TextField()
+        purpose = pw.TextField()
+        created_at_ms = pw.BigIntegerField()
+        expires_at_ms = pw.BigIntegerField()
+        used_at_ms = pw.BigIntegerField(null=True)
+
+        class Meta:
+            database = db
+            table_name = "login_links"
+
+    db.create_tables([UISession, LoginLink], safe=False)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "registries, profiles and revisions", _v1_initial),
     Migration(2, "casefolded search text on profiles", _v2_search_text),
     Migration(3, "API tokens", _v3_tokens),
+    Migration(4, "UI sessions and login links", _v4_ui_sessions),
 ]
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -15,6 +15,7 @@ from typing import Any
 import peewee as pw
 
 from ..domain.errors import AlreadyExists, StoreClosed
+from ..domain.sessions import LoginLink, UISession
 from ..domain.tokens import ADMIN, Token, TokenNotFound
 from .migrations import migrate, write_transaction
 from .sql_store import PooledConnections, connect_database
@@ -40,6 +41,32 @@ def _model(db: pw.Database) -> type[pw.Model]:
     return TokenRow
 
 
+def _session_models(db: pw.Database) -> tuple[type[pw.Model], type[pw.Model]]:
+    class SessionRow(pw.Model):
+        id_hash = pw.TextField(primary_key=True)
+        token_id = pw.TextField()
+        created_at_ms = pw.BigIntegerField()
+        last_seen_at_ms = pw.BigIntegerField()
+
+        class Meta:
+            database = db
+            table_name = "ui_sessions"
+
+    class LinkRow(pw.Model):
+        code_hash = pw.TextField(primary_key=True)
+        token_id = pw.TextField()
+        purpose = pw.TextField()
+        created_at_ms = pw.BigIntegerField()
+        expires_at_ms = pw.BigIntegerField()
+        used_at_ms = pw.BigIntegerField(null=True)
+
+        class Meta:
+            database = db
+            table_name = "login_links"
+
+    return SessionRow, LinkRow
+
+
 class SQLTokenStore(PooledConnections):
     """`TokenStore` over a peewee database (see the module docstring)."""
 
@@ -48,6 +75,7 @@ class SQLTokenStore(PooledConnections):
         self.kind = kind
         self.owns_db = owns_db
         self.model = _model(db)
+        self.sessions, self.links = _session_models(db)
         self._closed = False
 
     @classmethod
@@ -142,6 +170,9 @@ class SQLTokenStore(PooledConnections):
             T.update(revoked_at_ms=now_ms()).where(
                 T.id == str(token_id), T.revoked_at_ms.is_null()
             ).execute()
+            # Revoking ends the UI sessions the token started; its login links are refused
+            # when used (kept, so the login page can say why).
+            self.sessions.delete().where(self.sessions.token_id == str(token_id)).execute()
         token = self.get(token_id)
         if token is None:
             raise TokenNotFound(token_id)
@@ -158,6 +189,98 @@ class SQLTokenStore(PooledConnections):
             ).execute()
         except pw.OperationalError:
             pass
+
+    # --- UI sessions (see registry/domain/sessions.py) -----------------------------------------
+
+    def create_session(self, session: UISession) -> None:
+        self._check()
+        with write_transaction(self.db):
+            self.sessions.insert(
+                id_hash=session.id_hash,
+                token_id=session.token_id,
+                created_at_ms=session.created_at_ms,
+                last_seen_at_ms=session.last_seen_at_ms,
+            ).execute()
+
+    def get_session(self, id_hash: str) -> UISession | None:
+        self._check()
+        S = self.sessions
+        row = S.select().where(S.id_hash == id_hash).first()
+        if row is None:
+            return None
+        return UISession(row.id_hash, row.token_id, row.created_at_ms, row.last_seen_at_ms)
+
+    def touch_session(self, id_hash: str, at_ms: int) -> None:
+        """Record activity (best effort, like `mark_used`)."""
+        self._check()
+        S = self.sessions
+        try:
+            S.update(last_seen_at_ms=at_ms).where(
+                S.id_hash == id_hash, S.last_seen_at_ms < at_ms
+            ).execute()
+        except pw.OperationalError:
+            pass
+
+    def delete_session(self, id_hash: str) -> None:
+        self._check()
+        with write_transaction(self.db):
+            self.sessions.delete().where(self.sessions.id_hash == id_hash).execute()
+
+    def delete_sessions_before(self, *, seen_before_ms: int, created_before_ms: int) -> None:
+        self._check()
+        S = self.sessions
+        with write_transaction(self.db):
+            S.delete().where(
+                (S.last_seen_at_ms < seen_before_ms) | (S.created_at_ms < created_before_ms)
+            ).execute()
+
+    # --- one-time login links ----------------------------------------------------------------
+
+    def create_login_link(self, link: LoginLink, *, replace_unused: bool = False) -> None:
+        self._check()
+        L = self.links
+        with write_transaction(self.db):
+            if replace_unused:
+                L.delete().where(L.purpose == link.purpose, L.used_at_ms.is_null()).execute()
+            L.insert(
+                code_hash=link.code_hash,
+                token_id=link.token_id,
+                purpose=link.purpose,
+                created_at_ms=link.created_at_ms,
+                expires_at_ms=link.expires_at_ms,
+            ).execute()
+
+    def get_login_link(self, code_hash: str) -> LoginLink | None:
+        self._check()
+        L = self.links
+        row = L.select().where(L.code_hash == code_hash).first()
+        if row is None:
+            return None
+        return LoginLink(
+            row.code_hash,
+            row.token_id,
+            row.purpose,
+            row.created_at_ms,
+            row.expires_at_ms,
+            row.used_at_ms,
+        )
+
+    def claim_login_link(self, code_hash: str, at_ms: int) -> bool:
+        self._check()
+        L = self.links
+        with write_transaction(self.db):
+            claimed = (
+                L.update(used_at_ms=at_ms)
+                .where(L.code_hash == code_hash, L.used_at_ms.is_null(), L.expires_at_ms > at_ms)
+                .execute()
+            )
+        return claimed == 1
+
+    def delete_login_links_before(self, expired_before_ms: int) -> None:
+        self._check()
+        L = self.links
+        with write_transaction(self.db):
+            L.delete().where(L.expires_at_ms < expired_before_ms).execute()
 
 
 def open_token_store(profile_store: Any, url: str = "", instance_path: str = "") -> SQLTokenStore:

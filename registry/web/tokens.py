@@ -1,4 +1,4 @@
-"""Bearer-token authentication for the API and the first-start admin token (SPEC 8.4).
+"""Bearer-token authentication for the API, the first-start admin token and login banner.
 
 `authenticate(role, public=)` is what `auth.authorize` calls when `REGISTRY_AUTH` is on:
 - no `Authorization` header: allowed as "anonymous" on `public` routes while
@@ -11,13 +11,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
-import click
 from flask import Flask, current_app, g, request
 
 from registry import config as cfg
+from registry.domain import sessions
 from registry.domain import tokens as tk
 from registry.domain.metadata import now_ms
 from registry.domain.tokens import Token, TokenStore
@@ -97,25 +96,11 @@ def should_bootstrap(app: Flask) -> bool:
     return cfg.flag(app.config, "REGISTRY_BOOTSTRAP_ADMIN", True)
 
 
-def login_url(token: str) -> str:
-    """Where the UI login page accepts the token: the `run` command's host and port when this
-    is one, else FLASK_RUN_HOST/FLASK_RUN_PORT, else 127.0.0.1:5000."""
-    host = os.environ.get("FLASK_RUN_HOST") or "127.0.0.1"
-    port = os.environ.get("FLASK_RUN_PORT") or "5000"
-    ctx = click.get_current_context(silent=True)
-    if ctx is not None and ctx.info_name == "run":
-        host = str(ctx.params.get("host") or host)
-        port = str(ctx.params.get("port") or port)
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}/login?token={token}"
-
-
 def bootstrap_admin(app: Flask) -> Token | None:
-    """On first start (no active admin token), create "admin" and print it with a login URL
-    to stderr. Safe when several processes start at once: one creates it, one prints it."""
+    """First start (`init`, `run`, `serve`): create the admin token "admin" when no active
+    admin token exists. Its secret is never shown: people log in with one-time links (see
+    `announce_login`) and make their own API tokens. Safe when several processes start at
+    once: exactly one creates it. Returns the token when this call created it."""
     if not should_bootstrap(app):
         return None
     store: TokenStore = app.extensions["tokens"]
@@ -125,14 +110,44 @@ def bootstrap_admin(app: Flask) -> Token | None:
         issued = tk.bootstrap_admin(store)
     finally:
         store.release()  # no connection left open in a process that forks workers
-    if issued is None:
-        return None
-    print(
-        f"Admin token: {issued.secret}\n"
-        f"Log in at: {login_url(issued.secret)}\n"
-        f'(token "{issued.token.name}"; shown once, stored hashed; '
-        "manage tokens with `profile-registry token`)",
-        file=sys.stderr,
-        flush=True,
-    )
-    return issued.token
+    return None if issued is None else issued.token
+
+
+def announce_login(app: Flask, host: str | None = None, port: int | str | None = None) -> None:
+    """The start banner of `run`/`serve` (printed once, by the process that forks workers).
+
+    Until an admin token has been used (a UI login or an API call), every start prints a
+    fresh one-time login link for the oldest active admin token and the previous start link
+    stops working; afterwards it says how to make one.
+    """
+    if not should_bootstrap(app):
+        return
+    bootstrap_admin(app)
+    store: TokenStore = app.extensions["tokens"]
+    try:
+        if sessions.admin_has_logged_in(store):
+            message = (
+                "Log in with a token, or make a one-time login link: profile-registry login-link"
+            )
+        else:
+            admin = next((t for t in store.list() if t.role == tk.ADMIN), None)
+            if admin is None:
+                return
+            minutes = int(app.config["REGISTRY_LOGIN_LINK_MINUTES"])
+            code = sessions.make_login_link(
+                store, admin, now_ms(), minutes * 60_000, purpose=sessions.START_PURPOSE
+            )
+            url = login_link_url(cfg.base_url(app.config, host, port), code)
+            message = (
+                f"Log in as {admin.name} (one-time link, valid {minutes} minutes):\n  {url}\n"
+                "Until an admin logs in, each start prints a new link; later, make one with "
+                "`profile-registry login-link`."
+            )
+    finally:
+        store.release()
+    print(message, file=sys.stderr, flush=True)
+
+
+def login_link_url(base: str, code: str) -> str:
+    """The code travels in the fragment: browsers never send it to a server or a log."""
+    return f"{base}/login#code={code}"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, request, send_from_directory
+from flask import Flask, Response, abort, has_request_context, request, send_from_directory
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from htmx_flask import Htmx
 
@@ -30,8 +33,11 @@ def init_ui(app: Flask) -> None:
     from .pages import bp as pages_bp
     from .pages.session import current_viewer
 
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    # Flask defines these keys (SameSite as None), so setdefault would change nothing.
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    if not app.config.get("SESSION_COOKIE_SAMESITE"):
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.session_interface = SessionCookies()
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session instead
     Htmx(app)
     csrf.init_app(app)
@@ -79,6 +85,39 @@ def init_ui(app: Flask) -> None:
 
     app.add_template_filter(iso_time)
     app.add_template_filter(human_time)
+
+
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed session cookie, with `Secure` decided per request (see below)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return session_cookie_secure(app)
+
+
+def _loopback(hostname: str) -> bool:
+    if hostname == "localhost" or hostname.endswith(".localhost") or hostname == "::1":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def session_cookie_secure(app: Flask) -> bool:
+    """`Secure` on the session cookie: always over HTTPS (the request's scheme, or an https
+    REGISTRY_BASE_URL for a TLS-terminating proxy); otherwise while REGISTRY_COOKIE_SECURE
+    is true, except for plain HTTP on a loopback host (the development server), where browsers
+    treat Secure cookies inconsistently and no network can read the cookie anyway."""
+    from registry.config import flag
+
+    base = str(app.config.get("REGISTRY_BASE_URL") or "")
+    if base.startswith("https://") or (has_request_context() and request.is_secure):
+        return True
+    if not flag(app.config, "REGISTRY_COOKIE_SECURE", True):
+        return False
+    if not has_request_context():
+        return True
+    return not _loopback(urlsplit(f"//{request.host}").hostname or "")
 
 
 def render_error(status: int, message: str) -> tuple[str, int]:

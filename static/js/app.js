@@ -73,3 +73,17 @@ document.addEventListener("htmx:beforeRequest", function () {
     detail.shouldSwap = false;
   });
 })();
+
+// Login links (`/login#code=...`): the one-time code travels in the fragment, which browsers
+// never send to a server, so it stays out of access logs. Move it into the login form and drop
+// it from the address bar and history; the user submits the form (a POST with the CSRF token),
+// so neither a link scanner nor a forged link logs anyone in by merely loading the page.
+(function () {
+  var match = /(?:^#|&)code=([^&]+)/.exec(window.location.hash);
+  var field = document.getElementById("code");
+  if (!match || !field) return;
+  field.value = decodeURIComponent(match[1]);
+  history.replaceState(null, "", window.location.pathname + window.location.search);
+  var button = document.getElementById("code-submit");
+  if (button) button.focus();
+})();

@@ -18,9 +18,10 @@ from app import create_app
 from registry.domain import tokens as tk
 from registry.domain.errors import AlreadyExists, ValidationError
 from registry.domain.tokens import issue
-from registry.store.migrations import current_version, migrate
+from registry.store.migrations import LATEST_VERSION, current_version, migrate
 from registry.store.sql_tokens import SQLTokenStore, open_token_store
 from registry.store.yaml_store import YAMLFileStore
+from registry.web.tokens import announce_login, bootstrap_admin
 
 TOKEN_RE = re.compile(r"^prt_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$")
 
@@ -163,7 +164,7 @@ def test_an_existing_database_upgrades_to_the_tokens_step_without_data_loss(tmp_
     )
     db.close()
     tokens = SQLTokenStore.open(url)
-    assert current_version(tokens.db) == 3
+    assert current_version(tokens.db) == LATEST_VERSION
     assert tokens.db.execute_sql("SELECT slug FROM registries").fetchall() == [("kept",)]
     assert issue(tokens, "ci", "reader").token.name == "ci"
     tokens.close()
@@ -285,17 +286,35 @@ def test_tokens_api_bad_input(auth_app, store):
 
 def test_no_admin_token_is_bootstrapped_in_testing_mode_unless_asked(make_app, capsys):
     app = make_app(REGISTRY_AUTH="on")
+    assert bootstrap_admin(app) is None
+    announce_login(app, "127.0.0.1", 5000)
     assert app.extensions["tokens"].list() == []
-    assert "Admin token" not in capsys.readouterr().err
+    assert capsys.readouterr().err == ""
 
 
 def test_no_admin_token_is_bootstrapped_with_auth_off(make_app, capsys):
     app = make_app(REGISTRY_AUTH="off", REGISTRY_BOOTSTRAP_ADMIN=True)
+    assert bootstrap_admin(app) is None
+    announce_login(app, "127.0.0.1", 5000)
     assert app.extensions["tokens"].list() == []
-    assert "Admin token" not in capsys.readouterr().err
+    assert capsys.readouterr().err == ""
 
 
-def test_first_start_prints_one_admin_token_and_a_login_url(tmp_path, capsys):
+def test_building_the_app_creates_and_prints_no_credentials(tmp_path, capsys):
+    """Only `init`, `run` and `serve` bootstrap (registry/cli.py); `create_app` never does."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'boot.db'}",
+            "REGISTRY_BOOTSTRAP_ADMIN": True,
+        }
+    )
+    assert app.extensions["tokens"].list() == []
+    assert capsys.readouterr().err == ""
+
+
+def test_first_start_creates_admin_and_prints_a_login_link_until_an_admin_logs_in(tmp_path, capsys):
     config = {
         "TESTING": True,
         "SECRET_KEY": "test",
@@ -303,19 +322,48 @@ def test_first_start_prints_one_admin_token_and_a_login_url(tmp_path, capsys):
         "REGISTRY_BOOTSTRAP_ADMIN": True,
     }
     app = create_app(config)
+    announce_login(app, "0.0.0.0", 8123)
     err = capsys.readouterr().err
-    match = re.search(r"^Admin token: (\S+)$", err, re.M)
-    assert match, err
-    secret = match.group(1)
-    assert f"http://127.0.0.1:5000/login?token={secret}" in err
-    token = tk.verify(app.extensions["tokens"], secret)
-    assert (token.name, token.role) == ("admin", "admin")
-    client = app.test_client()
-    assert client.get("/api/tokens", headers=bearer(secret)).status_code == 200
+    first = re.search(r"http://127\.0\.0\.1:8123/login#code=(\S+)$", err, re.M)
+    assert first, err
+    assert "prt_" not in err  # no reusable secret is printed
+    [admin] = app.extensions["tokens"].list()
+    assert (admin.name, admin.role, admin.created_by) == ("admin", "admin", "bootstrap")
 
-    create_app(config)  # a restart: an admin token exists, nothing is created or printed
-    assert "Admin token" not in capsys.readouterr().err
+    announce_login(create_app(config), "127.0.0.1", 8123)  # a restart: a fresh link
+    second = re.search(r"/login#code=(\S+)$", capsys.readouterr().err, re.M)
+    assert second and second.group(1) != first.group(1)
     assert len(app.extensions["tokens"].list()) == 1
+
+    client = app.test_client()
+    refused = login_with_code(client, first.group(1))  # replaced by the second start's link
+    assert refused.status_code == 400 and "not valid" in refused.text
+    assert login_with_code(client, second.group(1)).status_code == 302
+    assert client.get("/").status_code == 200
+
+    announce_login(create_app(config), "127.0.0.1", 8123)  # an admin has logged in
+    err = capsys.readouterr().err
+    assert "/login#code=" not in err and "profile-registry login-link" in err
+
+
+def test_base_url_setting_wins_and_a_malformed_one_fails_the_start(tmp_path, capsys):
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'boot.db'}",
+        "REGISTRY_BOOTSTRAP_ADMIN": True,
+        "REGISTRY_BASE_URL": "https://registry.example.com/",
+    }
+    announce_login(create_app(config), "127.0.0.1", 8000)
+    assert "\n  https://registry.example.com/login#code=" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="REGISTRY_BASE_URL must be an http"):
+        create_app({**config, "REGISTRY_BASE_URL": "registry.example.com"})
+
+
+def login_with_code(client, code: str):
+    from tests.pages.conftest import csrf_token
+
+    return client.post("/login", data={"code": code, "csrf_token": csrf_token(client, "/login")})
 
 
 def test_bootstrap_picks_a_free_name_when_a_non_admin_holds_admin(tmp_path, capsys):
@@ -327,7 +375,7 @@ def test_bootstrap_picks_a_free_name_when_a_non_admin_holds_admin(tmp_path, caps
     store.close()
 
 
-def test_concurrent_first_starts_create_and_print_one_admin_token(tmp_path, capsys):
+def test_concurrent_first_starts_create_one_admin_token(tmp_path, capsys):
     config = {
         "TESTING": True,
         "SECRET_KEY": "test",
@@ -335,12 +383,14 @@ def test_concurrent_first_starts_create_and_print_one_admin_token(tmp_path, caps
         "REGISTRY_BOOTSTRAP_ADMIN": True,
     }
     barrier = threading.Barrier(4)
-    apps, errors = [], []
+    apps, created, errors = [], [], []
 
     def start():
         try:
             barrier.wait()
-            apps.append(create_app(config))
+            app = create_app(config)
+            apps.append(app)
+            created.append(bootstrap_admin(app))
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -350,8 +400,8 @@ def test_concurrent_first_starts_create_and_print_one_admin_token(tmp_path, caps
     for t in threads:
         t.join(timeout=60)
     assert errors == []
-    err = capsys.readouterr().err
-    assert err.count("Admin token:") == 1, err
+    assert len([c for c in created if c is not None]) == 1
+    assert capsys.readouterr().err == ""
     admins = [t for t in apps[0].extensions["tokens"].list() if t.role == "admin"]
     assert len(admins) == 1
 
@@ -380,10 +430,13 @@ def test_store_level_bootstrap_race_has_one_winner(tmp_path):
 
 
 @pytest.mark.slow
-def test_worker_processes_starting_together_print_one_admin_token(tmp_path):
+def test_worker_processes_starting_together_create_one_admin_token(tmp_path):
     """What gunicorn workers without preload do: several processes build the app at once."""
     db = tmp_path / "workers.db"
-    code = "from app import create_app; create_app({'SECRET_KEY': 'x', 'REGISTRY_AUTH': 'on'})"
+    code = (
+        "from app import create_app; from registry.web.tokens import bootstrap_admin; "
+        "bootstrap_admin(create_app({'SECRET_KEY': 'x', 'REGISTRY_AUTH': 'on'}))"
+    )
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}"}
     env.pop("REGISTRY_STORE", None)
     root = Path(__file__).resolve().parents[2]
@@ -400,13 +453,9 @@ def test_worker_processes_starting_together_print_one_admin_token(tmp_path):
     ]
     outputs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
-    printed = [err for _, err in outputs if "Admin token:" in err]
-    assert len(printed) == 1, outputs
-    assert all(out == "" for out, _ in outputs)
+    assert all(out == "" and err == "" for out, err in outputs), outputs
     store = SQLTokenStore.open(f"sqlite:///{db}")
     assert [(t.name, t.role) for t in store.list()] == [("admin", "admin")]
-    secret = re.search(r"Admin token: (\S+)", printed[0]).group(1)
-    assert tk.verify(store, secret) is not None
     store.close()
 
 

@@ -7,11 +7,15 @@ Fixtures: tests/browser/conftest.py. No sleeps: every wait is an `expect(...)` a
 from __future__ import annotations
 
 import re
+import subprocess
+import time
 
 import pytest
 import yaml
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
+from registry.bench import free_port
 from registry.domain import tokens as tk
 from registry.domain.importer import import_yaml
 from registry.domain.service import ProfilePatch
@@ -467,3 +471,45 @@ def test_login_with_a_token_when_auth_is_on(new_context, make_live):
     expect(page.locator(".flash.success")).to_have_text("Logged out.")
     page.goto("/registries")
     expect(page).to_have_url(re.compile(r"/login\?next=/registries$"))
+
+
+def test_first_run_follow_the_printed_login_link_to_the_dashboard(new_context, tmp_path):
+    """A fresh store started as a user does (`profile-registry run`, auth on by default): the
+    printed one-time link logs the browser in and lands on the dashboard."""
+    from tests.cli.test_first_run import EXE, LINK_RE, clean_env
+
+    port = free_port()
+    log_path = tmp_path / "run.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [EXE, "run", "--port", str(port)],
+            cwd=tmp_path,
+            env=clean_env(tmp_path),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.time() + 60
+        while not LINK_RE.search(log_path.read_text()) and time.time() < deadline:
+            assert proc.poll() is None, log_path.read_text()
+            time.sleep(0.2)
+        link = LINK_RE.search(log_path.read_text()).group(1)
+        base = f"http://127.0.0.1:{port}"
+        page = new_context(base_url=base).new_page()
+        for _ in range(100):  # the link is printed just before the server listens
+            try:
+                page.goto(link)
+                break
+            except PlaywrightError:
+                time.sleep(0.2)
+        expect(page).to_have_url(f"{base}/login")  # the code left the address bar
+        expect(page.get_by_label("One-time login code")).not_to_have_value("")
+        page.get_by_role("button", name="Continue with the link").click()
+        expect(page).to_have_url(f"{base}/")
+        expect(page.locator(".flash.success")).to_have_text("Logged in.")
+        expect(page.locator("header .who")).to_contain_text("admin")
+        screenshot(page, "first-run-dashboard")
+        assert page.console_errors == []
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from registry.domain.model import MiddlewareUse, Profile, RuntimeSpec
-from tests.pages.conftest import HX, soup
+from tests.pages.conftest import HX, csrf_token, soup
 
 URL = "/registries/default/profiles/inventory"
 XSS = "<script>alert('x')</script>"
@@ -99,7 +99,7 @@ def test_reader_sees_no_edit_link(make_app, tmp_path):
     secret = tk.issue(app.extensions["tokens"], "viewer", tk.READER).secret
     client = app.test_client()
     assert client.get(URL).status_code == 302  # log in first
-    client.get(f"/login?token={secret}")
+    client.post("/login", data={"token": secret, "csrf_token": csrf_token(client, "/login")})
     page = soup(client.get(URL))
     labels = [a.get_text().strip() for a in page.select(".page-head .actions a")]
     assert "Edit" not in labels

@@ -1,4 +1,7 @@
-"""Who is using the UI: log in with a token (session cookie + CSRF), roles per page.
+"""Who is using the UI: log in with a one-time link or a token, roles per page.
+
+The session cookie carries only a random session id; the record (which token, since when) is
+kept server-side by registry/domain/sessions.py, so logout and token revocation end it.
 
 With `REGISTRY_AUTH=off` everyone is the local admin and the layout shows a banner.
 """
@@ -13,12 +16,15 @@ from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
 
+from registry.domain import sessions
 from registry.domain import tokens as tk
+from registry.domain.metadata import now_ms
 
 from ..auth import auth_enabled
 from . import bp
 
 F = TypeVar("F", bound=Callable[..., Any])
+SESSION_KEY = "sid"  # the cookie's session id; the record lives in the token store
 
 
 @dataclass(frozen=True)
@@ -31,16 +37,28 @@ class Viewer:
         return tk.allows(self.role, role)
 
 
+def session_policy() -> sessions.SessionPolicy:
+    """Idle and absolute session lifetimes from the configuration."""
+    config = current_app.config
+    return sessions.SessionPolicy(
+        idle_ms=int(config["REGISTRY_SESSION_IDLE_MINUTES"]) * 60_000,
+        lifetime_ms=int(config["REGISTRY_SESSION_LIFETIME_HOURS"]) * 3_600_000,
+    )
+
+
 def current_viewer() -> Viewer | None:
-    """The logged-in viewer (token still active), cached on `g` for the request."""
+    """The logged-in viewer, cached on `g` for the request: the cookie's session id must name
+    a live server-side session of an active token (logout and revocation delete it)."""
     if "viewer" in g:
         return g.viewer
     viewer: Viewer | None = None
     if not auth_enabled():
         viewer = Viewer("local", tk.ADMIN, can_logout=False)
-    elif session.get("token_id"):
-        token = current_app.extensions["tokens"].get(session["token_id"])
-        if token is not None and not token.revoked:
+    elif session.get(SESSION_KEY):
+        token = sessions.session_token(
+            current_app.extensions["tokens"], session[SESSION_KEY], now_ms(), session_policy()
+        )
+        if token is not None:
             viewer = Viewer(token.name, token.role)
         else:
             session.clear()
@@ -82,41 +100,66 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def _login(secret: str) -> bool:
-    token = tk.verify(current_app.extensions["tokens"], secret.strip())
-    if token is None:
-        return False
+def _start_session(token: tk.Token) -> None:
+    """Log the browser in as `token`: a fresh cookie (no fixation) naming a new session."""
+    store = current_app.extensions["tokens"]
+    at = now_ms()
     session.clear()
-    session["token_id"] = token.id
+    session[SESSION_KEY] = sessions.start_session(store, token, at, session_policy())
     session.permanent = False
+    store.mark_used(token.id, at)  # an admin login ends the first-start links (see cli.py)
     g.pop("viewer", None)
-    return True
+
+
+TOKEN_IN_URL = (
+    "Tokens in the address are no longer accepted (they end up in logs and browser history): "
+    "paste the token below, or use a one-time login link."
+)
+BAD_TOKEN = "That token is not valid (it may have been revoked)."
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """Log in with a token. `GET /login?token=...` (the first-start URL) logs in directly,
-    like Jupyter, then drops the token from the address bar by redirecting."""
+    """Log in with a one-time login code (`/login#code=...`: static/js/app.js moves it from
+    the fragment into the form, which the user submits) or by pasting a token. Both are
+    POSTs with the CSRF token; nothing in a URL logs anyone in."""
     if not auth_enabled():
         return redirect(url_for("pages.dashboard"))
     error = ""
+    status = 200
     nxt = request.values.get("next")
-    if request.method == "GET" and request.args.get("token"):
-        if _login(request.args["token"]):
-            flash("Logged in.", "success")
-            return redirect(_safe_next(nxt))
-        error = "That token is not valid (it may have been revoked)."
+    if request.method == "GET" and "token" in request.args:
+        error, status = TOKEN_IN_URL, 400
     elif request.method == "POST":
-        if _login(request.form.get("token", "")):
-            flash("Logged in.", "success")
-            return redirect(_safe_next(nxt))
-        error = "That token is not valid (it may have been revoked)."
-    status = 401 if error else 200
-    return render_template("login.html", error=error, next=nxt or "", nav=""), status
+        store = current_app.extensions["tokens"]
+        if "code" in request.form:
+            try:
+                token = sessions.redeem_login_link(store, request.form["code"], now_ms())
+            except sessions.LinkRefused as exc:
+                error, status = str(exc), 400
+            else:
+                _start_session(token)
+                flash("Logged in.", "success")
+                return redirect(_safe_next(nxt))
+        else:
+            token = tk.verify(store, request.form.get("token", "").strip())
+            if token is None:
+                error, status = BAD_TOKEN, 401
+            else:
+                _start_session(token)
+                flash("Logged in.", "success")
+                return redirect(_safe_next(nxt))
+    minutes = current_app.config["REGISTRY_LOGIN_LINK_MINUTES"]
+    page = render_template("login.html", error=error, next=nxt or "", nav="", link_minutes=minutes)
+    return page, status
 
 
 @bp.post("/logout")
 def logout():
+    """End the server-side session too: a copy of the cookie is useless afterwards."""
+    sid = session.get(SESSION_KEY)
+    if sid and auth_enabled():
+        sessions.end_session(current_app.extensions["tokens"], sid)
     session.clear()
     flash("Logged out.", "success")
     return redirect(url_for("pages.login"))
