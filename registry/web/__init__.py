@@ -33,9 +33,11 @@ def healthz():
 def register_blueprints(app: Flask) -> None:
     from .api import bp as api
     from .errors import register_error_handlers
+    from .http import bound_request_bodies
     from .ui import init_ui
 
     register_error_handlers(app)
     app.register_blueprint(core)
     app.register_blueprint(api)
     init_ui(app)
+    bound_request_bodies(app)  # after init_ui: htmx replaces the request class
