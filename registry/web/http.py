@@ -20,6 +20,7 @@ from werkzeug.wsgi import LimitedStream, get_content_length, get_input_stream
 from registry.domain.errors import FieldError, ValidationError
 
 from .errors import APIProblem
+from .guards import check_body_type
 
 MAX_JSON_DEPTH = 64
 
@@ -103,7 +104,11 @@ def _bounded_int(text: str) -> int:
 
 
 def json_body(*, required: bool = True) -> dict[str, Any]:
-    """The request's JSON object; `{}` for an absent body when not `required`."""
+    """The request's JSON object; `{}` for an absent body when not `required`.
+
+    A body sent as anything but JSON is refused (415) before it is read: a cross-site page
+    can send `text/plain` or form bodies without a CORS preflight (see `guards`)."""
+    check_body_type()
     raw = request.get_data(cache=True)
     if not raw.strip():
         if required:

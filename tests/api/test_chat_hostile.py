@@ -151,9 +151,41 @@ def test_the_body_limit_is_configurable(make_app):
     assert_problem(resp, 413)
 
 
-def test_content_type_is_not_enforced(client, seeded):
-    resp = client.post("/api/chat/profiles", data=b'{"slug": "plain"}', content_type="text/plain")
-    assert resp.status_code == 201
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",  # <form enctype="text/plain">: no CORS preflight
+        "text/plain; charset=utf-8",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/yaml",
+        "",  # a fetch() of a Blob without type sends none
+    ],
+)
+@pytest.mark.parametrize(("method", "path"), WRITES)
+def test_json_routes_refuse_other_media_types(client, seeded, service, method, path, content_type):
+    before = service.latest_change_id()
+    kwargs = {"content_type": content_type} if content_type else {}
+    resp = getattr(client, method)(path, data=b'{"slug": "plain"}', **kwargs)
+    body = assert_problem(resp, 415)
+    assert "application/json" in body["detail"]
+    assert resp.headers["Accept-Post"] == "application/json"
+    assert service.latest_change_id() == before
+    assert "Set-Cookie" not in resp.headers
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json", "application/json; charset=utf-8", "application/merge-patch+json"],
+)
+def test_json_media_types_are_accepted(client, seeded, content_type):
+    resp = client.post("/api/chat/profiles", data=b'{"slug": "typed"}', content_type=content_type)
+    assert resp.status_code == 201, resp.json
+
+
+def test_bodyless_writes_need_no_content_type(client, seeded):
+    resp = client.post("/api/chat/resolve", content_type="text/plain")
+    assert resp.status_code == 200, resp.json
 
 
 @pytest.mark.parametrize(
