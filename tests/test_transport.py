@@ -6,14 +6,20 @@ real sockets. Each test starts its own server on a free port (see tests/test_ser
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import os
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import IN_CI
 from tests.test_serve import Instance, instances, profile_body  # noqa: F401 (fixture)
 
 LIMIT = 2 * 1024 * 1024  # MAX_CONTENT_LENGTH
@@ -102,5 +108,156 @@ def test_chunked_bodies_over_the_limit_are_refused_not_cut(
         server, "POST", "/api/import?mode=upsert&dry_run=true", exactly, "application/yaml"
     )
     assert status == 200, plan
+    assert server.stop() == 0
+    assert "Traceback" not in server.log()
+
+
+# --- database outages ------------------------------------------------------------------------
+
+
+def get(server: Instance, path: str) -> tuple[int, dict[str, str], bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.slow
+def test_a_deleted_sqlite_file_is_503_not_writes_into_the_void(
+    tmp_path: Path,
+    instances: list[Instance],  # noqa: F811
+) -> None:
+    db = tmp_path / "registry.db"
+    server = Instance(f"sqlite:///{db}", tmp_path, "deleted", workers=2)
+    instances.append(server)
+    server.wait_ready()
+    assert server.request("POST", "/api/chat/profiles", profile_body("kept"))[0] == 201
+    backup = tmp_path / "backup.db"
+    backup.hardlink_to(db)  # the same file (inode), to put back later
+    db.unlink()
+
+    for _ in range(4):  # on fresh connections: every worker and thread refuses
+        status, body = server.request("POST", "/api/chat/profiles", profile_body("lost"))
+        assert status == 503, body
+        assert "deleted or replaced" in body["detail"]
+        status, body = server.request("GET", "/api/chat/profiles/kept?registry=default")
+        assert status == 503, body
+    status, headers, raw = get(server, "/healthz")
+    health = json.loads(raw)
+    assert (status, headers["content-type"]) == (503, "application/json")
+    assert (health["status"], health["store"]) == ("unavailable", "sqlite")
+    assert "deleted or replaced" in health["detail"]
+    status, headers, raw = get(server, "/")
+    assert (status, headers["content-type"].split(";")[0]) == (503, "text/html")
+    assert not db.exists(), "a new empty database file was created in its place"
+
+    # Put back, the same file serves again; nothing was written while it was gone.
+    db.hardlink_to(backup)
+    status, body = server.request("GET", "/api/chat/profiles/kept?registry=default")
+    assert (status, body["slug"]) == (200, "kept")
+    assert server.request("GET", "/api/chat/profiles/lost?registry=default")[0] == 404
+    assert server.request("GET", "/healthz")[1]["status"] == "ok"
+    assert server.stop() == 0
+    assert "Traceback" not in server.log()
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of our own (initdb in a temp dir, trust auth, a free port), so a
+    test can stop and start the database under a running server: a real outage."""
+
+    def __init__(self, root: Path):
+        from registry.bench import free_port
+
+        self.port = free_port()
+        self.data = root / "pgdata"
+        self.sockets = root / "pgsock"
+        root.chmod(0o755)  # the postgres user must reach it
+        self.sockets.mkdir()
+        self.data.mkdir()
+        for path in (self.data, self.sockets):
+            shutil.chown(path, "postgres", "postgres")
+        self._as_postgres(["initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres"])
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _as_postgres(self, argv: list[str]) -> None:
+        command = argv if os.geteuid() != 0 else ["runuser", "-u", "postgres", "--", *argv]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1"
+        self._as_postgres(
+            ["pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.data / "log"), "-w"]
+            + ["start"]
+        )
+
+    def stop(self) -> None:
+        self._as_postgres(["pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop"])
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    if not (shutil.which("initdb") and shutil.which("pg_ctl")):
+        if IN_CI:
+            pytest.fail("initdb and pg_ctl are needed for the PostgreSQL outage test in CI")
+        pytest.skip("initdb/pg_ctl not installed")
+    if os.geteuid() == 0 and not shutil.which("runuser"):
+        pytest.skip("running as root without runuser: initdb refuses root")
+    # Not under tmp_path: pytest's base directory is private to its user.
+    root = Path(tempfile.mkdtemp(prefix="registry-pg-"))
+    try:
+        pg = PrivatePostgres(root)
+        pg.start()
+        yield pg
+        with contextlib.suppress(subprocess.CalledProcessError):
+            pg.stop()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_postgresql_down_is_503_with_retry_after_and_recovers(
+    tmp_path: Path,
+    private_postgres: PrivatePostgres,
+    instances: list[Instance],  # noqa: F811
+) -> None:
+    server = Instance(private_postgres.url, tmp_path, "pgdown", workers=1)
+    instances.append(server)
+    server.wait_ready()
+    for slug in ("before", "warm"):  # pooled connections exist when the database goes away
+        assert server.request("POST", "/api/chat/profiles", profile_body(slug))[0] == 201
+
+    private_postgres.stop()
+    for _ in range(3):
+        status, headers, raw = get(server, "/api/chat/profiles/before?registry=default")
+        assert (status, headers["content-type"]) == (503, "application/problem+json"), raw
+        assert headers["retry-after"] == "5"
+        body = json.loads(raw)
+        assert body["type"].endswith("/unavailable")
+        assert body["detail"] == "the postgresql database is unavailable; try again later"
+        assert str(private_postgres.port) not in raw.decode()  # no connection details leak
+    status, body = server.request("POST", "/api/chat/profiles", profile_body("during"))
+    assert status == 503, body
+    status, headers, raw = get(server, "/healthz")
+    assert (status, headers["content-type"], headers["retry-after"]) == (
+        503,
+        "application/json",
+        "5",
+    )
+    assert json.loads(raw)["status"] == "unavailable"
+    status, headers, raw = get(server, "/registries")
+    assert (status, headers["content-type"].split(";")[0]) == (503, "text/html")
+    assert headers["retry-after"] == "5"
+
+    # Back up: the next requests are served (dead pooled connections were dropped).
+    private_postgres.start()
+    for _ in range(6):
+        status, body = server.request("GET", "/api/chat/profiles/before?registry=default")
+        assert (status, body["slug"]) == (200, "before")
+    assert server.request("POST", "/api/chat/profiles", profile_body("after"))[0] == 201
+    assert server.request("GET", "/api/chat/profiles/during?registry=default")[0] == 404
+    assert server.request("GET", "/healthz")[1]["status"] == "ok"
     assert server.stop() == 0
     assert "Traceback" not in server.log()

@@ -14,7 +14,7 @@ from typing import Any
 
 import peewee as pw
 
-from ..domain.errors import AlreadyExists, StoreClosed
+from ..domain.errors import AlreadyExists, StoreClosed, StoreUnavailable
 from ..domain.tokens import ADMIN, Token, TokenNotFound
 from .migrations import migrate, write_transaction
 from .sql_store import PooledConnections, connect_database
@@ -156,7 +156,7 @@ class SQLTokenStore(PooledConnections):
                 T.id == str(token_id),
                 T.last_used_at_ms.is_null() | (T.last_used_at_ms < at_ms),
             ).execute()
-        except pw.OperationalError:
+        except (pw.OperationalError, StoreUnavailable):
             pass
 
 
