@@ -138,3 +138,18 @@ class PayloadTooLarge(RegistryError):
 
 class StoreClosed(RegistryError):
     kind = "closed"
+
+
+RETRY_AFTER_SECONDS = 5
+
+
+class StoreUnavailable(RegistryError):
+    """The store cannot serve now: its database is down or unreachable, or its file was
+    deleted under the running server. Nothing was written. `retry_after` (seconds) says when
+    trying again may help; None when only an operator can fix it."""
+
+    kind = "unavailable"
+
+    def __init__(self, message: str, *, retry_after: int | None = RETRY_AFTER_SECONDS):
+        self.retry_after = retry_after
+        super().__init__(message)

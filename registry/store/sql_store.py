@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from ..domain.errors import (
     ProfileNotFound,
     RegistryNotFound,
     StoreClosed,
+    StoreUnavailable,
     ValidationError,
     VersionConflict,
 )
@@ -61,12 +63,107 @@ POOL_STALE_SECONDS = 300
 MAX_WRITE_ATTEMPTS = 20
 MAX_ID = 2**63 - 1  # SQL BIGINT: a larger id cannot exist (and would overflow the driver)
 
+log = logging.getLogger(__name__)
+
 
 class CorruptRecord(ValueError):
     """A stored row whose payload does not parse or does not match its key."""
 
 
 # --- connections ---------------------------------------------------------------------------
+
+
+class OutageAware:
+    """Database errors that mean "the database cannot serve now" become `StoreUnavailable`.
+
+    Driver `OperationalError`s and `InterfaceError`s (server down or restarting, connection
+    lost or refused, SQLite locked or unable to open its file) are raised as the domain's
+    `StoreUnavailable`, which the web layer answers with 503 and `Retry-After` instead of
+    500. Connection-level failures leave the connection unusable; the pool drops it when it
+    is handed back (its transaction status is unknown) and pings idle ones before reuse, so
+    the app recovers by itself once the database is back. Errors peewee raises itself (no
+    driver error behind them) are programming errors and pass unchanged.
+    """
+
+    def _outage(self, exc: Exception) -> StoreUnavailable:
+        kind = "postgresql" if isinstance(self, pw.PostgresqlDatabase) else "sqlite"
+        log.warning("%s database unavailable: %s", kind, str(exc).strip().splitlines()[:1])
+        # The driver's text may name hosts and ports: it goes to the log, not to clients.
+        return StoreUnavailable(f"the {kind} database is unavailable; try again later")
+
+    def _translated(self, call: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return call(*args, **kwargs)
+        except (pw.OperationalError, pw.InterfaceError) as exc:
+            if getattr(exc, "orig", None) is None:
+                raise
+            raise self._outage(exc) from exc
+
+    def connect(self, reuse_if_open: bool = False) -> bool:
+        return self._translated(super().connect, reuse_if_open)  # type: ignore[misc]
+
+    def _execute_cursor(self, sql: str, params: Any, **options: Any) -> Any:
+        return self._translated(super()._execute_cursor, sql, params, **options)  # type: ignore[misc]
+
+    def begin(self, *args: Any, **kwargs: Any) -> None:
+        self._translated(super().begin, *args, **kwargs)  # type: ignore[misc]
+
+    def commit(self) -> None:
+        self._translated(super().commit)  # type: ignore[misc]
+
+    def rollback(self) -> None:
+        self._translated(super().rollback)  # type: ignore[misc]
+
+
+class PostgresDatabase(OutageAware, PooledPostgresqlDatabase):
+    """Pooled PostgreSQL connections whose outages are `StoreUnavailable` (503)."""
+
+
+class MemorySqliteDatabase(OutageAware, pw.SqliteDatabase):
+    """The throwaway in-memory SQLite database."""
+
+
+class SqliteFileDatabase(OutageAware, PooledSqliteDatabase):
+    """Pooled SQLite connections on one file, refused once that file is deleted or replaced.
+
+    A deleted SQLite file stays readable and writable through the connections that had it
+    open: writes keep succeeding into an unlinked file and vanish at the next restart, and a
+    new connection would create an empty file in its place. So the file's identity (device,
+    inode) is recorded when it is first opened, and compared with the path's (one `stat`)
+    whenever a connection is taken for a request and before every write transaction. A
+    mismatch is `StoreUnavailable` without `Retry-After`: only an operator can fix it
+    (restore the file, or restart on purpose). Moving the file back recovers by itself.
+    """
+
+    _file_id: tuple[int, int] | None = None
+
+    def _identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.database)
+        except FileNotFoundError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def check_file(self) -> None:
+        """Raise `StoreUnavailable` when the path no longer names the file opened first."""
+        if self._file_id is not None and self._identity() != self._file_id:
+            raise StoreUnavailable(
+                f"the SQLite database file {self.database} was deleted or replaced while the "
+                "server was running; nothing is read or written until it is restored or the "
+                "server restarted",
+                retry_after=None,
+            )
+
+    def _connect(self) -> Any:
+        self.check_file()
+        conn = super()._connect()
+        if self._file_id is None:
+            self._file_id = self._identity()
+        return conn
+
+    def begin(self, *args: Any, **kwargs: Any) -> None:
+        self.check_file()
+        super().begin(*args, **kwargs)
 
 
 def connect_database(url: str) -> tuple[pw.Database, str, str]:
@@ -85,7 +182,7 @@ def connect_database(url: str) -> tuple[pw.Database, str, str]:
             raise ValueError("SQLite store URLs look like sqlite:////absolute/path.db")
         path = url[len("sqlite:///") :]
         if path in ("", ":memory:"):
-            memory = pw.SqliteDatabase(
+            memory = MemorySqliteDatabase(
                 ":memory:",
                 pragmas=SQLITE_PRAGMAS,
                 lock_type="IMMEDIATE",
@@ -95,7 +192,7 @@ def connect_database(url: str) -> tuple[pw.Database, str, str]:
             return memory, "sqlite", "sqlite:///:memory:"
         path = os.path.abspath(path)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = PooledSqliteDatabase(
+        db = SqliteFileDatabase(
             path,
             pragmas=SQLITE_PRAGMAS,
             lock_type="IMMEDIATE",
@@ -108,7 +205,7 @@ def connect_database(url: str) -> tuple[pw.Database, str, str]:
     if scheme in ("postgres", "postgresql"):
         params = db_url.parse(url, unquote_password=True, unquote_user=True)
         name = params.pop("database")
-        db = PooledPostgresqlDatabase(
+        db = PostgresDatabase(
             name,
             autoconnect=True,
             max_connections=POOL_MAX,

@@ -14,7 +14,7 @@ from typing import Any
 
 import peewee as pw
 
-from ..domain.errors import AlreadyExists, StoreClosed
+from ..domain.errors import AlreadyExists, StoreClosed, StoreUnavailable
 from ..domain.sessions import LoginLink, UISession
 from ..domain.tokens import ADMIN, Token, TokenNotFound
 from .migrations import migrate, write_transaction
@@ -187,7 +187,7 @@ class SQLTokenStore(PooledConnections):
                 T.id == str(token_id),
                 T.last_used_at_ms.is_null() | (T.last_used_at_ms < at_ms),
             ).execute()
-        except pw.OperationalError:
+        except (pw.OperationalError, StoreUnavailable):
             pass
 
     # --- UI sessions (see registry/domain/sessions.py) -----------------------------------------
@@ -218,7 +218,7 @@ class SQLTokenStore(PooledConnections):
             S.update(last_seen_at_ms=at_ms).where(
                 S.id_hash == id_hash, S.last_seen_at_ms < at_ms
             ).execute()
-        except pw.OperationalError:
+        except (pw.OperationalError, StoreUnavailable):
             pass
 
     def delete_session(self, id_hash: str) -> None:

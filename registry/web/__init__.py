@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, Flask, current_app, jsonify
 
 from registry import __version__
+from registry.domain.errors import StoreClosed, StoreUnavailable
 from registry.domain.service import RegistryService
 
+log = logging.getLogger(__name__)
 core = Blueprint("core", __name__)
 
 
@@ -16,26 +20,46 @@ def get_service() -> RegistryService:
 
 @core.get("/healthz")
 def healthz():
-    """Liveness plus what a operator wants to know first: backend and data counts."""
+    """Liveness plus what an operator wants to know first: backend and data counts.
+
+    Always JSON, for monitors: 200 `{"status": "ok", ...}` when the store answers, else 503
+    `{"status": "unavailable", "store", "detail"}` (with `Retry-After` when waiting helps).
+    """
     service = get_service()
-    registries = service.list_registries()
+    base = {"version": __version__, "store": service.store.kind}
+    try:
+        registries = service.list_registries()
+    except (StoreUnavailable, StoreClosed) as exc:
+        return _unavailable(base, str(exc), getattr(exc, "retry_after", None))
+    except Exception:  # a health check must answer, whatever broke
+        log.exception("health check failed")
+        return _unavailable(base, "the store failed to answer", None)
     return jsonify(
         {
             "status": "ok",
-            "version": __version__,
-            "store": service.store.kind,
+            **base,
             "registries": len(registries),
             "profiles": sum(r.profile_count for r in registries),
         }
     )
 
 
+def _unavailable(base: dict, detail: str, retry_after: int | None):
+    response = jsonify({"status": "unavailable", **base, "detail": detail})
+    response.status_code = 503
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 def register_blueprints(app: Flask) -> None:
     from .api import bp as api
     from .errors import register_error_handlers
+    from .http import bound_request_bodies
     from .ui import init_ui
 
     register_error_handlers(app)
     app.register_blueprint(core)
     app.register_blueprint(api)
     init_ui(app)
+    bound_request_bodies(app)  # after init_ui: htmx replaces the request class

@@ -22,6 +22,7 @@ from registry.domain.errors import (
     ReadOnlyStore,
     RegistryError,
     StoreClosed,
+    StoreUnavailable,
     ValidationError,
 )
 
@@ -39,6 +40,7 @@ STATUS_BY_KIND: list[tuple[type[RegistryError], int]] = [
     (ConflictError, 409),
     (PayloadTooLarge, 413),
     (StoreClosed, 503),
+    (StoreUnavailable, 503),
 ]
 
 TITLES = {
@@ -106,9 +108,21 @@ def problem(
     return response
 
 
+def domain_headers(exc: RegistryError) -> dict[str, str]:
+    """Headers an error kind adds to its answer, JSON or HTML (Retry-After of outages)."""
+    retry_after = getattr(exc, "retry_after", None)
+    return {"Retry-After": str(retry_after)} if retry_after else {}
+
+
 def from_domain(exc: RegistryError) -> Response:
     errors = exc.errors if isinstance(exc, ValidationError) else []
-    return problem(status_for(exc), str(exc), kind=exc.kind.replace("_", "-"), errors=errors)
+    return problem(
+        status_for(exc),
+        str(exc),
+        kind=exc.kind.replace("_", "-"),
+        errors=errors,
+        headers=domain_headers(exc),
+    )
 
 
 def wants_problem_json() -> bool:
@@ -118,9 +132,11 @@ def wants_problem_json() -> bool:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(RegistryError)
     def handle_domain_error(exc: RegistryError):
+        if isinstance(exc, StoreUnavailable):
+            log.warning("store unavailable on %s %s: %s", request.method, request.path, exc)
         if wants_problem_json():
             return from_domain(exc)
-        return _html_error(status_for(exc), str(exc))
+        return _html_error(status_for(exc), str(exc), domain_headers(exc))
 
     @app.errorhandler(APIProblem)
     def handle_api_problem(exc: APIProblem):
@@ -161,8 +177,9 @@ _HTTP_DETAILS = {
 }
 
 
-def _html_error(status: int, message: str):
+def _html_error(status: int, message: str, headers: dict[str, str] | None = None):
     """The HTML error page (escaped by the template)."""
     from .ui import render_error
 
-    return render_error(status, message)
+    body, status = render_error(status, message)
+    return body, status, headers or {}

@@ -12,13 +12,71 @@ import math
 import sys
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Flask, Request, Response, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream, get_content_length, get_input_stream
 
 from registry.domain.errors import FieldError, ValidationError
 
 from .errors import APIProblem
+from .guards import check_body_type
 
 MAX_JSON_DEPTH = 64
+
+
+# --- request bodies ------------------------------------------------------------------------
+
+
+class BoundedBody(LimitedStream):
+    """A body of unknown length (chunked) read up to `limit` bytes, never truncated.
+
+    werkzeug's own limited stream stops at the limit and `read()` returns the first `limit`
+    bytes as if they were the whole body: a chunked 3 MiB import was applied cut at 2 MiB.
+    Here, reaching the limit peeks one more byte from the server's stream (which ends at the
+    end of the body: `wsgi.input_terminated`); if there is one, the body is over the limit
+    and the request is refused with 413 before anything parses it.
+    """
+
+    def __init__(self, stream: Any, limit: int) -> None:
+        super().__init__(stream, limit, is_max=True)
+
+    def on_exhausted(self) -> None:
+        if self._stream.read(1):
+            raise RequestEntityTooLarge()
+
+    def readall(self) -> bytes:
+        data = super().readall()
+        if self.is_exhausted:
+            self.on_exhausted()
+        return data
+
+
+class BoundedBodyMixin(Request):
+    """A request whose body stream refuses (413) whatever is over the limit however it is
+    framed: `Content-Length` over `MAX_CONTENT_LENGTH` (werkzeug does this) or a chunked
+    body that goes on past it (see `BoundedBody`). Every reader (JSON, YAML, forms, CSRF)
+    goes through `stream`."""
+
+    @cached_property
+    def stream(self) -> Any:  # type: ignore[override]
+        if self.shallow:
+            raise RuntimeError("reading the body of a shallow request")
+        limit = self.max_content_length
+        if limit is None or "wsgi.input_terminated" not in self.environ:
+            # Without the server's word that the stream ends with the body, werkzeug reads
+            # only `Content-Length` bytes (an unframed body reads as empty).
+            return get_input_stream(self.environ, max_content_length=limit)
+        length = get_content_length(self.environ)
+        if length is not None and length > limit:
+            raise RequestEntityTooLarge()
+        return BoundedBody(self.environ["wsgi.input"], limit)
+
+
+def bound_request_bodies(app: Flask) -> None:
+    """Make the app's request class (whatever extensions made it, e.g. htmx's) bounded."""
+    if not issubclass(app.request_class, BoundedBodyMixin):
+        app.request_class = type("BoundedRequest", (BoundedBodyMixin, app.request_class), {})
 
 
 def _bad_body(message: str) -> ValidationError:
@@ -46,7 +104,11 @@ def _bounded_int(text: str) -> int:
 
 
 def json_body(*, required: bool = True) -> dict[str, Any]:
-    """The request's JSON object; `{}` for an absent body when not `required`."""
+    """The request's JSON object; `{}` for an absent body when not `required`.
+
+    A body sent as anything but JSON is refused (415) before it is read: a cross-site page
+    can send `text/plain` or form bodies without a CORS preflight (see `guards`)."""
+    check_body_type()
     raw = request.get_data(cache=True)
     if not raw.strip():
         if required:

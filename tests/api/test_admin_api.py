@@ -478,7 +478,9 @@ def test_import_dry_run_writes_nothing_then_apply(client, service):
     assert applied.status_code == 200
     assert applied.json["applied"] is True and applied.json["counts"]["created"] == 4
     assert service.get_profile("team", "analyst").metadata.version == 7
-    again = client.post("/api/import", data=BUNDLE, content_type="text/plain; charset=utf-8")
+    again = client.post(
+        "/api/import", data=BUNDLE, content_type="application/x-yaml; charset=utf-8"
+    )
     assert again.json["counts"]["unchanged"] == 4 and again.json["applied"] is False
 
 
@@ -486,6 +488,9 @@ def test_import_bad_input_writes_nothing(client, seeded):
     before = snapshot(seeded)
     cases = {
         "wrong type": ({"data": BUNDLE, "content_type": "application/json"}, 415),
+        # text/plain is what a cross-site <form enctype="text/plain"> sends
+        "text/plain": ({"data": BUNDLE, "content_type": "text/plain; charset=utf-8"}, 415),
+        "no type": ({"data": BUNDLE}, 415),
         "bad mode": ({"data": BUNDLE, "content_type": YAML, "query": "mode=merge"}, 400),
         "bad dry_run": ({"data": BUNDLE, "content_type": YAML, "query": "dry_run=perhaps"}, 400),
         "empty": ({"data": "  \n", "content_type": YAML}, 400),

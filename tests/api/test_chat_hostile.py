@@ -3,7 +3,11 @@ no cookie set (SPEC 3, 8.5, 8.6, 11)."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
+
+from registry.domain.model import Profile, Registry
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "errors"}
 
@@ -90,6 +94,55 @@ def test_bodies_over_the_limit_are_413(client, seeded, service, method, path):
     assert service.latest_change_id() == before
 
 
+def chunked(body: bytes) -> dict:
+    """Test-client arguments for a body framed like `Transfer-Encoding: chunked`: no
+    Content-Length, a stream the server ends at the end of the body (as gunicorn and the
+    development server say with `wsgi.input_terminated`)."""
+    return {
+        "input_stream": io.BytesIO(body),
+        "headers": {"Transfer-Encoding": "chunked"},
+        "environ_overrides": {"wsgi.input_terminated": True},
+    }
+
+
+@pytest.mark.parametrize(("method", "path"), WRITES)
+def test_chunked_bodies_over_the_limit_are_413_not_cut(client, seeded, service, method, path):
+    before = service.latest_change_id()
+    big = b'{"slug": "big", "description": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    resp = getattr(client, method)(path, content_type="application/json", **chunked(big))
+    body = assert_problem(resp, 413)
+    assert body["detail"] == "request body is larger than the limit"
+    assert service.latest_change_id() == before
+
+
+def test_a_chunked_mirror_import_cut_at_the_limit_is_not_applied(make_app):
+    app = make_app(MAX_CONTENT_LENGTH=4096)
+    service = app.extensions["registry"]
+    service.create_registry(Registry(slug="default"), actor="seed")
+    for slug in ("a", "b", "c"):
+        service.create_profile("default", Profile(slug=slug), actor="seed")
+    # Its first 4096 bytes are a valid document naming only "a": a mirror of it deletes b, c.
+    document = b"slug: default\nprofiles:\n  a: {}\n#" + b"x" * 4096 + b"\n  b: {}\n  c: {}\n"
+    resp = app.test_client().post(
+        "/api/import?mode=mirror", content_type="application/yaml", **chunked(document)
+    )
+    assert_problem(resp, 413)
+    assert [p.slug for p in service.store.iter_profiles("default")] == ["a", "b", "c"]
+
+
+def test_chunked_bodies_within_the_limit_are_read_whole(make_app):
+    client = make_app(MAX_CONTENT_LENGTH=64).test_client()
+    exactly = b'{"registry": "nope", "slug": "x", "display_name": "' + b"y" * 10 + b'"}'
+    exactly = exactly[:-1] + b" " * (64 - len(exactly)) + b"}"
+    assert len(exactly) == 64
+    resp = client.post("/api/chat/profiles", content_type="application/json", **chunked(exactly))
+    assert_problem(resp, 404)  # parsed whole: the registry it names does not exist
+    resp = client.post(
+        "/api/chat/profiles", content_type="application/json", **chunked(exactly + b" ")
+    )
+    assert_problem(resp, 413)
+
+
 def test_the_body_limit_is_configurable(make_app):
     client = make_app(MAX_CONTENT_LENGTH=1024).test_client()
     resp = client.post(
@@ -98,9 +151,41 @@ def test_the_body_limit_is_configurable(make_app):
     assert_problem(resp, 413)
 
 
-def test_content_type_is_not_enforced(client, seeded):
-    resp = client.post("/api/chat/profiles", data=b'{"slug": "plain"}', content_type="text/plain")
-    assert resp.status_code == 201
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",  # <form enctype="text/plain">: no CORS preflight
+        "text/plain; charset=utf-8",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/yaml",
+        "",  # a fetch() of a Blob without type sends none
+    ],
+)
+@pytest.mark.parametrize(("method", "path"), WRITES)
+def test_json_routes_refuse_other_media_types(client, seeded, service, method, path, content_type):
+    before = service.latest_change_id()
+    kwargs = {"content_type": content_type} if content_type else {}
+    resp = getattr(client, method)(path, data=b'{"slug": "plain"}', **kwargs)
+    body = assert_problem(resp, 415)
+    assert "application/json" in body["detail"]
+    assert resp.headers["Accept-Post"] == "application/json"
+    assert service.latest_change_id() == before
+    assert "Set-Cookie" not in resp.headers
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json", "application/json; charset=utf-8", "application/merge-patch+json"],
+)
+def test_json_media_types_are_accepted(client, seeded, content_type):
+    resp = client.post("/api/chat/profiles", data=b'{"slug": "typed"}', content_type=content_type)
+    assert resp.status_code == 201, resp.json
+
+
+def test_bodyless_writes_need_no_content_type(client, seeded):
+    resp = client.post("/api/chat/resolve", content_type="text/plain")
+    assert resp.status_code == 200, resp.json
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from registry.domain.errors import VersionConflict
+from registry.domain.errors import StoreUnavailable, VersionConflict
 from registry.domain.model import Metadata, Profile, Registry
 from registry.domain.ports import ProfileQuery, WriteOptions
 from registry.store import open_store
@@ -336,3 +336,52 @@ def test_unsupported_urls() -> None:
         open_store("mysql://localhost/x")
     with pytest.raises(ValueError, match="sqlite:///"):
         open_store("sqlite://relative.db")
+
+
+# --- outages ---------------------------------------------------------------------------------
+
+
+def test_a_deleted_sqlite_file_refuses_reads_and_writes(tmp_path: Path) -> None:
+    db = tmp_path / "registry.db"
+    store = open_store(f"sqlite:///{db}")
+    try:
+        store.create_registry(Registry(slug="r"), W)
+        store.release()  # end of a request: the connection goes back to the pool
+        backup = tmp_path / "same-file.db"
+        backup.hardlink_to(db)
+        db.unlink()
+        with pytest.raises(StoreUnavailable, match="deleted or replaced") as caught:
+            store.create_profile("r", Profile(slug="lost"), W)
+        assert caught.value.retry_after is None  # waiting does not help
+        store.release()
+        with pytest.raises(StoreUnavailable):
+            store.get_registry("r")  # a new request's first query
+        assert not db.exists(), "an empty database was created in its place"
+        # A file put in its place is another database: refused too.
+        db.write_bytes(b"")
+        store.release()
+        with pytest.raises(StoreUnavailable):
+            store.list_registries()
+        db.unlink()
+        db.hardlink_to(backup)  # the same file back: served again, nothing was written
+        store.release()
+        assert store.get_registry("r") is not None
+        assert store.get_profile("r", "lost") is None
+    finally:
+        store.close()
+
+
+def test_postgresql_unreachable_is_store_unavailable(pg_url: str) -> None:
+    """Connection refused (nothing listens on the port) is an outage, not a crash."""
+    from registry.bench import free_port
+
+    store = open_store(pg_url)
+    try:
+        store.db.connect_params["port"] = free_port()  # the server "moved away"
+        store.db.connect_params["host"] = "127.0.0.1"
+        store.disconnect()
+        with pytest.raises(StoreUnavailable, match="postgresql database is unavailable") as caught:
+            store.get_registry("default")
+        assert caught.value.retry_after == 5
+    finally:
+        store.close()
