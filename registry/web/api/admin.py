@@ -239,7 +239,9 @@ def list_registries() -> Response:
 def create_registry() -> Response:
     """Create an empty registry: `{slug, display_name?, description?, extensions?, tags?}`."""
     service = get_service()
-    fields = _registry_fields(json_body(), REGISTRY_CREATE_KEYS)
+    body = json_body()
+    version_param(source=body)  # accepted and ignored on create, but checked like everywhere
+    fields = _registry_fields(body, REGISTRY_CREATE_KEYS)
     reg = Registry(
         slug=fields.get("slug", ""),
         display_name=fields.get("display_name", ""),
