@@ -34,7 +34,7 @@ from registry.domain.importer import (
 from registry.domain.metadata import now_ms
 from registry.domain.middleware import MiddlewareRegistry, load_definitions
 from registry.domain.model import Registry
-from registry.domain.service import RegistryService
+from registry.domain.service import SOURCE_CLI, RegistryService
 from registry.domain.tokens import ADMIN, ROLES, TokenStore, issue
 from registry.domain.yaml_codec import decode_registries, encode_registries
 from registry.serve import serve_command
@@ -121,7 +121,9 @@ def init_command() -> None:
     service = _service()
     slug = service.default_registry
     if service.store.get_registry(slug) is None:
-        service.create_registry(Registry(slug=slug, display_name=slug.title()), actor="cli")
+        service.create_registry(
+            Registry(slug=slug, display_name=slug.title()), actor="cli", source=SOURCE_CLI
+        )
         click.echo(f'created registry "{slug}"')
     click.echo(f"store ready: {service.store.kind} ({_safe_url(service.store.url)})")
     admin = bootstrap_admin(current_app._get_current_object())  # type: ignore[attr-defined]
@@ -156,10 +158,10 @@ def import_command(file: str, mode: str, dry_run: bool, actor: str) -> None:
         _fail(exc)
         return
     for item in plan.items:
-        if item.action == "unchanged":
+        if item.action == "unchanged" and not item.reason:
             continue
         name = f"{item.registry}/{item.profile}" if item.profile else f"{item.registry} (registry)"
-        click.echo(f"{item.action:9} {name}")
+        click.echo(f"{item.action:9} {name}" + (f": {item.reason}" if item.reason else ""))
         for d in item.diff if item.action == "updated" else []:
             click.echo(f"          {d['path']}: {d['before']!r} -> {d['after']!r}")
     counts = ", ".join(f"{n} {a}" for a, n in plan.counts().items() if n)

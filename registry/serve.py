@@ -25,6 +25,7 @@ from gunicorn.app.base import BaseApplication
 
 from registry.domain.errors import AlreadyExists
 from registry.domain.model import Registry
+from registry.domain.service import SOURCE_CLI
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,9 @@ def prepare_app(app: Flask) -> None:
     slug = service.default_registry
     if service.store.get_registry(slug) is None:
         try:
-            service.create_registry(Registry(slug=slug, display_name=slug.title()), actor="serve")
+            service.create_registry(
+                Registry(slug=slug, display_name=slug.title()), actor="serve", source=SOURCE_CLI
+            )
         except AlreadyExists:
             pass  # another instance on the same database created it first
     register_bench_routes(app)

@@ -14,7 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from registry.bench import QUICK_SEED, endpoints, format_table, percentile
+from registry.bench import (
+    QUICK_IMPORT_PLAN_PROFILES,
+    QUICK_SEED,
+    endpoints,
+    format_table,
+    import_document,
+    percentile,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = [e.name for e in endpoints(QUICK_SEED)]
@@ -90,3 +97,17 @@ def test_quick_bench_reports_every_endpoint(tmp_path: Path) -> None:
         assert result["connections"] == report["load"]["concurrency"], name
     assert by_name["hello"]["ratio"] == 1.0
     assert by_name["list_1000_304"]["expect"] == 304
+    # the import planning section: every generated profile planned, figures reported
+    plan = report["import_plan"]
+    assert plan["profiles"] == plan["created"] == QUICK_IMPORT_PLAN_PROFILES
+    assert 0 < plan["decode_s"] <= plan["total_s"] and plan["plan_s"] > 0
+    assert "import --dry-run of 500 profiles" in run.stdout
+
+
+def test_the_import_document_is_valid_and_within_the_limits() -> None:
+    """The 20,000-profile document fits the default size limit and node budget."""
+    from registry.domain.yaml_codec import MAX_BYTES, decode_registries
+
+    assert len(import_document(20_000).encode()) < MAX_BYTES
+    doc = decode_registries(import_document(3))
+    assert [len(r.profiles) for r in doc.registries] == [3]

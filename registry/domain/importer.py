@@ -17,7 +17,7 @@ from .diff import diff_values, profile_content, profile_diff
 from .errors import FieldError, ReadOnlyStore, ValidationError
 from .model import Profile, Registry
 from .ports import WriteOptions
-from .service import RegistryService
+from .service import SOURCE_IMPORT, SOURCE_SEED, RegistryService
 from .yaml_codec import decode_registries
 
 MODES = ("create-only", "upsert", "mirror")
@@ -32,6 +32,7 @@ class PlanItem:
     profile: str  # "" for registry items
     action: str  # created | updated | deleted | unchanged | skipped
     diff: list[dict[str, Any]] = field(default_factory=list)
+    reason: str = ""  # why an item is left alone (a registry managed by a seed file)
 
     def to_data(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "registry": self.registry}
@@ -39,6 +40,8 @@ class PlanItem:
             out["profile"] = self.profile
         out["action"] = self.action
         out["diff"] = self.diff
+        if self.reason:
+            out["reason"] = self.reason
         return out
 
 
@@ -173,21 +176,60 @@ def plan_import(
 
     existing = {r.slug: r for r in store.list_registries()}
     for header, profiles in prepared:
-        _plan_registry(service, plan, header, profiles, existing.get(header.slug), managed_by)
+        current = existing.get(header.slug)
+        if current is not None and _managed_elsewhere(current, managed_by):
+            _plan_managed(service, plan, header, profiles, current)
+        else:
+            _plan_registry(service, plan, header, profiles, current, managed_by)
     if mode == "mirror" and delete_missing_registries:
         for slug in sorted(set(existing) - seen):
             current = existing[slug]
-            _writable(current, managed_by)
+            if _managed_elsewhere(current, managed_by):
+                # Deleting it would only last until the next start re-seeds it from its file,
+                # so mirror leaves it to that file (and says so) instead of refusing.
+                reason = f"{_manager(current)}; mirror imports leave it to its file"
+                plan.items.append(PlanItem("registry", slug, "", "skipped", reason=reason))
+                continue
             plan.items.append(PlanItem("registry", slug, "", "deleted"))
             plan._ops.append(("delete_registry", current))
     return plan
 
 
-def _writable(reg: Registry, managed_by: str) -> None:
-    if (reg.read_only or reg.managed_by) and reg.managed_by != managed_by:
-        raise ReadOnlyStore(
-            f'registry "{reg.slug}" is managed by {reg.managed_by or "its configuration"}'
+def _managed_elsewhere(reg: Registry, managed_by: str) -> bool:
+    """True for a registry owned by a seed file (or configuration) other than `managed_by`."""
+    return bool(reg.read_only or reg.managed_by) and reg.managed_by != managed_by
+
+
+def _manager(reg: Registry) -> str:
+    return f"managed by {reg.managed_by or 'its configuration'}"
+
+
+def _plan_managed(
+    service: RegistryService,
+    plan: ImportPlan,
+    header: Registry,
+    profiles: dict[str, Profile],
+    current: Registry,
+) -> None:
+    """A registry another file manages: fine when the document leaves it as it is (an export
+    of the whole store holds it), refused (403 naming the file) when it would change it."""
+    scratch = ImportPlan(mode=plan.mode, format=plan.format, dry_run=plan.dry_run)
+    header.read_only, header.managed_by = current.read_only, current.managed_by
+    _plan_registry(service, scratch, header, profiles, current, "")
+    if scratch._ops:
+        changes = [i for i in scratch.items if i.action in ("created", "updated", "deleted")]
+        listed = ", ".join(
+            f"{i.action} {'profile ' + i.profile if i.profile else 'registry'}" for i in changes[:3]
         )
+        more = f" and {len(changes) - 3} more" if len(changes) > 3 else ""
+        raise ReadOnlyStore(
+            f'registry "{current.slug}" is {_manager(current)}; the import would change it '
+            f"({listed}{more})"
+        )
+    for item in scratch.items:
+        if item.kind == "registry":
+            item.reason = f"{_manager(current)}; left to its file"
+    plan.items += scratch.items
 
 
 def _plan_registry(
@@ -205,7 +247,6 @@ def _plan_registry(
         header.read_only, header.managed_by = True, managed_by
     stored: dict[str, Profile] = {}
     if current is not None:
-        _writable(current, managed_by)
         stored = {p.slug: p for p in store.iter_profiles(slug)}
     final = set(profiles) | (set() if mode == "mirror" else set(stored))
 
@@ -281,9 +322,17 @@ def _plan_registry(
 
 
 def apply_plan(
-    service: RegistryService, plan: ImportPlan, *, actor: str = "", progress: Progress | None = None
+    service: RegistryService,
+    plan: ImportPlan,
+    *,
+    actor: str = "",
+    source: str = SOURCE_IMPORT,
+    progress: Progress | None = None,
 ) -> ImportPlan:
-    """Write the plan in one transaction: every change lands or none does."""
+    """Write the plan in one transaction: every change lands or none does.
+
+    `source` is recorded in `metadata.source` of what is updated, and of what is created
+    unless the file declares a source (declared metadata is kept, like versions)."""
     store = service.store
     total = len(plan._ops)
     # Registry headers are written before profiles are created, and updated (new default)
@@ -295,36 +344,53 @@ def apply_plan(
             kind = op[0]
             if kind == "create_registry":
                 store.create_registry(
-                    op[1], WriteOptions(actor=actor, keep_metadata=True, operation="import")
+                    op[1],
+                    WriteOptions(
+                        actor=actor, source=source, keep_metadata=True, operation="import"
+                    ),
                 )
             elif kind == "update_registry":
                 store.update_registry(
                     op[1],
                     WriteOptions(
-                        expected_version=op[1].metadata.version, actor=actor, operation="import"
+                        expected_version=op[1].metadata.version,
+                        actor=actor,
+                        source=source,
+                        operation="import",
                     ),
                 )
             elif kind == "create_profile":
                 store.create_profile(
-                    op[1], op[2], WriteOptions(actor=actor, keep_metadata=True, operation="import")
+                    op[1],
+                    op[2],
+                    WriteOptions(
+                        actor=actor, source=source, keep_metadata=True, operation="import"
+                    ),
                 )
             elif kind == "update_profile":
                 store.update_profile(
                     op[1],
                     op[2],
-                    WriteOptions(expected_version=op[3], actor=actor, operation="import"),
+                    WriteOptions(
+                        expected_version=op[3], actor=actor, source=source, operation="import"
+                    ),
                 )
             elif kind == "delete_profile":
                 store.delete_profile(
                     op[1],
                     op[2],
-                    WriteOptions(expected_version=op[3], actor=actor, operation="import"),
+                    WriteOptions(
+                        expected_version=op[3], actor=actor, source=source, operation="import"
+                    ),
                 )
             elif kind == "delete_registry":
                 store.delete_registry(
                     op[1].slug,
                     WriteOptions(
-                        expected_version=op[1].metadata.version, actor=actor, operation="import"
+                        expected_version=op[1].metadata.version,
+                        actor=actor,
+                        source=source,
+                        operation="import",
                     ),
                 )
             if progress:
@@ -347,7 +413,8 @@ def import_yaml(
 ) -> ImportPlan:
     """Decode, validate, plan and (unless `dry_run`) apply a YAML document.
 
-    `seed` limits `mirror` to the file's own registries (start-up seeding of managed files).
+    `seed` limits `mirror` to the file's own registries (start-up seeding of managed files) and
+    records the writes with source `seed` instead of `import`.
     """
     kwargs = {"max_bytes": max_bytes} if max_bytes else {}
     doc = decode_registries(text, service.default_registry, **kwargs)
@@ -362,7 +429,8 @@ def import_yaml(
     )
     if dry_run or not plan._ops:
         return plan
-    return apply_plan(service, plan, actor=actor, progress=progress)
+    source = SOURCE_SEED if seed else SOURCE_IMPORT
+    return apply_plan(service, plan, actor=actor, source=source, progress=progress)
 
 
 def export_yaml(service: RegistryService, registry: str | None = None) -> str:

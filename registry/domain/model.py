@@ -17,6 +17,24 @@ JSONDict = dict[str, Any]
 MAX_INT = 2**63 - 1  # metadata integers are stored as SQL BIGINT
 
 
+def _copy(value: Any) -> Any:
+    """A deep copy of model values (dataclasses of JSON data). Several times faster than
+    `copy.deepcopy`, which memoizes every object: a 20,000-profile import clones each profile
+    while it is validated, and deepcopy was the largest cost of planning it."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    fields = getattr(type(value), "__dataclass_fields__", None)
+    if fields is None:
+        return copy.deepcopy(value)
+    new = object.__new__(type(value))
+    new.__dict__.update({name: _copy(value.__dict__[name]) for name in fields})
+    return new
+
+
 @dataclass
 class MiddlewareUse:
     name: str
@@ -84,7 +102,7 @@ class Profile:
     stack: list[ProfileRef] = field(default_factory=list)
 
     def clone(self) -> Profile:
-        return copy.deepcopy(self)
+        return _copy(self)
 
 
 @dataclass

@@ -39,6 +39,10 @@ from .validation import validate_profile, validate_registry_header
 
 MAX_PAGE = 500
 
+# Where a write came from, recorded in `metadata.source` of what it touches.
+SOURCE_API, SOURCE_UI, SOURCE_IMPORT, SOURCE_CLI, SOURCE_SEED = "api", "ui", "import", "cli", "seed"
+SOURCES = (SOURCE_API, SOURCE_UI, SOURCE_IMPORT, SOURCE_CLI, SOURCE_SEED)
+
 
 @dataclass
 class ProfilePatch:
@@ -89,7 +93,8 @@ class ServiceConfig:
 
 
 class RegistryService:
-    """Use cases over one store. Every write takes an `actor` and most an `expected_version`."""
+    """Use cases over one store. Every write takes an `actor`, a `source` (the channel it came
+    through, recorded in `metadata.source`: one of `SOURCES`) and most an `expected_version`."""
 
     def __init__(
         self,
@@ -125,7 +130,7 @@ class RegistryService:
             raise RegistryNotFound(slug)
         return reg
 
-    def create_registry(self, registry: Registry, *, actor: str = "") -> Registry:
+    def create_registry(self, registry: Registry, *, actor: str = "", source: str = "") -> Registry:
         reg = self.prepare_registry_header(registry)
         if reg.default_profile_slug:
             raise ValidationError(
@@ -135,10 +140,16 @@ class RegistryService:
             )
         if self.store.get_registry(reg.slug) is not None:
             raise AlreadyExists("registry", reg.slug)
-        return self.store.create_registry(reg, WriteOptions(actor=actor))
+        return self.store.create_registry(reg, WriteOptions(actor=actor, source=source))
 
     def update_registry(
-        self, slug: str, patch: RegistryPatch, *, expected_version: int = 0, actor: str = ""
+        self,
+        slug: str,
+        patch: RegistryPatch,
+        *,
+        expected_version: int = 0,
+        actor: str = "",
+        source: str = "",
     ) -> Registry:
         current = self.get_registry(slug)
         self._check_writable(current)
@@ -157,18 +168,26 @@ class RegistryService:
         if patch.default_profile_slug is not None:
             self._check_default(reg)
         return self.store.update_registry(
-            reg, WriteOptions(expected_version=expected_version, actor=actor)
+            reg, WriteOptions(expected_version=expected_version, actor=actor, source=source)
         )
 
-    def delete_registry(self, slug: str, *, expected_version: int = 0, actor: str = "") -> None:
+    def delete_registry(
+        self, slug: str, *, expected_version: int = 0, actor: str = "", source: str = ""
+    ) -> None:
         reg = self.get_registry(slug)
         self._check_writable(reg)
         self.store.delete_registry(
-            reg.slug, WriteOptions(expected_version=expected_version, actor=actor)
+            reg.slug, WriteOptions(expected_version=expected_version, actor=actor, source=source)
         )
 
     def set_default_profile(
-        self, registry: str | None, slug: str, *, expected_version: int = 0, actor: str = ""
+        self,
+        registry: str | None,
+        slug: str,
+        *,
+        expected_version: int = 0,
+        actor: str = "",
+        source: str = "",
     ) -> Registry:
         """Make `slug` the registry's default. No read-only-profile check (as the reference)."""
         return self.update_registry(
@@ -176,6 +195,7 @@ class RegistryService:
             RegistryPatch(default_profile_slug=profile_slug(slug)),
             expected_version=expected_version,
             actor=actor,
+            source=source,
         )
 
     # --- profiles --------------------------------------------------------------------------
@@ -216,6 +236,7 @@ class RegistryService:
         profile: Profile,
         *,
         actor: str = "",
+        source: str = "",
         expected_version: int = 0,
         operation: str = "",
     ) -> Profile:
@@ -225,7 +246,9 @@ class RegistryService:
         prepared = self.prepare_profile(profile)
         if self.store.get_profile(reg.slug, prepared.slug) is not None:
             raise AlreadyExists("profile", prepared.slug)
-        opts = WriteOptions(expected_version=expected_version, actor=actor, operation=operation)
+        opts = WriteOptions(
+            expected_version=expected_version, actor=actor, source=source, operation=operation
+        )
         return self._insert(reg, prepared, opts)
 
     def _insert(self, reg: Registry, prepared: Profile, opts: WriteOptions) -> Profile:
@@ -234,7 +257,7 @@ class RegistryService:
             created = self.store.create_profile(reg.slug, prepared, opts)
             if not reg.default_profile_slug:
                 reg.default_profile_slug = created.slug
-                self.store.update_registry(reg, WriteOptions(actor=opts.actor))
+                self.store.update_registry(reg, WriteOptions(actor=opts.actor, source=opts.source))
         return created
 
     def update_profile(
@@ -245,6 +268,7 @@ class RegistryService:
         *,
         expected_version: int = 0,
         actor: str = "",
+        source: str = "",
     ) -> Profile:
         reg = self.get_registry(registry)
         self._check_writable(reg)
@@ -254,11 +278,19 @@ class RegistryService:
         updated = apply_patch(current, patch)
         prepared = self.prepare_profile(updated)
         return self.store.update_profile(
-            reg.slug, prepared, WriteOptions(expected_version=expected_version, actor=actor)
+            reg.slug,
+            prepared,
+            WriteOptions(expected_version=expected_version, actor=actor, source=source),
         )
 
     def delete_profile(
-        self, registry: str | None, slug: str, *, expected_version: int = 0, actor: str = ""
+        self,
+        registry: str | None,
+        slug: str,
+        *,
+        expected_version: int = 0,
+        actor: str = "",
+        source: str = "",
     ) -> None:
         """Delete a profile. Deleting the default while others remain is refused (SPEC 2)."""
         reg = self.get_registry(registry)
@@ -273,12 +305,12 @@ class RegistryService:
                     f'profile "{current.slug}" is the default profile; set another default first',
                 )
             )
-        opts = WriteOptions(expected_version=expected_version, actor=actor)
+        opts = WriteOptions(expected_version=expected_version, actor=actor, source=source)
         with self.store.atomic():
             self.store.delete_profile(reg.slug, current.slug, opts)
             if reg.default_profile_slug == current.slug:
                 reg.default_profile_slug = ""
-                self.store.update_registry(reg, WriteOptions(actor=actor))
+                self.store.update_registry(reg, WriteOptions(actor=actor, source=source))
 
     def default_blocks_delete(self, reg: Registry, slug: str) -> bool:
         """True when `slug` is the registry's default and other profiles remain (SPEC 2)."""
@@ -296,17 +328,18 @@ class RegistryService:
         target_registry: str | None = None,
         display_name: str | None = None,
         actor: str = "",
+        source: str = "",
     ) -> Profile:
         """Copy a profile under a new slug (optionally into another registry), fresh history."""
-        source = self.get_profile(registry, slug)
-        clone = source.clone()
+        original = self.get_profile(registry, slug)
+        clone = original.clone()
         clone.slug = profile_slug(new_slug, "slug")
-        clone.metadata = Metadata(tags=list(source.metadata.tags))
+        clone.metadata = Metadata(tags=list(original.metadata.tags))
         clone.policy.read_only = False
         if display_name is not None:
             clone.display_name = display_name
         target = target_registry if target_registry is not None else registry
-        return self.create_profile(target, clone, actor=actor, operation="clone")
+        return self.create_profile(target, clone, actor=actor, source=source, operation="clone")
 
     # --- history ---------------------------------------------------------------------------
 
@@ -333,6 +366,7 @@ class RegistryService:
         *,
         expected_version: int = 0,
         actor: str = "",
+        source: str = "",
     ) -> Profile:
         """Write an older snapshot as a new revision (recreating a deleted profile if needed)."""
         reg = self.get_registry(registry)
@@ -346,7 +380,9 @@ class RegistryService:
         current = self.store.get_profile(reg.slug, snapshot.slug)
         prepared = self.prepare_profile(snapshot)
         if current is None:
-            opts = WriteOptions(expected_version=expected_version, actor=actor, operation="restore")
+            opts = WriteOptions(
+                expected_version=expected_version, actor=actor, source=source, operation="restore"
+            )
             return self._insert(reg, prepared, opts)
         if current.policy.read_only:
             raise PolicyViolation("profile is read-only", current.slug)
@@ -354,7 +390,9 @@ class RegistryService:
         return self.store.update_profile(
             reg.slug,
             prepared,
-            WriteOptions(expected_version=expected_version, actor=actor, operation="restore"),
+            WriteOptions(
+                expected_version=expected_version, actor=actor, source=source, operation="restore"
+            ),
         )
 
     def list_changes(self, after: int = 0, limit: int = 100) -> list[Change]:

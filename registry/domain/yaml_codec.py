@@ -28,7 +28,10 @@ from .slugs import SlugError, go_quote, parse_slug
 
 MAX_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 100
-MAX_NODES = 1_000_000
+# Nodes (scalars, lists, maps, aliases) one document may compose, and the least alias
+# expansion allowed: about 20,000 typical profiles fit; composing stops at the first node
+# beyond it, before any Python value is built, so junk costs at most the budget's work.
+MAX_NODES = 500_000
 
 FORMATS = ("bundle", "registry", "legacy", "empty")
 SINGLE_REGISTRY_KEYS = frozenset({"profiles", "slug", "default_profile_slug"})
@@ -66,7 +69,22 @@ class _DepthLimit:
             self._depth = depth - 1
 
 
-class SafeLoader(_DepthLimit, yaml.SafeLoader):
+class _NodeBudget:
+    """Composer mixin: a node budget, so a document of millions of tiny nodes (a 2 MB list)
+    is refused after `max_nodes` nodes instead of being built, then validated item by item."""
+
+    max_nodes = MAX_NODES
+    _nodes = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
+        self._nodes += 1
+        if self._nodes > self.max_nodes:
+            mark = self.peek_event().start_mark  # type: ignore[attr-defined]
+            raise _LoadError(f"document has more than {self.max_nodes} YAML nodes{_at(mark)}")
+        return super().compose_node(parent, index)  # type: ignore[misc]
+
+
+class SafeLoader(_NodeBudget, _DepthLimit, yaml.SafeLoader):
     """PyYAML's pure-Python safe loader without implicit timestamps and with a depth limit."""
 
     yaml_implicit_resolvers = _IMPLICIT_RESOLVERS
@@ -76,9 +94,9 @@ _LOADER: type = SafeLoader
 
 if hasattr(yaml, "CSafeLoader"):
 
-    class _FastLoader(_DepthLimit, Composer, yaml.CSafeLoader):  # type: ignore[misc, name-defined]
+    class _FastLoader(_NodeBudget, _DepthLimit, Composer, yaml.CSafeLoader):  # type: ignore[misc, name-defined]
         """libyaml's parser (several times faster) under the Python composer, which carries
-        the depth limit; safe constructors and resolvers as in `SafeLoader`."""
+        depth limit and node budget; safe constructors and resolvers as in `SafeLoader`."""
 
         yaml_implicit_resolvers = _IMPLICIT_RESOLVERS
 
@@ -120,7 +138,8 @@ def safe_load(
     Raises `ValidationError` on `path` for: a document over `max_bytes` (checked before
     parsing), invalid UTF-8, YAML syntax errors (message names the line and column), tags other
     than the JSON core ones (`!!python/...`, `!!binary`, `!!set`, `!!timestamp`, custom tags),
-    nesting deeper than `max_depth`, recursive aliases, aliases that would expand the document
+    more than `max_nodes` nodes (counted while composing, before values are built), nesting
+    deeper than `max_depth`, recursive aliases, aliases that would expand the document
     beyond `max(max_nodes, 2 x its own node count)` (alias bombs), non-string mapping keys and
     NaN/Infinity. An empty document gives None.
     """
@@ -128,6 +147,7 @@ def safe_load(
         text = _check_size(text, max_bytes)
         loader = _LOADER(text)
         loader.max_depth = max_depth
+        loader.max_nodes = max_nodes
         try:
             node = loader.get_single_node()
             if node is None:

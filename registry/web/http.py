@@ -170,6 +170,9 @@ def version_param(name: str = "expected_version", source: dict[str, Any] | None 
     """A non-negative integer (0 when absent) from a JSON body, else the query string."""
     if source is not None and source.get(name) is not None:
         value = source[name]
+        # JSON Schema (and so the OpenAPI document and its clients) counts 169.0 as an integer
+        if isinstance(value, float) and value.is_integer() and 0 <= value < 2**63:
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValidationError(
                 FieldError(name, "must be a non-negative integer"), message=f"invalid {name}"

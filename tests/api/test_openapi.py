@@ -204,7 +204,7 @@ def test_exact_key_lists_match_the_code(doc):
     assert props("Token") == set(token.to_data())
     assert props("IssuedToken") == set(token.to_data()) | {"token"}
     plan = ImportPlan(mode="upsert", format="bundle", dry_run=True)
-    plan.items.append(PlanItem("profile", "r", "p", "created"))
+    plan.items.append(PlanItem("profile", "r", "p", "created", reason="managed by f.yaml"))
     assert props("ImportPlan") == set(plan.to_data())
     assert props("ImportPlanItem") == set(plan.to_data()["items"][0])
     resolved = ResolvedProfile("r", "p", 1, "p", Profile(slug="p").runtime, [], {})

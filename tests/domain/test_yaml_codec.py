@@ -17,6 +17,7 @@ from registry.domain.model import (
     RuntimeSpec,
 )
 from registry.domain.yaml_codec import (
+    MAX_NODES,
     decode_registries,
     encode_registries,
     encode_registry,
@@ -522,3 +523,21 @@ def test_pure_python_fallbacks_behave_the_same(monkeypatch) -> None:
     ]:
         with pytest.raises(ValidationError, match=message):
             decode_registries(text)
+
+
+def test_a_node_budget_refuses_documents_with_too_many_nodes_while_composing():
+    assert safe_load("[1, 2]", max_nodes=3) == [1, 2]  # the list and its two items
+    with pytest.raises(ValidationError) as exc:
+        safe_load("[1, 2, 3]", max_nodes=3)
+    assert exc.value.field == "document"
+    assert exc.value.errors[0].message == "document has more than 3 YAML nodes (line 1, column 8)"
+    # aliases count as the work they are: one node each, not their expansion
+    assert safe_load("a: &x [1]\nb: *x\n", max_nodes=6) == {"a": [1], "b": [1]}
+    with pytest.raises(ValidationError, match="more than 5 YAML nodes"):
+        safe_load("a: &x [1]\nb: *x\n", max_nodes=5)
+
+
+def test_the_default_node_budget_stops_a_huge_list_before_building_it():
+    text = "[" + "1," * MAX_NODES + "1]"
+    with pytest.raises(ValidationError, match=f"more than {MAX_NODES} YAML nodes"):
+        decode_registries(text)

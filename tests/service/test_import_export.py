@@ -238,3 +238,72 @@ def test_hostile_yaml_is_rejected_before_anything_is_written(service):
         with pytest.raises(ValidationError):
             import_yaml(service, text)
     assert service.list_registries() == []
+
+
+# --- registries managed by a seed file ---------------------------------------------------------
+
+SEEDED = read("single-registry.yaml")
+OTHER = "registries:\n  team:\n    default_profile_slug: a\n    profiles:\n      a: {}\n"
+
+
+def _seed(service):
+    import_yaml(service, SEEDED, mode="mirror", actor="seed", managed_by="seed.yaml", seed=True)
+    import_yaml(service, OTHER, actor="ci")
+
+
+@pytest.mark.parametrize("mode", ["create-only", "upsert", "mirror"])
+def test_an_export_with_a_managed_registry_imports_again_unchanged(service, mode):
+    _seed(service)
+    export = snapshot(service)
+    before = service.latest_change_id()
+    for dry_run in (True, False):
+        plan = import_yaml(service, export, mode=mode, dry_run=dry_run)
+        items = {(i.registry, i.profile): i for i in plan.items}
+        managed = items[("support", "")]
+        assert managed.action == "unchanged"
+        assert managed.reason == "managed by seed.yaml; left to its file"
+        assert {items[("support", p)].action for p in ("triage", "escalation")} == {"unchanged"}
+        assert plan.changes == 0 and not plan.applied
+    assert service.latest_change_id() == before
+    assert snapshot(service) == export
+
+
+def test_a_changed_managed_registry_is_refused_and_nothing_is_written(service):
+    _seed(service)
+    before = snapshot(service)
+    changed = before.replace("Support desk", "Changed").replace(
+        "team:\n", "team:\n    description: new\n"
+    )
+    for dry_run in (True, False):
+        with pytest.raises(ReadOnlyStore) as exc:
+            import_yaml(service, changed, dry_run=dry_run)
+        assert str(exc.value) == (
+            'store is read-only: registry "support" is managed by seed.yaml; the import would change it '
+            "(updated registry)"
+        )
+    assert snapshot(service) == before
+    extra = before.replace("  team:\n", "  team:\n").replace(
+        "    profiles:\n      escalation:", "    profiles:\n      new: {}\n      escalation:", 1
+    )
+    with pytest.raises(ReadOnlyStore, match=r"would change it \(created profile new\)"):
+        import_yaml(service, extra)
+    assert snapshot(service) == before
+
+
+def test_mirror_keeps_a_managed_registry_the_file_lacks(service):
+    _seed(service)
+    only_other = OTHER.replace("a: {}", "b: {}").replace(
+        "default_profile_slug: a", "default_profile_slug: b"
+    )
+    plan = import_yaml(service, only_other, mode="mirror")
+    items = {(i.registry, i.profile): i for i in plan.items}
+    kept = items[("support", "")]
+    assert kept.action == "skipped"
+    assert kept.reason == "managed by seed.yaml; mirror imports leave it to its file"
+    assert [(i.registry, i.profile) for i in plan.items if i.registry == "support"] == [
+        ("support", "")
+    ]
+    assert items[("team", "a")].action == "deleted" and plan.applied
+    assert [p.slug for p in service.iter_profiles("support")] == ["escalation", "triage"]
+    assert [p.slug for p in service.iter_profiles("team")] == ["b"]
+    assert kept.to_data()["reason"] == kept.reason

@@ -27,7 +27,7 @@ from registry.domain.errors import FieldError, ValidationError
 from registry.domain.importer import MODES, export_yaml, import_yaml
 from registry.domain.model import Metadata, Profile, Registry, _Collector, metadata_to_data
 from registry.domain.ports import Change, Revision
-from registry.domain.service import RegistryPatch, RegistryService
+from registry.domain.service import SOURCE_API, RegistryPatch, RegistryService
 from registry.domain.slugs import SlugError, parse_slug
 from registry.domain.tokens import TokenNotFound, TokenStore, issue
 
@@ -239,7 +239,9 @@ def list_registries() -> Response:
 def create_registry() -> Response:
     """Create an empty registry: `{slug, display_name?, description?, extensions?, tags?}`."""
     service = get_service()
-    fields = _registry_fields(json_body(), REGISTRY_CREATE_KEYS)
+    body = json_body()
+    version_param(source=body)  # accepted and ignored on create, but checked like everywhere
+    fields = _registry_fields(body, REGISTRY_CREATE_KEYS)
     reg = Registry(
         slug=fields.get("slug", ""),
         display_name=fields.get("display_name", ""),
@@ -247,7 +249,7 @@ def create_registry() -> Response:
         extensions=fields.get("extensions", {}),
         metadata=Metadata(tags=fields.get("tags", [])),
     )
-    created = service.create_registry(reg, actor=current_actor())
+    created = service.create_registry(reg, actor=current_actor(), source=SOURCE_API)
     response = _summary_response(service, created, status=201)
     response.headers["Location"] = url_for("api.get_registry", slug=created.slug)
     return response
@@ -271,7 +273,9 @@ def update_registry(slug: str) -> Response:
     expected = version_param(source=body)
     patch = RegistryPatch(**_registry_fields(body, REGISTRY_PATCH_KEYS))
     expected = expected or _registry_if_match(service, slug)
-    updated = service.update_registry(slug, patch, expected_version=expected, actor=current_actor())
+    updated = service.update_registry(
+        slug, patch, expected_version=expected, actor=current_actor(), source=SOURCE_API
+    )
     return _summary_response(service, updated)
 
 
@@ -282,7 +286,9 @@ def delete_registry(slug: str) -> Response:
     service = get_service()
     slug = _registry_path(slug)
     expected = version_param() or _registry_if_match(service, slug)
-    service.delete_registry(slug, expected_version=expected, actor=current_actor())
+    service.delete_registry(
+        slug, expected_version=expected, actor=current_actor(), source=SOURCE_API
+    )
     return Response(status=204)
 
 
@@ -345,6 +351,7 @@ def clone_profile(slug: str, profile: str) -> Response:
         target_registry=target,
         display_name=display_name,
         actor=current_actor(),
+        source=SOURCE_API,
     )
     reg = service.get_registry(target or source_registry)
     response = _document_response(reg, clone, status=201)
@@ -425,7 +432,12 @@ def restore_revision(slug: str, profile: str, revision_id: int) -> Response:
     _no_unknown(body, frozenset({"expected_version"})).raise_if_any()
     expected = version_param(source=body) or _profile_if_match(service, registry, profile)
     restored = service.restore_revision(
-        registry, profile, revision_id, expected_version=expected, actor=current_actor()
+        registry,
+        profile,
+        revision_id,
+        expected_version=expected,
+        actor=current_actor(),
+        source=SOURCE_API,
     )
     return _document_response(service.get_registry(registry), restored)
 

@@ -25,7 +25,7 @@ from registry.domain.model import (
     profile_fields_from_data,
 )
 from registry.domain.resolution import COOKIE_NAME, select_profile
-from registry.domain.service import ProfilePatch, RegistryService
+from registry.domain.service import SOURCE_API, ProfilePatch, RegistryService
 from registry.domain.slugs import SlugError, parse_slug
 
 from .. import get_service
@@ -186,10 +186,14 @@ def create_profile() -> Response:
     profile = Profile(**fields)
     actor = current_actor()
     with service.store.atomic():
-        created = service.create_profile(registry, profile, actor=actor, expected_version=expected)
+        created = service.create_profile(
+            registry, profile, actor=actor, source=SOURCE_API, expected_version=expected
+        )
         reg = service.get_registry(registry)
         if set_default and reg.default_profile_slug != created.slug:
-            reg = service.set_default_profile(reg.slug, created.slug, actor=actor)
+            reg = service.set_default_profile(
+                reg.slug, created.slug, actor=actor, source=SOURCE_API
+            )
     response = _document_response(reg, created, status=201)
     response.headers["Location"] = url_for("api.get_profile", slug=created.slug, registry=reg.slug)
     return response
@@ -232,11 +236,13 @@ def update_profile(slug: str) -> Response:
     actor = current_actor()
     with service.store.atomic():
         updated = service.update_profile(
-            registry, slug, patch, expected_version=expected, actor=actor
+            registry, slug, patch, expected_version=expected, actor=actor, source=SOURCE_API
         )
         reg = service.get_registry(registry)
         if set_default and reg.default_profile_slug != updated.slug:
-            reg = service.set_default_profile(reg.slug, updated.slug, actor=actor)
+            reg = service.set_default_profile(
+                reg.slug, updated.slug, actor=actor, source=SOURCE_API
+            )
     return _document_response(reg, updated)
 
 
@@ -250,7 +256,9 @@ def delete_profile(slug: str) -> Response:
     expected = version_param()
     if_match = _if_match_version(service, registry, slug)
     expected = expected or if_match
-    service.delete_profile(registry, slug, expected_version=expected, actor=current_actor())
+    service.delete_profile(
+        registry, slug, expected_version=expected, actor=current_actor(), source=SOURCE_API
+    )
     return Response(status=204)
 
 
@@ -268,7 +276,7 @@ def set_default_profile(slug: str) -> Response:
     registry = _registry_param(body)
     expected = version_param(source=body) or version_param()
     reg = service.set_default_profile(
-        registry, slug, expected_version=expected, actor=current_actor()
+        registry, slug, expected_version=expected, actor=current_actor(), source=SOURCE_API
     )
     return _document_response(reg, service.get_profile(reg.slug, slug))
 

@@ -18,6 +18,7 @@ from registry.domain.diff import profile_diff
 from registry.domain.errors import ConflictError, RegistryError, VersionConflict
 from registry.domain.model import Profile, Registry
 from registry.domain.ports import Revision
+from registry.domain.service import SOURCE_UI
 from registry.domain.slugs import SlugError, parse_slug
 
 from .. import get_service
@@ -244,6 +245,7 @@ def history_restore(slug: str, profile: str, revision_id: int):
             revision_id,
             expected_version=int(raw),
             actor=actor(),
+            source=SOURCE_UI,
         )
     except ConflictError as exc:
         h = _History(registry, profile)  # what is stored now

@@ -96,6 +96,7 @@ def _plan_rows(plan: ImportPlan) -> list[dict[str, Any]]:
             "registry": item.registry,
             "profile": item.profile,
             "action": item.action,
+            "reason": item.reason,
             "diff": diff_rows(item.diff),
         }
         for item in plan.items

@@ -39,6 +39,7 @@ from registry.domain.errors import (
 )
 from registry.domain.middleware import MiddlewareConfigCodec, effective_configs
 from registry.domain.model import Profile, Registry
+from registry.domain.service import SOURCE_UI
 
 from .. import get_service
 from ..htmx import is_htmx, render
@@ -249,7 +250,12 @@ def edit_profile(slug: str, profile: str):
         expected = int(overwrite)
     try:
         updated = service.update_profile(
-            reg.slug, current.slug, form.patch, expected_version=expected, actor=actor()
+            reg.slug,
+            current.slug,
+            form.patch,
+            expected_version=expected,
+            actor=actor(),
+            source=SOURCE_UI,
         )
     except ValidationError as exc:
         attach_errors(form, exc.errors)

@@ -31,7 +31,7 @@ from registry.domain.errors import (
     ValidationError,
 )
 from registry.domain.model import Profile, Registry
-from registry.domain.service import RegistryPatch, RegistryService
+from registry.domain.service import SOURCE_UI, RegistryPatch, RegistryService
 
 from .. import get_service
 from ..htmx import is_htmx, render
@@ -273,7 +273,7 @@ def create_registry() -> Response:
         slug=form["slug"], display_name=form["display_name"], description=form["description"]
     )
     try:
-        created = service.create_registry(reg, actor=actor())
+        created = service.create_registry(reg, actor=actor(), source=SOURCE_UI)
     except ValidationError as exc:
         return _list_page(service, status=422, form=form, errors=form_errors(exc, form))
     except AlreadyExists:
@@ -341,7 +341,9 @@ def edit_registry(slug: str) -> Response:
         default_profile_slug=form["default_profile_slug"].strip(),
     )
     try:
-        service.update_registry(reg.slug, patch, expected_version=expected, actor=actor())
+        service.update_registry(
+            reg.slug, patch, expected_version=expected, actor=actor(), source=SOURCE_UI
+        )
     except ValidationError as exc:
         errors = form_errors(exc, REGISTRY_FIELDS)
         return _edit_page(service, reg, form, errors=errors, status=422, expected_version=expected)
@@ -374,7 +376,9 @@ def delete_registry(slug: str) -> Response:
     if request.method == "POST":
         expected = _expected_version()
         try:
-            service.delete_registry(reg.slug, expected_version=expected, actor=actor())
+            service.delete_registry(
+                reg.slug, expected_version=expected, actor=actor(), source=SOURCE_UI
+            )
         except ConflictError:
             reg = service.get_registry(reg.slug)
             errors = {
@@ -407,7 +411,10 @@ def registry_new_profile(slug: str) -> Response:
     form = {k: _text(request.form, k) for k in ("slug", "display_name")}
     try:
         created = service.create_profile(
-            reg.slug, Profile(slug=form["slug"], display_name=form["display_name"]), actor=actor()
+            reg.slug,
+            Profile(slug=form["slug"], display_name=form["display_name"]),
+            actor=actor(),
+            source=SOURCE_UI,
         )
     except ValidationError as exc:
         errors = form_errors(exc, form)
@@ -433,7 +440,7 @@ def registry_set_default(slug: str) -> Response:
     listing = Listing.parse(request.form)
     profile = _text(request.form, "profile")
     try:
-        updated = service.set_default_profile(reg.slug, profile, actor=actor())
+        updated = service.set_default_profile(reg.slug, profile, actor=actor(), source=SOURCE_UI)
     except (ValidationError, NotFoundError) as exc:
         reason = exc.errors[0].message if isinstance(exc, ValidationError) else str(exc)
         message = f"Could not change the default: {reason}."
@@ -496,6 +503,7 @@ def registry_clone_profile(slug: str, profile: str) -> Response:
             target_registry=target,
             display_name=form["display_name"],
             actor=actor(),
+            source=SOURCE_UI,
         )
     except ValidationError as exc:
         errors = form_errors(exc, ("slug", "display_name", "registry"))
@@ -525,7 +533,9 @@ def registry_delete_profile(slug: str, profile: str) -> Response:
     if request.method == "POST":
         expected = _expected_version()
         try:
-            service.delete_profile(reg.slug, current.slug, expected_version=expected, actor=actor())
+            service.delete_profile(
+                reg.slug, current.slug, expected_version=expected, actor=actor(), source=SOURCE_UI
+            )
         except ValidationError as exc:
             errors, status = form_errors(exc, ()), 422
         except PolicyViolation as exc:
