@@ -200,6 +200,99 @@ def project_configs(profile: Profile, middlewares: MiddlewareRegistry) -> list[F
     return errors
 
 
+def _instances(payload: Any) -> dict[str, Any] | None:
+    if isinstance(payload, dict) and isinstance(payload.get("instances"), dict):
+        return payload["instances"]
+    return None
+
+
+def _uses_by_key(
+    uses: list[MiddlewareUse], middlewares: MiddlewareRegistry
+) -> dict[str, list[tuple[int, MiddlewareUse]]]:
+    """Uses of known middlewares, with their positions, grouped by config extension key."""
+    out: dict[str, list[tuple[int, MiddlewareUse]]] = {}
+    for i, use in enumerate(uses):
+        definition = middlewares.get(use.name)
+        if definition is not None:
+            out.setdefault(config_extension_key(definition.name), []).append((i, use))
+    return out
+
+
+def live_slots(uses: list[tuple[int, MiddlewareUse]]) -> set[str]:
+    """The slots some use reads: `id:<id>` / `index:<i>`, and `default` while a use has no id."""
+    slots = {slot_for(use, i) for i, use in uses}
+    if any(not use.id.strip() for _, use in uses):
+        slots.add("default")
+    return slots
+
+
+def orphan_slots(profile: Profile, middlewares: MiddlewareRegistry) -> dict[str, list[str]]:
+    """Config slots no middleware use of `profile` reads, by extension key (sorted)."""
+    by_key = _uses_by_key(profile.runtime.middlewares, middlewares)
+    out: dict[str, list[str]] = {}
+    for definition in middlewares.list():
+        key = config_extension_key(definition.name)
+        instances = _instances(profile.extensions.get(key))
+        if instances is None:
+            continue
+        dead = sorted(set(instances) - live_slots(by_key.get(key, [])))
+        if dead:
+            out[key] = dead
+    return out
+
+
+def remap_configs(
+    old_uses: list[MiddlewareUse],
+    new_uses: list[MiddlewareUse],
+    extensions: dict[str, Any],
+    stored: dict[str, Any],
+    middlewares: MiddlewareRegistry,
+) -> None:
+    """Make stored middleware configs follow their uses through an edit of the list, in place.
+
+    The contract, the same for the editor, the API and every other caller of
+    `RegistryService.update_profile`:
+    - a config with an id (`id:<id>`) follows the use with that id wherever it moves;
+    - a positional config (`index:<i>`) follows its use when the edit sends no config for it:
+      the k-th use without id of a middleware before the edit is the k-th use without id of that
+      middleware after it (so removing or reordering uses never shifts a config onto another use);
+    - slots no use reads any more (removed uses, unmatched positions) are dropped, and so is a
+      config extension left with no slot;
+    - a config extension the edit itself replaced (`extensions` differs from `stored` for that
+      key) is taken as given, in the new positions: only its orphans are dropped.
+    Inline configs sent with the uses are applied afterwards by `project_configs`, and win.
+    """
+    old_by_key = _uses_by_key(old_uses, middlewares)
+    new_by_key = _uses_by_key(new_uses, middlewares)
+    for definition in middlewares.list():
+        key = config_extension_key(definition.name)
+        payload = extensions.get(key)
+        instances = _instances(payload)
+        if instances is None:
+            continue
+        new = new_by_key.get(key, [])
+        if payload == stored.get(key):
+            old_positional = [i for i, use in old_by_key.get(key, []) if not use.id.strip()]
+            new_positional = [i for i, use in new if not use.id.strip()]
+            renamed = {
+                f"index:{before}": f"index:{after}"
+                for before, after in zip(old_positional, new_positional, strict=False)
+            }
+            instances = {  # in the stored order, so an edit that moves nothing changes nothing
+                renamed.get(s, s): v
+                for s, v in instances.items()
+                if s in renamed or not s.startswith("index:")
+            }
+        live = live_slots(new)
+        remaining = {s: copy.deepcopy(v) for s, v in instances.items() if s in live}
+        if remaining == payload["instances"] and list(remaining) == list(payload["instances"]):
+            continue
+        if not remaining and set(payload) == {"instances"}:
+            del extensions[key]
+        else:
+            extensions[key] = {**payload, "instances": remaining}
+
+
 def stored_config(extensions: dict[str, Any], key: str, use: MiddlewareUse, index: int) -> Any:
     """The stored config of one use: its slot, else (for a use without id) slot `default`."""
     payload = extensions.get(key)

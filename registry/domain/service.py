@@ -23,7 +23,13 @@ from .errors import (
 )
 from .extensions import CodecRegistry, Limits, builtin_codecs, normalize_extensions
 from .jsonutil import NotJSON, check_json
-from .middleware import MiddlewareRegistry, effective_configs, load_definitions, project_configs
+from .middleware import (
+    MiddlewareRegistry,
+    effective_configs,
+    load_definitions,
+    project_configs,
+    remap_configs,
+)
 from .model import Metadata, PolicySpec, Profile, Registry, RuntimeSpec, profile_to_data
 from .ports import Change, ProfilePage, ProfileQuery, Revision, Store, WriteOptions
 from .resolution import (
@@ -275,8 +281,7 @@ class RegistryService:
         current = self._profile_in(reg, slug)
         if current.policy.read_only:
             raise PolicyViolation("profile is read-only", current.slug)
-        updated = apply_patch(current, patch)
-        prepared = self.prepare_profile(updated)
+        prepared = self.prepare_update(current, patch)
         return self.store.update_profile(
             reg.slug,
             prepared,
@@ -478,6 +483,20 @@ class RegistryService:
         )
 
     # --- validation shared by every write path ---------------------------------------------
+
+    def prepare_update(self, current: Profile, patch: ProfilePatch) -> Profile:
+        """The profile `update_profile` would write for `patch`, validated: the patch applied,
+        stored middleware configs moved with their uses (`remap_configs`), then
+        `prepare_profile`. The editor validates with this, so it never disagrees with a save."""
+        updated = apply_patch(current, patch)
+        remap_configs(
+            current.runtime.middlewares,
+            updated.runtime.middlewares,
+            updated.extensions,
+            current.extensions,
+            self.middlewares,
+        )
+        return self.prepare_profile(updated)
 
     def prepare_profile(self, profile: Profile, *, strict: bool = False) -> Profile:
         """Normalize and validate a profile for writing; raises one `ValidationError` listing

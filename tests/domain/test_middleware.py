@@ -8,8 +8,10 @@ from registry.domain.middleware import (
     config_extension_key,
     effective_configs,
     load_definitions,
+    orphan_slots,
     parse_definitions,
     project_configs,
+    remap_configs,
 )
 from registry.domain.model import MiddlewareUse, Profile, RuntimeSpec
 from tests.conftest import FIXTURES
@@ -137,3 +139,76 @@ def test_effective_configs_fall_back_to_default_slot_without_id(registry):
     ext = {"middleware.agentmode_config@v1": {"instances": {"default": {"default_mode": "plan"}}}}
     [cfg] = effective_configs([MiddlewareUse("agentmode")], ext, registry)
     assert cfg["config"] == {"default_mode": "plan"}
+
+
+SQLITE = "middleware.sqlite_config@v1"
+AGENT = "middleware.agentmode_config@v1"
+
+
+def uses(*items: str) -> list[MiddlewareUse]:
+    """`uses("agentmode#primary", "sqlite")`: names with an optional `#id`."""
+    out = []
+    for item in items:
+        name, _, use_id = item.partition("#")
+        out.append(MiddlewareUse(name, id=use_id))
+    return out
+
+
+def test_remap_positional_configs_follow_their_uses_and_orphans_go(registry):
+    stored = {
+        SQLITE: {"instances": {"index:1": {"dsn": "a.db"}, "index:3": {"dsn": "b.db"}}},
+        AGENT: {"instances": {"id:primary": {"default_mode": "plan"}, "index:9": {}}},
+        "vendor.x@v1": {"keep": True},
+    }
+    extensions = {k: dict(v) for k, v in stored.items()}
+    before = uses("agentmode#primary", "sqlite", "agentmode", "sqlite")
+    after = uses("sqlite", "sqlite", "agentmode#primary")  # first agentmode use removed
+    remap_configs(before, after, extensions, stored, registry)
+    assert extensions == {
+        # the k-th sqlite use without id keeps its config wherever it moved
+        SQLITE: {"instances": {"index:0": {"dsn": "a.db"}, "index:1": {"dsn": "b.db"}}},
+        # configs by id follow the id; index:9 never had a use: dropped
+        AGENT: {"instances": {"id:primary": {"default_mode": "plan"}}},
+        "vendor.x@v1": {"keep": True},
+    }
+
+
+def test_remap_drops_a_config_extension_left_without_slots(registry):
+    stored = {SQLITE: {"instances": {"index:0": {"dsn": "a.db"}}}}
+    extensions = {SQLITE: stored[SQLITE]}
+    remap_configs(uses("sqlite"), uses("agentmode"), extensions, stored, registry)
+    assert extensions == {}
+    # a removed use whose key also carries other data keeps that data
+    stored = {SQLITE: {"instances": {"index:0": {"dsn": "a.db"}}, "note": "x"}}
+    extensions = {SQLITE: stored[SQLITE]}
+    remap_configs(uses("sqlite"), [], extensions, stored, registry)
+    assert extensions == {SQLITE: {"instances": {}, "note": "x"}}
+
+
+def test_remap_takes_a_replaced_config_extension_as_given(registry):
+    """A client that sends the config extension with the new list means its slots as sent."""
+    stored = {SQLITE: {"instances": {"index:1": {"dsn": "old.db"}}}}
+    sent = {SQLITE: {"instances": {"index:0": {"dsn": "new.db"}, "index:5": {"dsn": "x"}}}}
+    remap_configs(uses("agentmode", "sqlite"), uses("sqlite"), sent, stored, registry)
+    assert sent == {SQLITE: {"instances": {"index:0": {"dsn": "new.db"}}}}
+
+
+def test_remap_keeps_the_default_slot_while_a_use_without_id_reads_it(registry):
+    stored = {SQLITE: {"instances": {"default": {"dsn": "d.db"}, "id:wh": {"dsn": "w.db"}}}}
+    extensions = {SQLITE: stored[SQLITE]}
+    remap_configs(uses("sqlite#wh"), uses("sqlite", "sqlite#wh"), extensions, stored, registry)
+    assert extensions == stored
+    remap_configs(uses("sqlite", "sqlite#wh"), uses("sqlite#wh"), extensions, stored, registry)
+    assert extensions == {SQLITE: {"instances": {"id:wh": {"dsn": "w.db"}}}}
+
+
+def test_orphan_slots_lists_what_no_use_reads(registry):
+    p = Profile(
+        slug="a",
+        runtime=RuntimeSpec(middlewares=uses("sqlite", "agentmode#primary")),
+        extensions={
+            SQLITE: {"instances": {"index:0": {}, "index:1": {}, "id:gone": {}}},
+            AGENT: {"instances": {"id:primary": {}, "default": {}}},
+        },
+    )
+    assert orphan_slots(p, registry) == {SQLITE: ["id:gone", "index:1"], AGENT: ["default"]}

@@ -38,7 +38,7 @@ from registry.domain.middleware import (
     stored_config,
 )
 from registry.domain.model import MiddlewareUse, Profile, profile_from_data
-from registry.domain.service import ProfilePatch, RegistryService, apply_patch
+from registry.domain.service import ProfilePatch, RegistryService
 from registry.forms import Widget, build_widget, errors_from_fields, parse_form
 from registry.forms.ops import apply_op
 
@@ -82,6 +82,7 @@ class MiddlewareRow:
     id: str = ""
     enabled: bool = True
     enabled_orig: str = ""  # "" (absent), "true" or "false": what the stored use said
+    index_orig: str = ""  # the stored use's position ("" for a new row): where its config is
     definition: MiddlewareDefinition | None = None
     config: Widget | None = None
     errors: dict[str, list[str]] = field(default_factory=dict)  # name/id/enabled/"" -> messages
@@ -225,6 +226,7 @@ def form_data(
         if use.enabled is not False:
             data.add(p + "/enabled", "true")
         data.add(p + "/enabled@orig", "" if use.enabled is None else str(use.enabled).lower())
+        data.add(p + "/index@orig", str(i))
         definition = service.middlewares.get(use.name)
         if definition is not None:
             stored = stored_config(profile.extensions, _definition_key(definition), use, i)
@@ -494,18 +496,23 @@ def _read_middlewares(
             id=data.get(p + "/id", ""),
             enabled=checked,
             enabled_orig=orig,
+            index_orig=data.get(p + "/index@orig", ""),
             definition=service.middlewares.get(data.get(p + "/name", "")),
         )
         use: dict[str, Any] = {"name": row.name, "id": row.id}
         if enabled is not None:
             use["enabled"] = enabled
         if row.definition is not None:
-            stored = stored_config(
-                current.extensions,
-                _definition_key(row.definition),
-                MiddlewareUse(name=row.name, id=row.id),
-                i,
-            )
+            # The config this row was shown with: the stored use's slot at its stored position
+            # (rows move and renumber while editing; a new row has none).
+            stored = None
+            if row.index_orig.isdigit():
+                stored = stored_config(
+                    current.extensions,
+                    _definition_key(row.definition),
+                    MiddlewareUse(name=row.name, id=row.id),
+                    int(row.index_orig),
+                )
             if _has_under(data, p + "/config"):
                 row.config, value, changed = _schema_section(
                     row.definition.schema,
@@ -543,10 +550,8 @@ def _read_extensions(
         stored = key in current.extensions
         original = current.extensions.get(key)
         if isinstance(codec, MiddlewareConfigCodec):
-            if stored:
-                pruned = _prune(key, original, current, uses, service)
-                if pruned is not None:
-                    out[key] = pruned
+            if stored:  # moved with their uses, orphans dropped: RegistryService.prepare_update
+                out[key] = original
             form.extensions.append(
                 ExtensionRow(key, "middleware", codec.display_name, codec.description)
             )
@@ -571,35 +576,6 @@ def _read_extensions(
         if stored or value is not None:
             out[key] = value
     return out
-
-
-def _prune(
-    key: str,
-    payload: Any,
-    current: Profile,
-    uses: list[dict[str, Any]],
-    service: RegistryService,
-) -> Any:
-    """Drop config slots of middleware uses the edit removed or moved; keep everything else."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("instances"), dict):
-        return payload
-
-    def slots(items: list[MiddlewareUse]) -> set[str]:
-        out = set()
-        for i, use in enumerate(items):
-            definition = service.middlewares.get(use.name)
-            if definition is not None and _definition_key(definition) == key:
-                out.add(slot_for(use, i))
-        return out
-
-    new = [MiddlewareUse(name=u["name"].strip(), id=u["id"].strip()) for u in uses]
-    gone = slots(current.runtime.middlewares) - slots(new)
-    if not gone & set(payload["instances"]):
-        return payload
-    instances = {k: v for k, v in payload["instances"].items() if k not in gone}
-    if not instances and set(payload) == {"instances"}:
-        return None
-    return {**payload, "instances": instances}
 
 
 # --- errors beside their fields ----------------------------------------------------------------
@@ -749,7 +725,7 @@ def apply_editor_op(data: Any, op: str) -> MultiDict:
 def validate(service: RegistryService, form: EditorForm, current: Profile) -> list[FieldError]:
     """The service's validation of the edited profile (the same as the API's), attached."""
     try:
-        service.prepare_profile(apply_patch(current, form.patch))
+        service.prepare_update(current, form.patch)
     except ValidationError as exc:
         attach_errors(form, exc.errors)
         return exc.errors
