@@ -110,6 +110,8 @@ def test_hostile_strings_in_every_field_and_key(hostile_app, slot, text):
     body = _put(doc, path, is_key, text)
     resp = getattr(client, method)(url, data=_encode(body), content_type="application/json")
     assert resp.status_code < 500, resp.get_data(as_text=True)
+    # what the server decodes: an adjacent high + low surrogate pair is one valid character
+    text = json.loads(json.dumps(text))
     if has_refused(text):
         assert resp.status_code == 400
         fields = [e["field"] for e in resp.get_json()["errors"]]
@@ -119,7 +121,7 @@ def test_hostile_strings_in_every_field_and_key(hostile_app, slot, text):
             expected = child_path(expected, part)
         assert expected in fields, (expected, fields)
     if resp.status_code in (200, 201) and url.startswith("/api/chat/profiles") and method == "post":
-        client.delete("/api/chat/profiles/h")
+        client.delete(f"/api/chat/profiles/{resp.get_json()['slug']}")
     if method == "post" and url == "/api/registries" and resp.status_code == 201:
         client.delete("/api/registries/hr")
     for reader in READERS:
