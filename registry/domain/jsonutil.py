@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from typing import Any
+
+from .errors import FieldError, ValidationError
+from .text import child_path, refused_fields
 
 
 def canonical_json(value: Any) -> str:
@@ -52,3 +56,117 @@ def _walk(value: Any, depth: int, max_depth: int) -> None:
             _walk(item, depth + 1, max_depth)
         return
     raise NotJSON(f"{type(value).__name__} is not a JSON value")
+
+
+# --- the one strict JSON parser (API bodies and the editor's JSON textareas) ------------------
+
+MAX_PARSE_DEPTH = 64
+
+
+class _Duplicated(dict):
+    """An object that repeated a key (`object_pairs_hook` cannot say where it is; the walk
+    after parsing does)."""
+
+    duplicates: list[str]
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) == len(pairs):
+        return out
+    marked = _Duplicated(out)
+    seen: set[str] = set()
+    marked.duplicates = [k for k, _ in pairs if k in seen or seen.add(k)]  # type: ignore[func-returns-value]
+    return marked
+
+
+class _Refused(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise _Refused(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    """`1e400` parses to infinity, which no JSON answer could carry back: refuse it."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused(f"number {text[:32]} is out of range")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    """Integers past the interpreter's digit limit would fail (500) when converted."""
+    limit = sys.get_int_max_str_digits()  # 0 = no limit
+    if limit and len(text.lstrip("-")) > limit:
+        raise _Refused(f"integer has more than {limit} digits")
+    return int(text)
+
+
+def parse_json(
+    text: str, *, field: str = "body", base: str = "", max_depth: int = MAX_PARSE_DEPTH
+) -> Any:
+    """Parse JSON strictly; raise one `ValidationError` listing what is wrong.
+
+    Problems of the whole text (syntax, NaN/Infinity, numbers out of range, nesting deeper
+    than `max_depth`, which also keeps hostile input from exhausting Python's recursion) are
+    reported on `field`. Problems inside it are reported at their own path under `base`
+    (`base` "" gives body-relative paths such as `runtime.tools[0]`): a key given twice in
+    one object (JSON allows it, but "last wins" silently drops data), and strings or keys
+    holding characters no store may keep (`text.refused_fields`).
+    """
+    try:
+        data = json.loads(
+            text,
+            object_pairs_hook=_pairs,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            parse_int=_bounded_int,
+        )
+    except RecursionError:
+        raise ValidationError(FieldError(field, _too_deep(max_depth))) from None
+    except json.JSONDecodeError as exc:
+        message = f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        raise ValidationError(FieldError(field, message)) from None
+    except _Refused as exc:
+        raise ValidationError(FieldError(field, str(exc))) from None
+    errors = _structure_errors(data, field, base, max_depth)
+    if not errors:
+        errors = [FieldError(p, m) for p, m in refused_fields(data, base)]
+    if errors:
+        raise ValidationError(errors)
+    return data
+
+
+def textarea_message(message: str) -> str:
+    """A whole-text problem as an editor shows it beside a JSON textarea."""
+    if message.startswith("JSON is nested deeper"):
+        return message
+    return "must be valid JSON: " + message.removeprefix("invalid JSON: ")
+
+
+def _too_deep(max_depth: int) -> str:
+    return f"JSON is nested deeper than {max_depth} levels"
+
+
+def _structure_errors(data: Any, field: str, base: str, max_depth: int) -> list[FieldError]:
+    """Nesting depth and repeated keys, without recursion (the input may be hostile)."""
+    errors: list[FieldError] = []
+    stack: list[tuple[Any, str, int]] = [(data, base, 1)]
+    while stack:
+        item, where, depth = stack.pop()
+        if isinstance(item, dict):
+            if depth > max_depth:
+                return [FieldError(field, _too_deep(max_depth))]
+            if isinstance(item, _Duplicated):
+                errors.extend(
+                    FieldError(child_path(where, key), f"duplicate key {json.dumps(key)}")
+                    for key in item.duplicates
+                )
+            stack.extend((v, child_path(where, k), depth + 1) for k, v in item.items())
+        elif isinstance(item, list):
+            if depth > max_depth:
+                return [FieldError(field, _too_deep(max_depth))]
+            stack.extend((v, child_path(where, i), depth + 1) for i, v in enumerate(item))
+    return sorted(errors)

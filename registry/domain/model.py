@@ -100,6 +100,9 @@ class Profile:
     metadata: Metadata = field(default_factory=Metadata)
     extensions: JSONDict = field(default_factory=dict)
     stack: list[ProfileRef] = field(default_factory=list)
+    # Read state, never data: field paths whose stored text held refused characters (see
+    # `text`), shown as U+FFFD. Set by stores; `profile-registry doctor` rewrites them.
+    repaired: list[str] = field(default_factory=list, compare=False, repr=False)
 
     def clone(self) -> Profile:
         return _copy(self)
@@ -118,6 +121,8 @@ class Registry:
     read_only: bool = False
     managed_by: str = ""
     profiles: dict[str, Profile] = field(default_factory=dict)
+    # Read state, as `Profile.repaired` (the header's fields only).
+    repaired: list[str] = field(default_factory=list, compare=False, repr=False)
 
     def clone(self) -> Registry:
         return copy.deepcopy(self)

@@ -41,7 +41,12 @@ from .resolution import (
     normalize_overrides,
 )
 from .slugs import profile_slug, registry_slug
-from .validation import validate_profile, validate_registry_header
+from .validation import (
+    refused_registry_text,
+    refused_text,
+    validate_profile,
+    validate_registry_header,
+)
 
 MAX_PAGE = 500
 
@@ -501,7 +506,11 @@ class RegistryService:
     def prepare_profile(self, profile: Profile, *, strict: bool = False) -> Profile:
         """Normalize and validate a profile for writing; raises one `ValidationError` listing
         every problem. Runs for the UI, the API, imports and the CLI alike."""
+        refused = refused_text(profile)
+        if refused:
+            raise ValidationError(refused)
         p = profile.clone()
+        p.repaired = []  # what is written passed today's checks
         p.display_name = p.display_name.strip()
         p.description = p.description.strip()
         p.metadata.tags = [t.strip() for t in p.metadata.tags]
@@ -528,6 +537,10 @@ class RegistryService:
 
     def prepare_registry_header(self, registry: Registry) -> Registry:
         reg = registry.header()
+        refused = refused_registry_text(reg)
+        if refused:
+            raise ValidationError(refused)
+        reg.repaired = []
         reg.display_name = reg.display_name.strip()
         reg.description = reg.description.strip()
         reg.metadata.tags = [t.strip() for t in reg.metadata.tags]

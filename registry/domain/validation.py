@@ -7,8 +7,17 @@ service combines them with extension and middleware checks and raises one `Valid
 from __future__ import annotations
 
 from .errors import FieldError
-from .model import Metadata, PolicySpec, Profile, Registry, RuntimeSpec
+from .model import (
+    Metadata,
+    PolicySpec,
+    Profile,
+    Registry,
+    RuntimeSpec,
+    profile_to_data,
+    registry_to_data,
+)
 from .slugs import SlugError, parse_slug
+from .text import refused_fields
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 10_000
@@ -102,6 +111,29 @@ def validate_text(display_name: str, description: str, prefix: str = "") -> list
             FieldError(f"{prefix}description", f"must be at most {MAX_DESCRIPTION} characters")
         )
     return errors
+
+
+# Top-level profile fields whose errors carry the `profile.` prefix (as the other checks do).
+_PROFILE_PREFIXED = ("slug", "stack", "extensions")
+
+
+def refused_text(p: Profile) -> list[FieldError]:
+    """Strings and keys holding NUL or a lone surrogate (the rule in `text`), by field path.
+
+    Checked before anything else: other messages quote the values they reject.
+    """
+    errors = []
+    for path, reason in refused_fields(profile_to_data(p)):
+        if path.split(".")[0].split("[")[0] in _PROFILE_PREFIXED:
+            path = f"profile.{path}"
+        errors.append(FieldError(path, reason))
+    return errors
+
+
+def refused_registry_text(r: Registry) -> list[FieldError]:
+    """`refused_text` for a registry header."""
+    data = registry_to_data(r, with_profiles=False)
+    return [FieldError(path, reason) for path, reason in refused_fields(data, "registry")]
 
 
 def validate_profile(p: Profile) -> list[FieldError]:

@@ -19,12 +19,13 @@ from typing import Any
 
 import yaml
 from yaml.composer import Composer
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
 from .errors import FieldError, ValidationError
 from .model import Profile, Registry, profile_from_data, registry_from_data, registry_to_data
 from .slugs import SlugError, go_quote, parse_slug
+from .text import child_path, refused_fields, repair, repair_tree
 
 MAX_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 100
@@ -132,6 +133,7 @@ def safe_load(
     max_depth: int = MAX_DEPTH,
     max_nodes: int = MAX_NODES,
     path: str = "document",
+    repair: bool = False,
 ) -> Any:
     """Parse one YAML document into plain JSON values (dict/list/str/int/float/bool/None).
 
@@ -140,8 +142,10 @@ def safe_load(
     than the JSON core ones (`!!python/...`, `!!binary`, `!!set`, `!!timestamp`, custom tags),
     more than `max_nodes` nodes (counted while composing, before values are built), nesting
     deeper than `max_depth`, recursive aliases, aliases that would expand the document
-    beyond `max(max_nodes, 2 x its own node count)` (alias bombs), non-string mapping keys and
-    NaN/Infinity. An empty document gives None.
+    beyond `max(max_nodes, 2 x its own node count)` (alias bombs), a key given twice in one
+    mapping, non-string mapping keys, NaN/Infinity, and strings or keys holding NUL or a lone
+    surrogate (`text`; with `repair` those are left for the caller to repair: a store reading
+    its own file must not fail on data written before the rule). An empty document gives None.
     """
     try:
         text = _check_size(text, max_bytes)
@@ -153,6 +157,7 @@ def safe_load(
             if node is None:
                 return None
             _check_graph(node, max_depth, max_nodes)
+            _check_duplicate_keys(node, path)
             value = loader.construct_document(node)
         finally:
             loader.dispose()
@@ -176,6 +181,10 @@ def safe_load(
             raise
         raise ValidationError(FieldError(path, "invalid yaml: a number is too large")) from None
     _check_values(value, path)
+    if not repair:
+        refused = refused_fields(value, path)
+        if refused:
+            raise ValidationError([FieldError(where, reason) for where, reason in refused])
     return value
 
 
@@ -248,6 +257,52 @@ def _check_graph(root: Node, max_depth: int, max_nodes: int) -> None:
     visit(root, 1)
 
 
+_MERGE_TAG = _YAML + "merge"
+
+
+def _check_duplicate_keys(root: Node, path: str) -> None:
+    """Refuse a key given twice in one mapping (PyYAML keeps the last one silently).
+
+    Checked on the composed nodes, before construction, where the mapping's own keys are
+    still apart from what merge keys (`<<: *base`) bring in: an explicit key overriding a
+    merged one is ordinary YAML, two explicit equal keys are a mistake. Scalar keys compare
+    by resolved tag and text (`a` and `"a"` are the same string key).
+    """
+    errors: list[FieldError] = []
+    stack: list[tuple[Node, str]] = [(root, path)]
+    seen: set[int] = set()
+    while stack:
+        node, where = stack.pop()
+        if id(node) in seen:  # an alias: its anchor's node was checked already
+            continue
+        seen.add(id(node))
+        if isinstance(node, SequenceNode):
+            stack.extend((child, child_path(where, i)) for i, child in enumerate(node.value))
+            continue
+        if not isinstance(node, MappingNode):
+            continue
+        first: dict[tuple[str, str], Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):  # complex keys fail later: not strings
+                continue
+            sub = child_path(where, key_node.value)
+            if key_node.tag != _MERGE_TAG:
+                ident = (key_node.tag, key_node.value)
+                if ident in first:
+                    errors.append(
+                        FieldError(
+                            sub,
+                            f"duplicate key {go_quote(key_node.value)}{_at(key_node.start_mark)}"
+                            f", first given{_at(first[ident])}",
+                        )
+                    )
+                else:
+                    first[ident] = key_node.start_mark
+            stack.append((value_node, sub))
+    if errors:
+        raise ValidationError(sorted(errors))
+
+
 def _check_values(value: Any, path: str) -> None:
     """Reject what the safe constructors can still produce but JSON cannot hold."""
     stack: list[tuple[Any, str]] = [(value, path)]
@@ -287,6 +342,7 @@ def decode_registries(
     default_registry: str = "default",
     *,
     max_bytes: int = MAX_BYTES,
+    repair: bool = False,
 ) -> DecodedDocument:
     """Decode a bundle, a single-registry document or a legacy flat profile map.
 
@@ -301,10 +357,13 @@ def decode_registries(
     present, else the first *normalized* slug in sorted order; keys that normalize to the same
     slug, and a `slug` that contradicts its map key, are errors instead of silently winning.
     All problems are reported together in one `ValidationError`.
+
+    `repair` (a store reading its own file) replaces NUL and lone surrogates by U+FFFD instead
+    of refusing them, and lists the repaired paths in each item's `repaired`.
     """
     if isinstance(text, str) and not text.strip():
         return DecodedDocument("empty")
-    data = safe_load(text, max_bytes=max_bytes)
+    data = safe_load(text, max_bytes=max_bytes, repair=repair)
     if data is None or data == {}:
         return DecodedDocument("empty")
     if not isinstance(data, dict):
@@ -312,10 +371,10 @@ def decode_registries(
     errors: list[FieldError] = []
     if "registries" in data:
         fmt = "bundle"
-        registries = _decode_bundle(data, errors)
+        registries = _decode_bundle(data, errors, repair)
     elif SINGLE_REGISTRY_KEYS & data.keys():
         fmt = "registry"
-        registries = _decode_registry(data, default_registry, "registry", errors)
+        registries = _decode_registry(data, default_registry, "registry", errors, repair=repair)
     else:
         fmt = "legacy"
         registries = _decode_legacy(data, default_registry, errors)
@@ -328,7 +387,9 @@ def _kind(value: Any) -> str:
     return {list: "a list", str: "a string", bool: "a boolean"}.get(type(value), "a scalar")
 
 
-def _decode_bundle(data: dict[str, Any], errors: list[FieldError]) -> list[Registry]:
+def _decode_bundle(
+    data: dict[str, Any], errors: list[FieldError], repair: bool = False
+) -> list[Registry]:
     for key in sorted(data):
         if key != "registries":
             errors.append(FieldError(f"document.{key}", "unknown field"))
@@ -344,7 +405,7 @@ def _decode_bundle(data: dict[str, Any], errors: list[FieldError]) -> list[Regis
         if not isinstance(raw[key], dict):
             errors.append(FieldError(path, f"registry {go_quote(key)} must be a mapping"))
             continue
-        for reg in _decode_registry(raw[key], "", path, errors, map_key=key):
+        for reg in _decode_registry(raw[key], "", path, errors, map_key=key, repair=repair):
             if reg.slug in out:
                 errors.append(FieldError(path, f"duplicate registry slug {go_quote(reg.slug)}"))
             else:
@@ -359,13 +420,20 @@ def _decode_registry(
     errors: list[FieldError],
     *,
     map_key: str = "",
+    repair: bool = False,
 ) -> list[Registry]:
     """One registry mapping -> [registry] (or [] with `errors` extended)."""
+    repaired: dict[str, list[str]] = {}
+    if repair:
+        data, repaired = _repair_registry(data)
     try:
         reg = registry_from_data(data, slug=map_key or fallback, path=path)
     except ValidationError as exc:
         errors.extend(exc.errors)
         return []
+    reg.repaired = repaired.pop("", [])
+    for key, profile in reg.profiles.items():
+        profile.repaired = repaired.get(key, [])
     failed = len(errors)
     reg.slug = _slug(reg.slug, f"{path}.slug", "registry slug", errors)
     if map_key and reg.slug:
@@ -390,6 +458,22 @@ def _decode_registry(
             profiles[profile.slug] = profile
     reg.profiles = profiles
     return [reg] if len(errors) == failed else []
+
+
+def _repair_registry(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """NUL and lone surrogates -> U+FFFD in a registry mapping; repaired paths by profile map
+    key (`""`: the registry's own fields), relative to that registry or profile."""
+    header, paths = repair_tree({k: v for k, v in data.items() if k != "profiles"})
+    repaired = {"": paths}
+    profiles = data.get("profiles")
+    if isinstance(profiles, dict):
+        header["profiles"] = {}
+        for key, value in profiles.items():
+            new_key = repair(key) if isinstance(key, str) else key
+            header["profiles"][new_key], repaired[new_key] = repair_tree(value)
+    elif "profiles" in data:
+        header["profiles"] = profiles
+    return header, repaired
 
 
 def _decode_legacy(

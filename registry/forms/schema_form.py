@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from registry.domain.errors import FieldError
+from registry.domain.errors import FieldError, ValidationError
+from registry.domain.jsonutil import parse_json, textarea_message
 
 FormErrors = dict[str, list[str]]  # path ("" = the whole value, "/items/0") -> messages
 
@@ -263,9 +264,12 @@ def _parse(
         if not raw.strip():
             return _MISSING
         try:
-            return json.loads(raw, parse_constant=_no_constants)
-        except ValueError as exc:
-            errors.setdefault(path, []).append(f"must be valid JSON: {exc}")
+            return parse_json(raw, field="", base="")
+        except ValidationError as exc:
+            errors.setdefault(path, []).extend(
+                f"{e.field}: {e.message}" if e.field else textarea_message(e.message)
+                for e in exc.errors
+            )
             return _MISSING
     if raw == "":
         return _MISSING
@@ -292,10 +296,6 @@ def _parse(
         errors.setdefault(path, []).append("is not one of the choices")
         return _MISSING
     return raw
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 # --- domain errors -> form paths -------------------------------------------------------------

@@ -46,6 +46,7 @@ from ..domain.model import (
     registry_to_data,
 )
 from ..domain.ports import Change, ProfilePage, ProfileQuery, Revision, WriteOptions
+from ..domain.text import SUSPECT_JSON_RE, repair_tree
 from .migrations import migrate, search_text
 from .sql_models import build_models
 
@@ -223,6 +224,19 @@ def dumps(data: Any) -> str:
     """JSON for payload columns. ASCII-escaped so that NUL and lone surrogates survive
     (PostgreSQL text rejects NUL; both drivers reject lone surrogates)."""
     return json.dumps(data, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+
+
+def _decode_payload(data: str) -> tuple[Any, list[str]]:
+    """A payload column's JSON, with refused characters (NUL, lone surrogates: written before
+    they were refused, or straight into the database) repaired to U+FFFD so that no reader
+    fails on them; also returns the field paths repaired (`text.repair_tree`).
+
+    The payload is ASCII-escaped JSON, so a cheap search finds the rare rows to walk.
+    """
+    raw = json.loads(data, strict=False)  # strict=False: a raw control character typed in SQL
+    if not SUSPECT_JSON_RE.search(data) and "\x00" not in data:
+        return raw, []
+    return repair_tree(raw)
 
 
 def _column_text(value: str) -> str:
@@ -405,7 +419,9 @@ class SQLStore(PooledConnections):
 
     def _profile_of(self, registry: str, slug: str, data: str) -> Profile:
         try:
-            p = profile_from_stored(json.loads(data), slug=slug)
+            raw, repaired = _decode_payload(data)
+            p = profile_from_stored(raw, slug=slug)
+            p.repaired = repaired
         except (ValueError, ValidationError) as exc:
             raise CorruptRecord(
                 f'{self.kind} profile store: profile "{registry}/{slug}" has an invalid '
@@ -419,7 +435,9 @@ class SQLStore(PooledConnections):
 
     def _registry_of(self, slug: str, data: str) -> Registry:
         try:
-            r = registry_from_data(json.loads(data), slug=slug)
+            raw, repaired = _decode_payload(data)
+            r = registry_from_data(raw, slug=slug)
+            r.repaired = repaired
         except (ValueError, ValidationError) as exc:
             raise CorruptRecord(
                 f'{self.kind} profile store: registry "{slug}" has an invalid payload: {exc}'

@@ -202,7 +202,9 @@ class YAMLFileStore:
             self._data, self._signature = {}, None
             return
         try:
-            doc = decode_registries(raw, self.default_registry, max_bytes=MAX_FILE_BYTES)
+            doc = decode_registries(
+                raw, self.default_registry, max_bytes=MAX_FILE_BYTES, repair=True
+            )
         except ValidationError as exc:
             raise ValidationError(exc.errors, f"yaml profile store {self.path}: {exc}") from exc
         self._data = {r.slug: r for r in doc.registries}

@@ -7,9 +7,6 @@ applies. ETags are strong validators built from versions and change ids.
 
 from __future__ import annotations
 
-import json
-import math
-import sys
 from typing import Any
 
 from flask import Flask, Request, Response, jsonify, request
@@ -18,11 +15,12 @@ from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream, get_content_length, get_input_stream
 
 from registry.domain.errors import FieldError, ValidationError
+from registry.domain.jsonutil import MAX_PARSE_DEPTH, parse_json
 
 from .errors import APIProblem
 from .guards import check_body_type
 
-MAX_JSON_DEPTH = 64
+MAX_JSON_DEPTH = MAX_PARSE_DEPTH
 
 
 # --- request bodies ------------------------------------------------------------------------
@@ -83,31 +81,13 @@ def _bad_body(message: str) -> ValidationError:
     return ValidationError(FieldError("body", message), message=f"bad request: {message}")
 
 
-def _reject_constant(name: str) -> Any:
-    raise _bad_body(f"{name} is not valid JSON")
-
-
-def _finite_float(text: str) -> float:
-    """`1e400` parses to infinity, which no JSON answer could carry back: refuse it."""
-    value = float(text)
-    if not math.isfinite(value):
-        raise _bad_body(f"number {text[:32]} is out of range")
-    return value
-
-
-def _bounded_int(text: str) -> int:
-    """Integers past the interpreter's digit limit would fail (500) when converted."""
-    limit = sys.get_int_max_str_digits()  # 0 = no limit
-    if limit and len(text.lstrip("-")) > limit:
-        raise _bad_body(f"integer has more than {limit} digits")
-    return int(text)
-
-
 def json_body(*, required: bool = True) -> dict[str, Any]:
     """The request's JSON object; `{}` for an absent body when not `required`.
 
     A body sent as anything but JSON is refused (415) before it is read: a cross-site page
-    can send `text/plain` or form bodies without a CORS preflight (see `guards`)."""
+    can send `text/plain` or form bodies without a CORS preflight (see `guards`). The body is
+    parsed by the domain's one strict parser (`jsonutil.parse_json`): a repeated key or a
+    string holding NUL or a lone surrogate is a 400 naming its field path."""
     check_body_type()
     raw = request.get_data(cache=True)
     if not raw.strip():
@@ -119,40 +99,12 @@ def json_body(*, required: bool = True) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise _bad_body(f"request body is not valid UTF-8 (byte {exc.start})") from None
     try:
-        data = json.loads(
-            text,
-            parse_constant=_reject_constant,
-            parse_float=_finite_float,
-            parse_int=_bounded_int,
-        )
-    except RecursionError:
-        raise _bad_body(f"JSON is nested deeper than {MAX_JSON_DEPTH} levels") from None
-    except json.JSONDecodeError as exc:
-        raise _bad_body(
-            f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        ) from None
-    if _depth(data) > MAX_JSON_DEPTH:
-        raise _bad_body(f"JSON is nested deeper than {MAX_JSON_DEPTH} levels")
+        data = parse_json(text, field="body", max_depth=MAX_JSON_DEPTH)
+    except ValidationError as exc:
+        raise ValidationError(exc.errors, message=f"bad request: {exc.errors[0]}") from None
     if not isinstance(data, dict):
         raise _bad_body("request body must be a JSON object")
     return data
-
-
-def _depth(value: Any) -> int:
-    """Nesting depth without recursion (bodies may be hostile)."""
-    deepest = 0
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            deepest = max(deepest, depth)
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            deepest = max(deepest, depth)
-            stack.extend((v, depth + 1) for v in item)
-        if deepest > MAX_JSON_DEPTH:
-            break
-    return deepest
 
 
 def text_param(name: str, source: dict[str, Any] | None = None) -> str | None:

@@ -61,7 +61,7 @@ FULL_PROFILE = {
             "flags": [{"enabled": True, "weights": [1, 2.5, None]}, {"enabled": False}],
             "nested": {"deep": {"deeper": ["x", {"y": "z"}]}},
             "empty": {},
-            "unicode": "naïve 日本語 \u0000 end",
+            "unicode": "naïve 日本語 \ufffe \u202e end",
         },
     },
 }
@@ -520,7 +520,7 @@ def test_everything_survives_a_reopen(store: Store, reopen) -> None:
         assert list(second.iter_profiles("default")) == [agent, other]
         vendor = second.get_profile("default", "agent").extensions["vendor.custom@v1"]
         assert vendor["flags"][0]["weights"] == [1, 2.5, None]
-        assert vendor["unicode"] == "naïve 日本語 \u0000 end"
+        assert vendor["unicode"] == "naïve 日本語 \ufffe \u202e end"
     finally:
         second.close()
 

@@ -30,6 +30,7 @@ from werkzeug.datastructures import MultiDict
 
 from registry.domain.errors import FieldError, ValidationError
 from registry.domain.extensions import Codec
+from registry.domain.jsonutil import parse_json, textarea_message
 from registry.domain.middleware import (
     MiddlewareConfigCodec,
     MiddlewareDefinition,
@@ -462,15 +463,14 @@ def _json_field(
         parsed: Any = empty
     else:
         try:
-            parsed = json.loads(raw, parse_constant=_no_constants)
-        except ValueError as exc:
-            problems.append(FieldError(path, f"must be valid JSON: {exc}"))
+            parsed = parse_json(raw, field=path, base=path)
+        except ValidationError as exc:
+            problems.extend(
+                FieldError(e.field, textarea_message(e.message)) if e.field == path else e
+                for e in exc.errors
+            )
             return original
     return original if _canon(parsed) == _canon(original) else parsed
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed")
 
 
 def _read_middlewares(

@@ -23,7 +23,7 @@ from registry.domain.errors import (
     PolicyViolation,
     ValidationError,
 )
-from registry.domain.jsonutil import NotJSON, check_json
+from registry.domain.jsonutil import parse_json
 from registry.domain.resolution import canonical_override_key
 from registry.domain.service import MAX_PAGE
 
@@ -37,26 +37,14 @@ FORM_KEYS = ("registry", "profile", "request_overrides", "system_prompt", "tools
 MAX_OVERRIDE_DEPTH = 32
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def parse_overrides(text: str) -> dict[str, Any]:
-    """The overrides textarea: empty, or a JSON object (no NaN, bounded nesting)."""
+    """The overrides textarea: empty, or a JSON object (the API's strict parser)."""
     text = text.strip()
     if not text:
         return {}
-    try:
-        data = json.loads(text, parse_constant=_reject_constant)
-        check_json(data, max_depth=MAX_OVERRIDE_DEPTH)
-    except json.JSONDecodeError as exc:
-        message = f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        raise ValidationError(FieldError("request_overrides", message)) from None
-    except RecursionError:
-        message = f"JSON is nested deeper than {MAX_OVERRIDE_DEPTH} levels"
-        raise ValidationError(FieldError("request_overrides", message)) from None
-    except (ValueError, NotJSON) as exc:
-        raise ValidationError(FieldError("request_overrides", str(exc))) from None
+    data = parse_json(
+        text, field="request_overrides", base="request_overrides", max_depth=MAX_OVERRIDE_DEPTH
+    )
     if not isinstance(data, dict):
         raise ValidationError(FieldError("request_overrides", "must be a JSON object"))
     return data
