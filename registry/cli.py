@@ -22,7 +22,7 @@ from flask.cli import run_command as flask_run_command
 
 from registry import config as cfg
 from registry.bench import bench_command
-from registry.domain import sessions
+from registry.domain import doctor, sessions
 from registry.domain.errors import RegistryError, ValidationError
 from registry.domain.importer import (
     MODES,
@@ -185,6 +185,41 @@ def export_command(registry: str | None, output: str | None) -> None:
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
+
+
+@click.command("doctor")
+@click.option("--fix", is_flag=True, help="Repair what can be repaired, each as a revision.")
+@with_appcontext
+def doctor_command(fix: bool) -> None:
+    """Find stored values today's rules would refuse: refused characters, middleware config
+    slots no use reads, a registry default naming a missing profile, invalid profiles.
+
+    One line per finding on stdout (`registry/profile: field: reason`); exit 1 while any
+    remain. `--fix` writes each repairable item once through the service (actor `doctor`)."""
+    service = _service()
+    findings = doctor.examine(service, progress=_Progress("examining"))
+    for finding in findings:
+        click.echo(("" if finding.fixable else "(manual) ") + finding.line())
+    if not findings:
+        click.echo("no problems found", err=True)
+        return
+    fixable = [f for f in findings if f.fixable]
+    if not fix:
+        click.echo(
+            f"{len(findings)} problem(s), {len(fixable)} repairable: run "
+            "`profile-registry doctor --fix`",
+            err=True,
+        )
+        raise SystemExit(1)
+    done, failed = doctor.repair(service, fixable, source=SOURCE_CLI)
+    for line in done:
+        click.echo(f"repaired {line}")
+    for line in failed:
+        click.echo(line, err=True)
+    left = len(findings) - len(fixable) + len(failed)
+    if left:
+        click.echo(f"{left} problem(s) left for a person to fix", err=True)
+        raise SystemExit(1)
 
 
 @click.command("migrate-legacy")
@@ -357,6 +392,7 @@ COMMANDS = [
     export_command,
     migrate_legacy_command,
     validate_command,
+    doctor_command,
     bench_command,
 ]
 

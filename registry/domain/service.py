@@ -558,6 +558,22 @@ class RegistryService:
             )
         return reg
 
+    # --- repairs (`profile-registry doctor`) -------------------------------------------------
+
+    def repair_profile(
+        self, registry: str, slug: str, *, actor: str = "doctor", source: str = ""
+    ) -> Profile:
+        """Write a profile back as today's rules make it: text that was repaired when read
+        (U+FFFD for refused characters) and middleware config slots no use reads dropped.
+        An admin repair, like an import: read-only profiles too, never a registry managed
+        by a file (the next start would seed it again)."""
+        reg = self.get_registry(registry)
+        self._check_writable(reg)
+        current = self._profile_in(reg, slug)
+        prepared = self.prepare_update(current, ProfilePatch())
+        opts = WriteOptions(expected_version=current.metadata.version, actor=actor, source=source)
+        return self.store.update_profile(reg.slug, prepared, opts)
+
     def _check_default(self, reg: Registry) -> None:
         if not reg.default_profile_slug:
             page = self.store.list_profiles(reg.slug, ProfileQuery(limit=1))
