@@ -53,9 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.teardown_appcontext
     def release_connection(_exc: BaseException | None) -> None:
-        release = getattr(store, "release", None)
-        if release is not None:
-            release()
+        service.release()
         tokens.release()
 
     from registry.web import register_blueprints

@@ -33,7 +33,6 @@ from registry.domain.importer import (
 )
 from registry.domain.metadata import now_ms
 from registry.domain.middleware import MiddlewareRegistry, load_definitions
-from registry.domain.model import Registry
 from registry.domain.service import SOURCE_CLI, RegistryService
 from registry.domain.tokens import ADMIN, ROLES, TokenStore, issue
 from registry.domain.yaml_codec import decode_registries, encode_registries
@@ -119,13 +118,9 @@ def init_command() -> None:
     """Create the store (migrating an existing one), the default registry and, with auth on,
     the admin token (first start)."""
     service = _service()
-    slug = service.default_registry
-    if service.store.get_registry(slug) is None:
-        service.create_registry(
-            Registry(slug=slug, display_name=slug.title()), actor="cli", source=SOURCE_CLI
-        )
-        click.echo(f'created registry "{slug}"')
-    click.echo(f"store ready: {service.store.kind} ({_safe_url(service.store.url)})")
+    if service.ensure_default_registry(actor="cli", source=SOURCE_CLI) is not None:
+        click.echo(f'created registry "{service.default_registry}"')
+    click.echo(f"store ready: {service.backend_description}")
     admin = bootstrap_admin(current_app._get_current_object())  # type: ignore[attr-defined]
     if admin is not None:
         click.echo(
@@ -400,16 +395,6 @@ COMMANDS = [
 def register_commands(app: Flask) -> None:
     for command in COMMANDS:
         app.cli.add_command(command)
-
-
-def _safe_url(url: str) -> str:
-    """Hide a password in a database URL."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
-    return url
 
 
 class RegistryCLI(FlaskGroup):

@@ -23,17 +23,12 @@ from flask import Flask, Response
 from flask.cli import ScriptInfo
 from gunicorn.app.base import BaseApplication
 
-from registry.domain.errors import AlreadyExists
-from registry.domain.model import Registry
 from registry.domain.service import SOURCE_CLI
 
 log = logging.getLogger(__name__)
 
 DEFAULT_THREADS = 4
 KEEPALIVE_SECONDS = 5
-# Connections a forked worker found open (it must never close them: the master or a sibling
-# owns the same socket or file handle). Kept referenced so garbage collection cannot close them.
-_INHERITED: list[Any] = []
 
 
 def default_workers() -> int:
@@ -60,29 +55,22 @@ def register_bench_routes(app: Flask) -> None:
 def prepare_app(app: Flask) -> None:
     """Master-side set-up before forking: the default registry exists (as `init` does), bench
     routes are registered, and the master holds no database connection."""
-    service = app.extensions["registry"]
-    slug = service.default_registry
-    if service.store.get_registry(slug) is None:
-        try:
-            service.create_registry(
-                Registry(slug=slug, display_name=slug.title()), actor="serve", source=SOURCE_CLI
-            )
-        except AlreadyExists:
-            pass  # another instance on the same database created it first
+    app.extensions["registry"].ensure_default_registry(actor="serve", source=SOURCE_CLI)
     register_bench_routes(app)
     release_connections(app)
 
 
-def _stores(app: Flask) -> list[Any]:
-    """Everything in the app that may hold a database connection (profiles, tokens)."""
-    found = [app.extensions["registry"].store, app.extensions.get("tokens")]
+def _connection_holders(app: Flask) -> list[Any]:
+    """Everything in the app that may hold a database connection: the service (for the
+    profile store it owns) and the token store."""
+    found = [app.extensions["registry"], app.extensions.get("tokens")]
     return [s for s in found if s is not None]
 
 
 def release_connections(app: Flask) -> None:
     """Close the calling thread's idle database connections (the master's, before a fork)."""
-    for store in _stores(app):
-        release = getattr(store, "disconnect", None) or getattr(store, "release", None)
+    for holder in _connection_holders(app):
+        release = getattr(holder, "disconnect", None) or getattr(holder, "release", None)
         if release is not None:
             release()
 
@@ -94,15 +82,12 @@ def forget_inherited_connections(app: Flask) -> None:
     opening one in the master; closing one here would end the master's session (PostgreSQL
     sends a terminate message on the shared socket).
     """
-    for store in _stores(app):
-        state = getattr(getattr(store, "db", None), "_state", None)
-        if state is None or getattr(state, "closed", True):
-            continue
-        _INHERITED.append(state.conn)
-        state.reset()
-        log.warning(
-            "worker %s inherited an open database connection; it opens its own", os.getpid()
-        )
+    for holder in _connection_holders(app):
+        forget = getattr(holder, "forget_inherited", None)
+        if forget is not None and forget():
+            log.warning(
+                "worker %s inherited an open database connection; it opens its own", os.getpid()
+            )
 
 
 class RegistryServer(BaseApplication):
@@ -211,7 +196,7 @@ def serve_command(
     count = workers or default_workers()
     click.echo(
         f"serving on http://{host}:{port} ({count} workers x {threads} threads, "
-        f"store {service.store.kind})",
+        f"store {service.backend_kind})",
         err=True,
     )
     serve(app, host=host, port=port, workers=count, threads=threads, access_log=access_log)

@@ -131,6 +131,13 @@ def service(app):
 
 
 @pytest.fixture
+def app_store(service):
+    """The store behind the app's service, for tests that write past the service's rules or
+    watch what it reads. The app itself never reaches it (tests/test_one_door.py)."""
+    return service._store
+
+
+@pytest.fixture
 def seeded(service):
     """Registry `default` (inventory*, analyst (read-only), default) and `team` (analyst at
     version 7), from tests/fixtures/canonical-bundle.yaml."""

@@ -28,7 +28,7 @@ def find_problems(
     out: list[Problem] = []
     seen = 0
     for summary in service.list_registries():
-        for profile in service.store.iter_profiles(summary.registry.slug):
+        for profile in service.iter_profiles(summary.registry.slug):
             seen += 1
             if seen > scan or len(out) >= limit:
                 return out

@@ -16,7 +16,7 @@ from typing import Any
 from .diff import diff_values, profile_content, profile_diff
 from .errors import FieldError, ReadOnlyStore, ValidationError
 from .model import Profile, Registry
-from .ports import WriteOptions
+from .ports import Store, WriteOptions
 from .service import SOURCE_IMPORT, SOURCE_SEED, RegistryService
 from .yaml_codec import decode_registries
 
@@ -169,7 +169,7 @@ def plan_import(
     """
     if mode not in MODES:
         raise ValidationError(FieldError("mode", f"must be one of {', '.join(MODES)}"))
-    store = service.store
+    store = _store_of(service)
     plan = ImportPlan(mode=mode, format=fmt, dry_run=dry_run)
     prepared = prepare_document(service, registries)
     seen = {header.slug for header, _ in prepared}
@@ -240,7 +240,7 @@ def _plan_registry(
     current: Registry | None,
     managed_by: str,
 ) -> None:
-    store = service.store
+    store = _store_of(service)
     mode = plan.mode
     slug = header.slug
     if managed_by:
@@ -333,7 +333,7 @@ def apply_plan(
 
     `source` is recorded in `metadata.source` of what is updated, and of what is created
     unless the file declares a source (declared metadata is kept, like versions)."""
-    store = service.store
+    store = _store_of(service)
     total = len(plan._ops)
     # Registry headers are written before profiles are created, and updated (new default)
     # before profiles are deleted, so the default always names a profile that exists.
@@ -444,6 +444,13 @@ def export_yaml(service: RegistryService, registry: str | None = None) -> str:
     full = []
     for header in headers:
         reg = header.clone()
-        reg.profiles = {p.slug: p for p in service.store.iter_profiles(reg.slug)}
+        reg.profiles = {p.slug: p for p in _store_of(service).iter_profiles(reg.slug)}
         full.append(reg)
     return encode_registries(full)
+
+
+def _store_of(service: RegistryService) -> Store:
+    """The service's private store. Imports are the service's bulk use case (plans over whole
+    registries, an all-or-nothing apply in one transaction), so they may reach it from inside
+    the domain; nothing outside `registry/domain` does (tests/test_one_door.py checks)."""
+    return service._store

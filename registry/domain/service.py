@@ -116,7 +116,7 @@ class RegistryService:
         default_registry: str = "default",
         limits: Limits | None = None,
     ):
-        self.store = store
+        self._store = store  # private: callers go through the use cases below (one door)
         self.middlewares = middlewares or MiddlewareRegistry(load_definitions())
         self.codecs = codecs or CodecRegistry(builtin_codecs())
         for codec in self.middlewares.codecs():
@@ -125,18 +125,82 @@ class RegistryService:
         self.default_registry = registry_slug(default_registry, "default_registry")
         self.limits = limits or Limits()
 
+    # --- the store behind the service (lifecycle; the store itself stays private) ----------
+
+    @property
+    def backend_kind(self) -> str:
+        """`sqlite`, `postgresql` or `yaml`: what pages and `/healthz` show."""
+        return self._store.kind
+
+    @property
+    def backend_description(self) -> str:
+        """The store's kind and URL with any password hidden, for start banners."""
+        return f"{self._store.kind} ({redacted_url(getattr(self._store, 'url', ''))})"
+
+    @property
+    def supports_history(self) -> bool:
+        """False for the YAML store: no revisions, no change feed."""
+        return self._store.supports_history
+
+    def release(self) -> None:
+        """Hand this thread's idle connection back (end of a web request)."""
+        release = getattr(self._store, "release", None)
+        if release is not None:
+            release()
+
+    def disconnect(self) -> None:
+        """Close this thread's connection and every idle pooled one (before a fork)."""
+        disconnect = getattr(self._store, "disconnect", None) or getattr(
+            self._store, "release", None
+        )
+        if disconnect is not None:
+            disconnect()
+
+    def forget_inherited(self) -> bool:
+        """In a forked child: drop, without closing, a connection inherited from the parent
+        (closing it would end the parent's session). True when there was one."""
+        forget = getattr(self._store, "forget_inherited", None)
+        return bool(forget()) if forget is not None else False
+
+    def close(self) -> None:
+        """Close the store; later use cases raise `StoreClosed`."""
+        self._store.close()
+
     # --- registries ------------------------------------------------------------------------
 
     def list_registries(self) -> list[RegistrySummary]:
-        counts = self.store.profile_counts()
+        counts = self._store.profile_counts()
         return [
             RegistrySummary(r, counts.get(r.slug, 0))
-            for r in sorted(self.store.list_registries(), key=lambda r: r.slug)
+            for r in sorted(self._store.list_registries(), key=lambda r: r.slug)
         ]
+
+    def registry_summary(self, slug: str | None) -> RegistrySummary:
+        """One registry's header and how many profiles it holds."""
+        reg = self.get_registry(slug)
+        return RegistrySummary(reg, self._store.profile_counts().get(reg.slug, 0))
+
+    def find_registry(self, slug: str | None) -> Registry | None:
+        """The registry, or None when there is none (`get_registry` raises instead)."""
+        return self._store.get_registry(self._registry_slug(slug))
+
+    def ensure_default_registry(self, *, actor: str, source: str) -> Registry | None:
+        """Create the default registry unless it exists (start-up: `init`, `serve`); the
+        registry created, or None when it already existed. Another instance on the same
+        database creating it at the same moment counts as existing."""
+        slug = self.default_registry
+        if self._store.get_registry(slug) is not None:
+            return None
+        try:
+            return self.create_registry(
+                Registry(slug=slug, display_name=slug.title()), actor=actor, source=source
+            )
+        except AlreadyExists:
+            return None
 
     def get_registry(self, slug: str | None) -> Registry:
         slug = self._registry_slug(slug)
-        reg = self.store.get_registry(slug)
+        reg = self._store.get_registry(slug)
         if reg is None:
             raise RegistryNotFound(slug)
         return reg
@@ -149,9 +213,9 @@ class RegistryService:
                     "registry.default_profile_slug", "default profile does not exist in registry"
                 )
             )
-        if self.store.get_registry(reg.slug) is not None:
+        if self._store.get_registry(reg.slug) is not None:
             raise AlreadyExists("registry", reg.slug)
-        return self.store.create_registry(reg, WriteOptions(actor=actor, source=source))
+        return self._store.create_registry(reg, WriteOptions(actor=actor, source=source))
 
     def update_registry(
         self,
@@ -178,7 +242,7 @@ class RegistryService:
         reg = self.prepare_registry_header(reg)
         if patch.default_profile_slug is not None:
             self._check_default(reg)
-        return self.store.update_registry(
+        return self._store.update_registry(
             reg, WriteOptions(expected_version=expected_version, actor=actor, source=source)
         )
 
@@ -187,7 +251,7 @@ class RegistryService:
     ) -> None:
         reg = self.get_registry(slug)
         self._check_writable(reg)
-        self.store.delete_registry(
+        self._store.delete_registry(
             reg.slug, WriteOptions(expected_version=expected_version, actor=actor, source=source)
         )
 
@@ -223,20 +287,25 @@ class RegistryService:
         reg = self.get_registry(registry)
         if limit < 1 or limit > MAX_PAGE:
             raise ValidationError(FieldError("limit", f"must be between 1 and {MAX_PAGE}"))
-        return self.store.list_profiles(
+        return self._store.list_profiles(
             reg.slug, ProfileQuery(q=q.strip(), tag=tag.strip(), limit=limit, after=cursor)
         )
 
     def iter_profiles(self, registry: str | None) -> Iterator[Profile]:
-        return self.store.iter_profiles(self.get_registry(registry).slug)
+        return self._store.iter_profiles(self.get_registry(registry).slug)
 
     def get_profile(self, registry: str | None, slug: str) -> Profile:
         slug = profile_slug(slug)
         return self._profile_in(self.get_registry(registry), slug)
 
+    def find_profile(self, registry: str | None, slug: str) -> Profile | None:
+        """The profile, or None when it or its registry does not exist (one read: callers
+        that already hold the registry use this to learn whether the profile exists)."""
+        return self._store.get_profile(self._registry_slug(registry), profile_slug(slug))
+
     def _profile_in(self, reg: Registry, slug: str) -> Profile:
         """A profile of a registry already read (saves reading the registry again)."""
-        profile = self.store.get_profile(reg.slug, profile_slug(slug))
+        profile = self._store.get_profile(reg.slug, profile_slug(slug))
         if profile is None:
             raise ProfileNotFound(profile_slug(slug))
         return profile
@@ -250,25 +319,31 @@ class RegistryService:
         source: str = "",
         expected_version: int = 0,
         operation: str = "",
+        set_default: bool = False,
     ) -> Profile:
-        """Create a profile; the first profile of a registry becomes its default (SPEC 2)."""
+        """Create a profile; the first profile of a registry becomes its default (SPEC 2),
+        and so does this one with `set_default` (in the same transaction: both or neither)."""
         reg = self.get_registry(registry)
         self._check_writable(reg)
         prepared = self.prepare_profile(profile)
-        if self.store.get_profile(reg.slug, prepared.slug) is not None:
+        if self._store.get_profile(reg.slug, prepared.slug) is not None:
             raise AlreadyExists("profile", prepared.slug)
         opts = WriteOptions(
             expected_version=expected_version, actor=actor, source=source, operation=operation
         )
-        return self._insert(reg, prepared, opts)
+        with self._store.atomic():
+            created = self._insert(reg, prepared, opts)
+            if set_default:
+                self._make_default(reg.slug, created.slug, actor=actor, source=source)
+        return created
 
     def _insert(self, reg: Registry, prepared: Profile, opts: WriteOptions) -> Profile:
         """Store a new profile; the first profile of a registry becomes its default."""
-        with self.store.atomic():
-            created = self.store.create_profile(reg.slug, prepared, opts)
+        with self._store.atomic():
+            created = self._store.create_profile(reg.slug, prepared, opts)
             if not reg.default_profile_slug:
                 reg.default_profile_slug = created.slug
-                self.store.update_registry(reg, WriteOptions(actor=opts.actor, source=opts.source))
+                self._store.update_registry(reg, WriteOptions(actor=opts.actor, source=opts.source))
         return created
 
     def update_profile(
@@ -280,18 +355,27 @@ class RegistryService:
         expected_version: int = 0,
         actor: str = "",
         source: str = "",
+        set_default: bool = False,
     ) -> Profile:
+        """Apply a patch; with `set_default` the profile also becomes its registry's default
+        in the same transaction (both or neither)."""
         reg = self.get_registry(registry)
         self._check_writable(reg)
         current = self._profile_in(reg, slug)
         if current.policy.read_only:
             raise PolicyViolation("profile is read-only", current.slug)
         prepared = self.prepare_update(current, patch)
-        return self.store.update_profile(
-            reg.slug,
-            prepared,
-            WriteOptions(expected_version=expected_version, actor=actor, source=source),
-        )
+        opts = WriteOptions(expected_version=expected_version, actor=actor, source=source)
+        with self._store.atomic():
+            updated = self._store.update_profile(reg.slug, prepared, opts)
+            if set_default:
+                self._make_default(reg.slug, updated.slug, actor=actor, source=source)
+        return updated
+
+    def _make_default(self, registry: str, slug: str, *, actor: str, source: str) -> None:
+        """Inside a write's transaction: make `slug` the default unless it already is."""
+        if self.get_registry(registry).default_profile_slug != slug:
+            self.set_default_profile(registry, slug, actor=actor, source=source)
 
     def delete_profile(
         self,
@@ -316,17 +400,17 @@ class RegistryService:
                 )
             )
         opts = WriteOptions(expected_version=expected_version, actor=actor, source=source)
-        with self.store.atomic():
-            self.store.delete_profile(reg.slug, current.slug, opts)
+        with self._store.atomic():
+            self._store.delete_profile(reg.slug, current.slug, opts)
             if reg.default_profile_slug == current.slug:
                 reg.default_profile_slug = ""
-                self.store.update_registry(reg, WriteOptions(actor=actor, source=source))
+                self._store.update_registry(reg, WriteOptions(actor=actor, source=source))
 
     def default_blocks_delete(self, reg: Registry, slug: str) -> bool:
         """True when `slug` is the registry's default and other profiles remain (SPEC 2)."""
         if reg.default_profile_slug != slug:
             return False
-        page = self.store.list_profiles(reg.slug, ProfileQuery(limit=2))
+        page = self._store.list_profiles(reg.slug, ProfileQuery(limit=2))
         return any(p.slug != slug for p in page.items)
 
     def clone_profile(
@@ -356,14 +440,14 @@ class RegistryService:
     def list_revisions(self, registry: str | None, slug: str, limit: int = 100) -> list[Revision]:
         reg = self.get_registry(registry)
         slug = profile_slug(slug)
-        revisions = self.store.list_revisions(reg.slug, slug, limit)
-        if not revisions and self.store.get_profile(reg.slug, slug) is None:
+        revisions = self._store.list_revisions(reg.slug, slug, limit)
+        if not revisions and self._store.get_profile(reg.slug, slug) is None:
             raise ProfileNotFound(slug)
         return revisions
 
     def get_revision(self, registry: str | None, slug: str, revision_id: int) -> Revision:
         reg = self.get_registry(registry)
-        rev = self.store.get_revision(reg.slug, profile_slug(slug), revision_id)
+        rev = self._store.get_revision(reg.slug, profile_slug(slug), revision_id)
         if rev is None:
             raise RevisionNotFound(revision_id)
         return rev
@@ -387,7 +471,7 @@ class RegistryService:
                 FieldError("revision", "this revision records a delete; pick an earlier one")
             )
         snapshot = rev.snapshot.clone()
-        current = self.store.get_profile(reg.slug, snapshot.slug)
+        current = self._store.get_profile(reg.slug, snapshot.slug)
         prepared = self.prepare_profile(snapshot)
         if current is None:
             opts = WriteOptions(
@@ -397,7 +481,7 @@ class RegistryService:
         if current.policy.read_only:
             raise PolicyViolation("profile is read-only", current.slug)
         prepared.metadata.tags = list(snapshot.metadata.tags)
-        return self.store.update_profile(
+        return self._store.update_profile(
             reg.slug,
             prepared,
             WriteOptions(
@@ -406,10 +490,17 @@ class RegistryService:
         )
 
     def list_changes(self, after: int = 0, limit: int = 100) -> list[Change]:
-        return self.store.list_changes(after, limit)
+        return self._store.list_changes(after, limit)
+
+    def recent_changes(self, limit: int = 15) -> list[Change]:
+        """The `limit` newest changes, newest first (empty without history). Read from the
+        feed's end, never from id arithmetic: PostgreSQL sequences leave gaps."""
+        if not self._store.supports_history:
+            return []
+        return self._store.list_changes(0, limit, newest_first=True)
 
     def latest_change_id(self) -> int:
-        return self.store.latest_change_id()
+        return self._store.latest_change_id()
 
     # --- resolution ------------------------------------------------------------------------
 
@@ -455,7 +546,7 @@ class RegistryService:
         profile = selection.profile
         if selection.legacy_cookie_profile:
             reg = self.get_registry(None)
-            if self.store.get_profile(reg.slug, selection.legacy_cookie_profile) is not None:
+            if self._store.get_profile(reg.slug, selection.legacy_cookie_profile) is not None:
                 profile = selection.legacy_cookie_profile
         return self.resolve(selection.registry, profile, request_overrides)
 
@@ -466,12 +557,12 @@ class RegistryService:
         default profile, else the literal `default` (clients just show what they get).
         """
         if selection.registry and selection.profile:
-            reg = self.store.get_registry(selection.registry)
-            if reg is not None and self.store.get_profile(reg.slug, selection.profile) is not None:
+            reg = self._store.get_registry(selection.registry)
+            if reg is not None and self._store.get_profile(reg.slug, selection.profile) is not None:
                 return reg.slug, selection.profile
-        default = self.store.get_registry(self.default_registry)
+        default = self._store.get_registry(self.default_registry)
         legacy = selection.legacy_cookie_profile
-        if legacy and default and self.store.get_profile(default.slug, legacy) is not None:
+        if legacy and default and self._store.get_profile(default.slug, legacy) is not None:
             return default.slug, legacy
         fallback = default.default_profile_slug if default is not None else ""
         return self.default_registry, fallback or "default"
@@ -481,7 +572,7 @@ class RegistryService:
             return profile_slug(profile)
         if reg.default_profile_slug:
             return reg.default_profile_slug
-        if self.store.get_profile(reg.slug, "default") is not None:
+        if self._store.get_profile(reg.slug, "default") is not None:
             return "default"
         raise ValidationError(
             FieldError("profile.slug", "profile slug is required and registry has no default")
@@ -576,7 +667,7 @@ class RegistryService:
 
     def _check_default(self, reg: Registry) -> None:
         if not reg.default_profile_slug:
-            page = self.store.list_profiles(reg.slug, ProfileQuery(limit=1))
+            page = self._store.list_profiles(reg.slug, ProfileQuery(limit=1))
             if page.items:
                 raise ValidationError(
                     FieldError(
@@ -584,7 +675,7 @@ class RegistryService:
                     )
                 )
             return
-        if self.store.get_profile(reg.slug, reg.default_profile_slug) is None:
+        if self._store.get_profile(reg.slug, reg.default_profile_slug) is None:
             raise ProfileNotFound(reg.default_profile_slug)
 
     def _check_writable(self, reg: Registry) -> None:
@@ -616,3 +707,13 @@ def apply_patch(current: Profile, patch: ProfilePatch) -> Profile:
     if patch.stack is not None:
         p.stack = copy.deepcopy(patch.stack)
     return p
+
+
+def redacted_url(url: str) -> str:
+    """A database URL with its password hidden (what start banners print)."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+    return url

@@ -283,6 +283,10 @@ def registry_row(r: Registry) -> dict[str, Any]:
 # --- the store -----------------------------------------------------------------------------
 
 
+# Connections a forked worker found open (see `PooledConnections.forget_inherited`).
+_INHERITED: list[Any] = []
+
+
 class PooledConnections:
     """Connection lifecycle shared by the SQL stores (they keep `db` and `_closed`)."""
 
@@ -307,6 +311,18 @@ class PooledConnections:
         close_idle = getattr(self.db, "close_idle", None)
         if close_idle is not None and not self._closed:
             close_idle()
+
+    def forget_inherited(self) -> bool:
+        """In a forked child: drop this thread's open connection without closing it (the
+        parent or a sibling owns the same socket or SQLite handle; closing it would end their
+        session). True when there was one. It stays referenced so garbage collection cannot
+        close it either."""
+        state = getattr(self.db, "_state", None)
+        if state is None or getattr(state, "closed", True):
+            return False
+        _INHERITED.append(state.conn)
+        state.reset()
+        return True
 
 
 class SQLStore(PooledConnections):
@@ -826,8 +842,10 @@ class SQLStore(PooledConnections):
         row = next(iter(rows.limit(1)), None)
         return None if row is None else self._revision_of(row)
 
-    def list_changes(self, after: int = 0, limit: int = 100) -> list[Change]:
-        """Changes with id > `after`, oldest first."""
+    def list_changes(
+        self, after: int = 0, limit: int = 100, *, newest_first: bool = False
+    ) -> list[Change]:
+        """Changes with id > `after`, oldest first (or the newest, newest first)."""
         self._check()
         if after >= MAX_ID:
             return []
@@ -835,7 +853,7 @@ class SQLStore(PooledConnections):
         rows = (
             V.select(V.id, V.registry, V.profile, V.operation, V.version, V.actor, V.at_ms)
             .where(V.id > after)
-            .order_by(V.id)
+            .order_by(V.id.desc() if newest_first else V.id)
             .limit(max(1, limit))
             .tuples()
         )

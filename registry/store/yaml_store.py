@@ -438,7 +438,9 @@ class YAMLFileStore:
         self._check()
         return None
 
-    def list_changes(self, after: int = 0, limit: int = 100) -> list[Change]:
+    def list_changes(
+        self, after: int = 0, limit: int = 100, *, newest_first: bool = False
+    ) -> list[Change]:
         self._check()
         return []
 

@@ -26,7 +26,7 @@ def healthz():
     `{"status": "unavailable", "store", "detail"}` (with `Retry-After` when waiting helps).
     """
     service = get_service()
-    base = {"version": __version__, "store": service.store.kind}
+    base = {"version": __version__, "store": service.backend_kind}
     try:
         registries = service.list_registries()
     except (StoreUnavailable, StoreClosed) as exc:

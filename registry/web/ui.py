@@ -79,7 +79,7 @@ def init_ui(app: Flask) -> None:
         return {
             "viewer": current_viewer(),
             "auth_enabled": auth_enabled(),
-            "store_kind": service.store.kind,
+            "store_kind": service.backend_kind,
             "app_version": __version__,
         }
 

@@ -127,7 +127,7 @@ def test_a_chunked_mirror_import_cut_at_the_limit_is_not_applied(make_app):
         "/api/import?mode=mirror", content_type="application/yaml", **chunked(document)
     )
     assert_problem(resp, 413)
-    assert [p.slug for p in service.store.iter_profiles("default")] == ["a", "b", "c"]
+    assert [p.slug for p in service.iter_profiles("default")] == ["a", "b", "c"]
 
 
 def test_chunked_bodies_within_the_limit_are_read_whole(make_app):

@@ -128,7 +128,7 @@ def test_html_forms_keep_their_csrf_protection(client, seeded):
         "/registries", data={"slug": "x"}, headers={"Origin": "https://evil.example"}
     )
     assert resp.status_code == 400
-    assert seeded.store.get_registry("x") is None
+    assert seeded.find_registry("x") is None
     token = csrf_token(client)
     htmx = {
         "HX-Request": "true",
@@ -138,4 +138,4 @@ def test_html_forms_keep_their_csrf_protection(client, seeded):
     }
     resp = client.post("/registries", data={"slug": "viahtmx"}, headers=htmx)
     assert resp.status_code in (200, 201, 303), resp.get_data(as_text=True)[:300]
-    assert seeded.store.get_registry("viahtmx") is not None
+    assert seeded.find_registry("viahtmx") is not None

@@ -61,10 +61,10 @@ def test_patch_reordering_uses_moves_positional_configs(two_uses):
     assert extensions[AGENT] == {"instances": {"index:1": {"default_mode": "plan"}}}
 
 
-def test_patch_of_other_fields_drops_orphan_slots(two_uses, service):
+def test_patch_of_other_fields_drops_orphan_slots(two_uses, service, app_store):
     profile = service.get_profile("default", "tooling")
     profile.extensions[SQLITE]["instances"]["index:7"] = {"dsn": "orphan.db"}
-    service.store.update_profile("default", profile, _opts())  # written past the service's rules
+    app_store.update_profile("default", profile, _opts())  # written past the service's rules
     response = two_uses.patch("/api/chat/profiles/tooling", json={"display_name": "Tooling"})
     assert response.status_code == 200
     assert "index:7" not in response.get_json()["extensions"][SQLITE]["instances"]

@@ -85,4 +85,4 @@ def test_sigkill_mid_import_leaves_before_or_after(tmp_path, backend):
         plan_env_free = service.list_profiles("support")
         assert [p.slug for p in plan_env_free.items] == ["escalation", "triage"]
     finally:
-        service.store.close()
+        service.close()

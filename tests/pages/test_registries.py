@@ -282,10 +282,10 @@ def test_pagination_with_cursors(client, service):
     assert len(table_slugs(soup(client.get("/registries/big?limit=99999")))) == 50
 
 
-def test_the_registry_page_loads_one_page_only(client, service, monkeypatch):
+def test_the_registry_page_loads_one_page_only(client, service, app_store, monkeypatch):
     """However large the registry, the page reads one page of profiles from the store."""
     seed_big(service)
-    store = service.store
+    store = app_store
     limits = []
     original = store.list_profiles
 

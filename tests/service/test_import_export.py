@@ -89,7 +89,7 @@ def test_export_import_export_is_byte_identical(store, tmp_path, service):
     other = RegistryService(open_store(f"yaml:{tmp_path / 'other.yaml'}"))
     import_yaml(other, first)
     assert export_yaml(other) == first
-    other.store.close()
+    other.close()
 
 
 def test_dry_run_writes_nothing_and_returns_the_plan(service):

@@ -105,7 +105,7 @@ def test_unknown_extensions_survive_partial_update_and_reopen(service, store, re
     assert again.get_profile(None, "a").extensions == {
         "vendor.custom@v1": {"flags": [{"on": True}]}
     }
-    again.store.close()
+    again.close()
 
 
 def test_update_checks_versions(service):

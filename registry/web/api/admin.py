@@ -174,9 +174,9 @@ def _registry_if_match(service: RegistryService, slug: str) -> int:
     header = request.headers.get("If-Match")
     if header is None:
         return 0
-    reg = service.get_registry(slug)
-    check_if_match(registry_etag(reg, _profile_count(service, reg.slug)))
-    return 0 if header.strip() == "*" else reg.metadata.version
+    summary = service.registry_summary(slug)
+    check_if_match(registry_etag(summary.registry, summary.profile_count))
+    return 0 if header.strip() == "*" else summary.registry.metadata.version
 
 
 def _profile_if_match(service: RegistryService, registry: str, slug: str) -> int:
@@ -184,19 +184,17 @@ def _profile_if_match(service: RegistryService, registry: str, slug: str) -> int
     if header is None:
         return 0
     reg = service.get_registry(registry)
-    current = service.store.get_profile(reg.slug, slug)
+    current = service.find_profile(reg.slug, slug)
     if current is None:
         raise APIProblem(412, "precondition failed: the profile does not exist")
     check_if_match(document_etag(reg, current))
     return 0 if header.strip() == "*" else current.metadata.version
 
 
-def _profile_count(service: RegistryService, slug: str) -> int:
-    return service.store.profile_counts().get(slug, 0)
-
-
-def _summary_response(service: RegistryService, reg: Registry, status: int = 200) -> Response:
-    count = _profile_count(service, reg.slug)
+def _summary_response(service: RegistryService, slug: str, status: int = 200) -> Response:
+    """The registry's summary as stored now (after a write: what the write left)."""
+    summary = service.registry_summary(slug)
+    reg, count = summary.registry, summary.profile_count
     return json_response(
         registry_summary(reg, count), status=status, etag=registry_etag(reg, count)
     )
@@ -207,10 +205,10 @@ def _document_response(reg: Registry, p: Profile, status: int = 200) -> Response
 
 
 def _require_history(service: RegistryService) -> None:
-    if not service.store.supports_history:
+    if not service.supports_history:
         raise APIProblem(
             404,
-            f"history is not available: the {service.store.kind} store keeps no revisions",
+            f"history is not available: the {service.backend_kind} store keeps no revisions",
             kind="no-history",
         )
 
@@ -250,7 +248,7 @@ def create_registry() -> Response:
         metadata=Metadata(tags=fields.get("tags", [])),
     )
     created = service.create_registry(reg, actor=current_actor(), source=SOURCE_API)
-    response = _summary_response(service, created, status=201)
+    response = _summary_response(service, created.slug, status=201)
     response.headers["Location"] = url_for("api.get_registry", slug=created.slug)
     return response
 
@@ -259,7 +257,7 @@ def create_registry() -> Response:
 @require(READER)
 def get_registry(slug: str) -> Response:
     service = get_service()
-    return _summary_response(service, service.get_registry(_registry_path(slug)))
+    return _summary_response(service, _registry_path(slug))
 
 
 @bp.patch("/registries/<slug>")
@@ -276,7 +274,7 @@ def update_registry(slug: str) -> Response:
     updated = service.update_registry(
         slug, patch, expected_version=expected, actor=current_actor(), source=SOURCE_API
     )
-    return _summary_response(service, updated)
+    return _summary_response(service, updated.slug)
 
 
 @bp.delete("/registries/<slug>")
@@ -407,7 +405,7 @@ def revision_diff(slug: str, profile: str, revision_id: int) -> Response:
         raise ValidationError(FieldError("against", 'must be a revision id or "current"'))
     rev = service.get_revision(registry, profile, revision_id)
     if raw == "current":
-        after = service.store.get_profile(service.get_registry(registry).slug, profile)
+        after = service.find_profile(service.get_registry(registry).slug, profile)
         against: int | str = "current"
         etag = f"diff:{rev.id}:current:v{after.metadata.version if after else 0}"
     else:

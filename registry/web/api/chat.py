@@ -185,15 +185,15 @@ def create_profile() -> Response:
     fields.setdefault("slug", "")
     profile = Profile(**fields)
     actor = current_actor()
-    with service.store.atomic():
-        created = service.create_profile(
-            registry, profile, actor=actor, source=SOURCE_API, expected_version=expected
-        )
-        reg = service.get_registry(registry)
-        if set_default and reg.default_profile_slug != created.slug:
-            reg = service.set_default_profile(
-                reg.slug, created.slug, actor=actor, source=SOURCE_API
-            )
+    created = service.create_profile(
+        registry,
+        profile,
+        actor=actor,
+        source=SOURCE_API,
+        expected_version=expected,
+        set_default=set_default,
+    )
+    reg = service.get_registry(registry)
     response = _document_response(reg, created, status=201)
     response.headers["Location"] = url_for("api.get_profile", slug=created.slug, registry=reg.slug)
     return response
@@ -234,15 +234,16 @@ def update_profile(slug: str) -> Response:
     if_match = _if_match_version(service, registry, slug)
     expected = expected or if_match
     actor = current_actor()
-    with service.store.atomic():
-        updated = service.update_profile(
-            registry, slug, patch, expected_version=expected, actor=actor, source=SOURCE_API
-        )
-        reg = service.get_registry(registry)
-        if set_default and reg.default_profile_slug != updated.slug:
-            reg = service.set_default_profile(
-                reg.slug, updated.slug, actor=actor, source=SOURCE_API
-            )
+    updated = service.update_profile(
+        registry,
+        slug,
+        patch,
+        expected_version=expected,
+        actor=actor,
+        source=SOURCE_API,
+        set_default=set_default,
+    )
+    reg = service.get_registry(registry)
     return _document_response(reg, updated)
 
 

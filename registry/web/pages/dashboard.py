@@ -19,18 +19,13 @@ RECENT = 15
 def dashboard():
     service = get_service()
     latest = service.latest_change_id()
-    recent = []
-    if service.store.supports_history and latest:
-        recent = list(reversed(service.list_changes(after=max(0, latest - 200), limit=200)))[
-            :RECENT
-        ]
     problems = _problems(service, latest)
     return render(
         "dashboard.html",
         registries=service.list_registries(),
-        recent=recent,
+        recent=service.recent_changes(RECENT),
         problems=problems,
-        store=service.store,
+        history_enabled=service.supports_history,
         nav="dashboard",
         json_url=url_for("api.list_registries"),
     )

@@ -87,8 +87,8 @@ class _History:
         self.service = get_service()
         self.registry: Registry = self.service.get_registry(slug)
         self.slug = profile
-        self.enabled = self.service.store.supports_history
-        self.current = self.service.store.get_profile(self.registry.slug, profile)
+        self.enabled = self.service.supports_history
+        self.current = self.service.find_profile(self.registry.slug, profile)
         self.revisions: list[Revision] = []
         if self.enabled:
             self.revisions = self.service.list_revisions(
@@ -130,7 +130,7 @@ class _History:
             "title": title,
             "current": self.current,
             "history_enabled": self.enabled,
-            "store_kind": self.service.store.kind,
+            "store_kind": self.service.backend_kind,
             "rows": rows,
             "shown_limit": REVISIONS_SHOWN,
             "can_restore": bool(viewer and viewer.can("editor")) and not self.read_only_reason(),
@@ -219,7 +219,7 @@ def history_restore_confirm(slug: str, profile: str, revision_id: int):
     """Confirmation: what restoring would change, and the button that does it."""
     h = _History(*_slugs(slug, profile))
     if not h.enabled:
-        abort(404, f"The {h.service.store.kind} store keeps no history.")
+        abort(404, f"The {h.service.backend_kind} store keeps no history.")
     return render("history/restore.html", **_restore_context(h, revision_id))
 
 
@@ -234,7 +234,7 @@ def history_restore(slug: str, profile: str, revision_id: int):
     registry, profile = _slugs(slug, profile)
     h = _History(registry, profile)
     if not h.enabled:
-        abort(404, f"The {h.service.store.kind} store keeps no history.")
+        abort(404, f"The {h.service.backend_kind} store keeps no history.")
     raw = request.form.get("expected_version", "").strip()
     if not raw.isdigit() or len(raw) > 18:
         abort(400, "expected_version must be a whole number; reload the page and try again.")

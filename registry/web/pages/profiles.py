@@ -143,7 +143,7 @@ def profile(slug: str, profile: str):
         can_edit=bool(viewer and viewer.can("editor")),
         is_default=reg.default_profile_slug == p.slug,
         history_url=_optional_url("pages.history", slug=reg.slug, profile=p.slug)
-        if service.store.supports_history
+        if service.supports_history
         else "",
         resolve_url=_optional_url("pages.resolve", registry=reg.slug, profile=p.slug),
         json_url=json_url,
@@ -201,7 +201,7 @@ def _conflict(reg: Registry, current: Profile, base_version: int) -> dict[str, A
     """What changed between the version the user started from and the current one."""
     service = get_service()
     base = None
-    if service.store.supports_history:
+    if service.supports_history:
         for rev in service.list_revisions(reg.slug, current.slug, limit=500):
             if rev.version == base_version and rev.snapshot is not None:
                 base = rev.snapshot

@@ -99,8 +99,8 @@ def _page(template: str, block: str | None = None, *, status: int = 200, **ctx: 
     return response
 
 
-def _counts(service: RegistryService) -> dict[str, int]:
-    return service.store.profile_counts()
+def _count(service: RegistryService, reg: Registry) -> int:
+    return service.registry_summary(reg.slug).profile_count
 
 
 # --- listing state (search, tag, cursor) -------------------------------------------------------
@@ -180,7 +180,7 @@ def _registry_page(
     page = service.list_profiles(
         reg.slug, q=listing.q, tag=listing.tag, limit=listing.limit, cursor=listing.cursor
     )
-    count = _counts(service).get(reg.slug, 0) if listing.filtered else page.total
+    count = _count(service, reg) if listing.filtered else page.total
     json_args = {k: v for k, v in listing.args().items() if k in ("q", "tag", "cursor", "limit")}
     json_url = url_for("api.registry_profiles", slug=reg.slug, **json_args)
     here = "pages.registry"
@@ -306,7 +306,7 @@ def _edit_page(
     status: int = 200,
     expected_version: int | None = None,
 ) -> Response:
-    total = _counts(service).get(reg.slug, 0)
+    total = _count(service, reg)
     choices: list[str] | None = None
     if total <= SELECT_MAX:
         choices = [p.slug for p in service.list_profiles(reg.slug, limit=SELECT_MAX).items]
@@ -392,7 +392,7 @@ def delete_registry(slug: str) -> Response:
         "registries/delete.html",
         status=status,
         reg=reg,
-        profile_count=_counts(service).get(reg.slug, 0),
+        profile_count=_count(service, reg),
         errors=errors,
         json_url=url_for("api.get_registry", slug=reg.slug),
     )
@@ -554,7 +554,7 @@ def registry_delete_profile(slug: str, profile: str) -> Response:
             return _back(reg)
     others = service.default_blocks_delete(reg, current.slug)
     revisions = None
-    if service.store.supports_history:
+    if service.supports_history:
         revisions = len(service.list_revisions(reg.slug, current.slug, limit=HISTORY_MAX))
     return _page(
         "registries/delete_profile.html",
