@@ -663,7 +663,7 @@ class RegistryService:
         current = self._profile_in(reg, slug)
         prepared = self.prepare_update(current, ProfilePatch())
         opts = WriteOptions(expected_version=current.metadata.version, actor=actor, source=source)
-        return self.store.update_profile(reg.slug, prepared, opts)
+        return self._store.update_profile(reg.slug, prepared, opts)
 
     def _check_default(self, reg: Registry) -> None:
         if not reg.default_profile_slug:

@@ -40,7 +40,7 @@ def _seed(app) -> None:
 
 def _poison_sql(app) -> None:
     """What the app wrote before the rule: ASCII-escaped JSON holding `\\ud800\\u0000`."""
-    db = app.extensions["registry"].store.db
+    db = app.extensions["registry"]._store.db  # written past the service, as old rows were
     escaped = json.dumps(BAD)[1:-1]  # bad\ud800\u0000end
     for table in ("profiles", "revisions"):
         column = "snapshot" if table == "revisions" else "data"
