@@ -197,11 +197,11 @@ def plan_import(
 
 def _managed_elsewhere(reg: Registry, managed_by: str) -> bool:
     """True for a registry owned by a seed file (or configuration) other than `managed_by`."""
-    return bool(reg.read_only or reg.managed_by) and reg.managed_by != managed_by
+    return reg.is_managed and reg.managed_by != managed_by
 
 
 def _manager(reg: Registry) -> str:
-    return f"managed by {reg.managed_by or 'its configuration'}"
+    return f"managed by {reg.manager_label}"
 
 
 def _plan_managed(

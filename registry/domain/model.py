@@ -11,7 +11,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import FieldError, ValidationError
+from .errors import FieldError, ReadOnlyStore, ValidationError
 
 JSONDict = dict[str, Any]
 MAX_INT = 2**63 - 1  # metadata integers are stored as SQL BIGINT
@@ -118,6 +118,24 @@ class Registry:
     read_only: bool = False
     managed_by: str = ""
     profiles: dict[str, Profile] = field(default_factory=dict)
+
+    # The one home of the managed-registry rule: a registry owned by a seed file
+    # (`managed_by`) or marked read-only by the deployment's configuration is changed at its
+    # source, never through the service, the API or the pages.
+    @property
+    def is_managed(self) -> bool:
+        """True when this registry cannot be changed here (seed file or configuration)."""
+        return self.read_only or bool(self.managed_by)
+
+    @property
+    def manager_label(self) -> str:
+        """Who manages it, for messages: the seed file, else "its configuration"."""
+        return self.managed_by or "its configuration"
+
+    def require_writable(self) -> None:
+        """Refuse (ReadOnlyStore, 403) any change to a managed registry."""
+        if self.is_managed:
+            raise ReadOnlyStore(f'registry "{self.slug}" is managed by {self.manager_label}')
 
     def clone(self) -> Registry:
         return copy.deepcopy(self)

@@ -16,7 +16,6 @@ from .errors import (
     FieldError,
     PolicyViolation,
     ProfileNotFound,
-    ReadOnlyStore,
     RegistryNotFound,
     RevisionNotFound,
     ValidationError,
@@ -559,9 +558,7 @@ class RegistryService:
             raise ProfileNotFound(reg.default_profile_slug)
 
     def _check_writable(self, reg: Registry) -> None:
-        if reg.read_only or reg.managed_by:
-            where = reg.managed_by or "its configuration"
-            raise ReadOnlyStore(f'registry "{reg.slug}" is managed by {where}')
+        reg.require_writable()
 
     def _registry_slug(self, slug: str | None) -> str:
         if slug is None or not slug.strip():

@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 from flask import current_app, g
 
+from registry import config as cfg
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 READER, EDITOR, ADMIN = "reader", "editor", "admin"
@@ -21,7 +23,8 @@ RANK = {role: i for i, role in enumerate(ROLES)}
 
 
 def auth_enabled() -> bool:
-    return str(current_app.config.get("REGISTRY_AUTH", "on")).lower() not in ("off", "0", "false")
+    """`registry.config.auth_enabled` for the current app."""
+    return cfg.auth_enabled(current_app.config)
 
 
 def require(role: str, *, public: bool = False) -> Callable[[F], F]:

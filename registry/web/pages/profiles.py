@@ -70,10 +70,9 @@ def _optional_url(endpoint: str, **values: Any) -> str:
 
 def _locked(reg: Registry, p: Profile) -> str:
     """Why this profile cannot be edited ("" when it can)."""
-    if reg.read_only or reg.managed_by:
-        where = reg.managed_by or "its configuration"
+    if reg.is_managed:
         return (
-            f'Registry "{reg.slug}" is managed by {where}: change that file instead; '
+            f'Registry "{reg.slug}" is managed by {reg.manager_label}: change that file instead; '
             "edits here are disabled."
         )
     if p.policy.read_only:
