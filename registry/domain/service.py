@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import (
@@ -89,12 +89,6 @@ class RegistryPatch:
 class RegistrySummary:
     registry: Registry
     profile_count: int
-
-
-@dataclass
-class ServiceConfig:
-    default_registry: str = "default"
-    limits: Limits = field(default_factory=Limits)
 
 
 class RegistryService:

@@ -17,10 +17,6 @@ from registry import config as cfg
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-READER, EDITOR, ADMIN = "reader", "editor", "admin"
-ROLES = (READER, EDITOR, ADMIN)
-RANK = {role: i for i, role in enumerate(ROLES)}
-
 
 def auth_enabled() -> bool:
     """`registry.config.auth_enabled` for the current app."""

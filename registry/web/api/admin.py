@@ -27,10 +27,10 @@ from registry.domain.jsonutil import canonical_digest
 from registry.domain.model import Metadata, Profile, Registry, _Collector, metadata_to_data
 from registry.domain.ports import Change, Revision
 from registry.domain.service import SOURCE_API, RegistryPatch, RegistryService
-from registry.domain.tokens import TokenNotFound, TokenStore, issue
+from registry.domain.tokens import ADMIN, EDITOR, READER, TokenNotFound, TokenStore, issue
 
 from .. import get_service
-from ..auth import ADMIN, EDITOR, READER, authorize, current_actor, require
+from ..auth import authorize, current_actor, require
 from ..errors import APIProblem
 from ..guards import check_body_type
 from ..http import (

@@ -17,8 +17,9 @@ from flask import Response
 
 from registry import __version__
 from registry.domain.jsonutil import canonical_digest
+from registry.domain.tokens import READER
 
-from ..auth import READER, require
+from ..auth import require
 from ..http import json_response
 from . import bp
 

@@ -28,7 +28,7 @@ import json
 import re
 from typing import Any
 
-from flask import abort, current_app, flash, make_response, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 
 from registry.domain.diff import profile_diff
 from registry.domain.errors import (
@@ -42,7 +42,7 @@ from registry.domain.model import Profile, Registry
 from registry.domain.service import SOURCE_UI
 
 from .. import get_service
-from ..htmx import is_htmx, render
+from ..htmx import htmx_redirect, is_htmx, render
 from . import bp
 from .profile_form import (
     EditorForm,
@@ -271,9 +271,7 @@ def edit_profile(slug: str, profile: str):
     )
     target = url_for("pages.profile", slug=reg.slug, profile=updated.slug)
     if is_htmx():
-        response = make_response("", 200)
-        response.headers["HX-Redirect"] = target
-        return response
+        return htmx_redirect(target)
     return redirect(target, 303)
 
 
