@@ -89,17 +89,6 @@ def _header(reg: Registry) -> dict[str, Any]:
     return out
 
 
-def _reroot(err: FieldError, prefix: str) -> FieldError:
-    path = err.field
-    for root in ("profile.", "registry.", "profile", "registry"):
-        if path.startswith(root):
-            path = path[len(root) :]
-            break
-    if not path:
-        return FieldError(prefix, err.message)
-    return FieldError(prefix + ("" if path.startswith("[") else ".") + path, err.message)
-
-
 def prepare_document(
     service: RegistryService, registries: list[Registry], *, strict: bool = False
 ) -> list[tuple[Registry, dict[str, Profile]]]:
@@ -116,7 +105,7 @@ def prepare_document(
         try:
             header = service.prepare_registry_header(raw)
         except ValidationError as exc:
-            errors += [_reroot(e, prefix) for e in exc.errors]
+            errors += [e.rerooted(prefix) for e in exc.errors]
             continue
         if header.slug in seen:
             errors.append(FieldError(prefix, "registry appears twice in the file"))
@@ -128,7 +117,7 @@ def prepare_document(
             try:
                 p = service.prepare_profile(raw.profiles[key], strict=strict)
             except ValidationError as exc:
-                errors += [_reroot(e, ppath) for e in exc.errors]
+                errors += [e.rerooted(ppath) for e in exc.errors]
                 continue
             if p.slug in profiles:
                 errors.append(FieldError(ppath, f'duplicate profile slug "{p.slug}"'))

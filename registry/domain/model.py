@@ -525,22 +525,9 @@ def registry_from_data(data: Any, *, slug: str = "", path: str = "registry") -> 
         try:
             reg.profiles[key] = profile_from_data(profiles[key], slug=key)
         except ValidationError as exc:
-            c.errors.extend(_under(e, ppath) for e in exc.errors)
+            c.errors.extend(e.rerooted(ppath) for e in exc.errors)
     c.raise_if_any()
     return reg
-
-
-def _under(err: FieldError, prefix: str) -> FieldError:
-    """Re-root a profile-level error path under a registry's profile entry."""
-    field_ = err.field
-    for root in ("profile.", "profile"):
-        if field_.startswith(root):
-            field_ = field_[len(root) :]
-            break
-    if not field_:
-        return FieldError(prefix, err.message)
-    sep = "" if field_.startswith("[") else "."
-    return FieldError(f"{prefix}{sep}{field_}", err.message)
 
 
 def profile_from_stored(data: Any, *, slug: str = "") -> Profile:

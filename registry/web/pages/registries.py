@@ -56,10 +56,7 @@ def form_errors(exc: ValidationError, fields: Iterable[str]) -> Errors:
     names = set(fields)
     out: Errors = {}
     for e in exc.errors:
-        name = e.field
-        for prefix in ("registry.", "profile."):
-            if name.startswith(prefix):
-                name = name[len(prefix) :]
+        name = e.relative
         if name in names:
             out.setdefault(name, []).append(e.message)
         else:
