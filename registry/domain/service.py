@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import (
@@ -16,7 +16,6 @@ from .errors import (
     FieldError,
     PolicyViolation,
     ProfileNotFound,
-    ReadOnlyStore,
     RegistryNotFound,
     RevisionNotFound,
     ValidationError,
@@ -95,12 +94,6 @@ class RegistryPatch:
 class RegistrySummary:
     registry: Registry
     profile_count: int
-
-
-@dataclass
-class ServiceConfig:
-    default_registry: str = "default"
-    limits: Limits = field(default_factory=Limits)
 
 
 class RegistryService:
@@ -679,9 +672,7 @@ class RegistryService:
             raise ProfileNotFound(reg.default_profile_slug)
 
     def _check_writable(self, reg: Registry) -> None:
-        if reg.read_only or reg.managed_by:
-            where = reg.managed_by or "its configuration"
-            raise ReadOnlyStore(f'registry "{reg.slug}" is managed by {where}')
+        reg.require_writable()
 
     def _registry_slug(self, slug: str | None) -> str:
         if slug is None or not slug.strip():

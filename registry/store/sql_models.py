@@ -30,7 +30,6 @@ class Models:
     registry: type[pw.Model]
     profile: type[pw.Model]
     revision: type[pw.Model]
-    schema_version: type[pw.Model]
 
 
 def build_models(db: pw.Database) -> Models:
@@ -83,12 +82,4 @@ def build_models(db: pw.Database) -> Models:
         class Meta:
             table_name = "revisions"
 
-    class SchemaVersionRow(Base):
-        version = pw.IntegerField(primary_key=True)
-        name = pw.TextField()
-        applied_at_ms = pw.BigIntegerField()
-
-        class Meta:
-            table_name = "schema_version"
-
-    return Models(RegistryRow, ProfileRow, RevisionRow, SchemaVersionRow)
+    return Models(RegistryRow, ProfileRow, RevisionRow)

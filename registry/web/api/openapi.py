@@ -8,8 +8,6 @@ suite validates every response against it; tests/api/test_fuzz.py fuzzes a live 
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -18,8 +16,10 @@ import yaml
 from flask import Response
 
 from registry import __version__
+from registry.domain.jsonutil import canonical_digest
+from registry.domain.tokens import READER
 
-from ..auth import READER, require
+from ..auth import require
 from ..http import json_response
 from . import bp
 
@@ -31,8 +31,7 @@ def _load() -> tuple[dict[str, Any], str]:
     text = resources.files(__package__).joinpath(DOCUMENT_FILE).read_text(encoding="utf-8")
     doc = yaml.safe_load(text)
     doc["info"]["version"] = __version__
-    digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:32]
-    return doc, f"openapi:{digest}"
+    return doc, f"openapi:{canonical_digest(doc)}"
 
 
 def openapi_document() -> dict[str, Any]:
