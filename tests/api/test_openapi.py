@@ -361,3 +361,19 @@ def test_served_document_states_this_deployments_middlewares_and_codecs(make_app
     assert valid("ExtensionsInput", {"WebChat.Starter_Suggestions@V1": {}})
     assert not valid("ExtensionsInput", {"webchat.starter_suggestions@v1": {"items": "no"}})
     assert len(schemas["MiddlewareUseInput"]["oneOf"]) == 2
+
+
+def test_served_document_needs_no_token_with_auth_off(make_app):
+    """With auth off no request needs a token, and the served document says so (a fuzzer
+    omitting the token must not expect a 401)."""
+    on = make_app(REGISTRY_AUTH="on").test_client().get("/api/openapi.json").get_json()
+    off = make_app(REGISTRY_AUTH="off").test_client().get("/api/openapi.json").get_json()
+    assert on["security"] == [{"bearerAuth": []}]
+    assert on["paths"]["/api/tokens"]["post"].get("security") is None
+    assert off["security"] == [{}]
+    assert all(
+        op["security"] == [{}]
+        for item in off["paths"].values()
+        for op in item.values()
+        if isinstance(op, dict) and "security" in op
+    )

@@ -26,7 +26,7 @@ from flask import Response, current_app
 from registry import __version__
 
 from .. import get_service
-from ..auth import READER, require
+from ..auth import READER, auth_enabled, require
 from ..http import json_response
 from . import bp
 
@@ -59,15 +59,36 @@ def _trimmed(text: str, *, ignore_case: bool = False) -> str:
     return rf"^\s*{''.join(parts)}\s*$"
 
 
+# The strings the server coerces to a declared number type (registry/domain/schema.py);
+# `pattern` applies to strings only, so numbers keep their own constraints.
+_NUMERIC_TEXT = {
+    "integer": r"^\s*[-+]?[0-9]+\s*$",
+    "number": r"^\s*[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\s*$",
+}
+
+
+def _coercible(node: dict[str, Any]) -> None:
+    """Widen a scalar type to the values the server coerces into it: numeric text for a
+    number, a number for a string."""
+    kind = node.get("type")
+    if kind in _NUMERIC_TEXT and "pattern" not in node:
+        node["type"] = [kind, "string"]
+        node["pattern"] = _NUMERIC_TEXT[kind]
+    elif kind == "string" and not {"pattern", "enum", "const", "format"} & set(node):
+        node["type"] = ["string", "number"]
+
+
 def _input_schema(schema: Any) -> dict[str, Any]:
-    """A config or codec schema as input: the server fills defaults before validating, so a
-    required property that has a default may be left out."""
+    """A config or codec schema as input: the server fills defaults and coerces scalars
+    before validating, so a required property that has a default may be left out and
+    numeric text stands for a number."""
     if not isinstance(schema, dict) or not schema:
         return {"type": "object"}
     out = copy.deepcopy(schema)
     stack = [out]
     while stack:
         node = stack.pop()
+        _coercible(node)
         props = node.get("properties")
         if isinstance(props, dict):
             stack.extend(v for v in props.values() if isinstance(v, dict))
@@ -112,6 +133,15 @@ def deployment_document(
     return doc
 
 
+def _without_auth(doc: dict[str, Any]) -> None:
+    """With `REGISTRY_AUTH=off` no operation needs a token: say so (anonymous allowed)."""
+    doc["security"] = [{}]
+    for item in doc["paths"].values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "security" in operation:
+                operation["security"] = [{}]
+
+
 def _served() -> tuple[dict[str, Any], str]:
     """The app's document and its ETag, built once per app."""
     cached = current_app.extensions.get("openapi_document")
@@ -121,6 +151,8 @@ def _served() -> tuple[dict[str, Any], str]:
             [d.describe() for d in service.middlewares.list()],
             [c.describe() for c in service.codecs.list()],
         )
+        if not auth_enabled():
+            _without_auth(doc)
         digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:32]
         cached = current_app.extensions["openapi_document"] = (doc, f"openapi:{digest}")
     return cached
