@@ -11,7 +11,13 @@ phases with a fixed seed and a bounded number of examples per operation, checkin
 - every status is documented (`status_code_conformance`);
 - every content type is documented (`content_type_conformance`);
 - every body matches its documented schema (`response_schema_conformance`);
-- documented response headers are present and well-formed (`response_headers_conformance`).
+- documented response headers are present and well-formed (`response_headers_conformance`);
+- a request the document allows is not refused with a 4xx blaming it
+  (`positive_data_acceptance`; 404/409/412 depend on state and count as accepted);
+- a request the document forbids is refused (`negative_data_rejection`).
+
+Check settings are in tests/api/schemathesis.toml. The import operation runs on its own,
+without `positive_data_acceptance` (its YAML grammar is beyond JSON Schema; see README).
 
 Bounds: FUZZ_MAX_EXAMPLES (default 25; the auth-off run takes 40% of it) examples per
 operation and phase, one worker, FUZZ_SEED (default 20261121) for a reproducible run; both
