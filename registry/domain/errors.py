@@ -156,6 +156,15 @@ class AlreadyExists(ConflictError):
         super().__init__(f'{resource} "{slug}" already exists')
 
 
+class DefaultProfileInUse(ConflictError):
+    """Deleting a registry's default profile while other profiles remain: the request is
+    well formed, the registry's state refuses it (set another default first)."""
+
+    def __init__(self, slug: str):
+        self.slug = slug
+        super().__init__(f'profile "{slug}" is the default profile; set another default first')
+
+
 class PayloadTooLarge(RegistryError):
     kind = "too_large"
 

@@ -298,6 +298,9 @@ class _Collector:
         value = data.get(key)
         if value is None:
             return 0
+        # JSON Schema (so the OpenAPI document and its clients) counts 3.0 as an integer
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             self.add(path, "must be a non-negative integer")
             return 0

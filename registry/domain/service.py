@@ -13,6 +13,7 @@ from typing import Any
 
 from .errors import (
     AlreadyExists,
+    DefaultProfileInUse,
     FieldError,
     PolicyViolation,
     ProfileNotFound,
@@ -386,12 +387,7 @@ class RegistryService:
         if current.policy.read_only:
             raise PolicyViolation("profile is read-only", current.slug)
         if self.default_blocks_delete(reg, current.slug):
-            raise ValidationError(
-                FieldError(
-                    "registry.default_profile_slug",
-                    f'profile "{current.slug}" is the default profile; set another default first',
-                )
-            )
+            raise DefaultProfileInUse(current.slug)
         opts = WriteOptions(expected_version=expected_version, actor=actor, source=source)
         with self._store.atomic():
             self._store.delete_profile(reg.slug, current.slug, opts)

@@ -122,7 +122,11 @@ def text_param(name: str, source: dict[str, Any] | None = None) -> str | None:
 
 
 def version_param(name: str = "expected_version", source: dict[str, Any] | None = None) -> int:
-    """A non-negative integer (0 when absent) from a JSON body, else the query string."""
+    """A non-negative integer (0 when absent) from a JSON body, else the query string.
+
+    The query is checked even when the body's value wins: a malformed parameter is a 400
+    whatever else the request carries (and comes before any `If-Match` 412)."""
+    queried = _query_version(name)
     if source is not None and source.get(name) is not None:
         value = source[name]
         # JSON Schema (and so the OpenAPI document and its clients) counts 169.0 as an integer
@@ -133,6 +137,10 @@ def version_param(name: str = "expected_version", source: dict[str, Any] | None 
                 FieldError(name, "must be a non-negative integer"), message=f"invalid {name}"
             )
         return value
+    return queried
+
+
+def _query_version(name: str) -> int:
     raw = request.args.get(name, "").strip()
     if not raw:
         return 0

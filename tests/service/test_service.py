@@ -4,6 +4,7 @@ import pytest
 
 from registry.domain.errors import (
     AlreadyExists,
+    DefaultProfileInUse,
     PolicyViolation,
     ProfileNotFound,
     ReadOnlyStore,
@@ -145,7 +146,7 @@ def test_read_only_profiles(service):
 def test_deleting_the_default_profile(service):
     service.create_profile(None, Profile(slug="default"))
     service.create_profile(None, Profile(slug="agent"))
-    with pytest.raises(ValidationError, match="set another default first"):
+    with pytest.raises(DefaultProfileInUse, match="set another default first"):
         service.delete_profile(None, "default")
     assert service.get_profile(None, "default")
     service.set_default_profile(None, "agent")

@@ -393,7 +393,10 @@ def restore_revision(slug: str, profile: str, revision_id: int) -> Response:
     registry, profile = _registry_path(slug), _profile_path(profile)
     body = json_body(required=False)
     _no_unknown(body, frozenset({"expected_version"})).raise_if_any()
-    expected = version_param(source=body) or expected_version_from_request(
+    expected = version_param(source=body)
+    # an unknown revision is a 404 whatever If-Match says (preconditions come last)
+    service.get_revision(registry, profile, revision_id)
+    expected = expected or expected_version_from_request(
         lambda: document_state(service, registry, profile)
     )
     restored = service.restore_revision(

@@ -58,8 +58,16 @@ RESOLVE_KEYS = frozenset(
 
 
 def _registry_param(source: dict[str, Any] | None = None) -> str | None:
-    """Registry from a JSON body, else the query; None (server default) when absent."""
-    raw = text_param("registry", source)
+    """Registry from a JSON body, else the query; None (server default) when absent or blank.
+
+    A query value is checked even when the body's wins, so a malformed one is always a 400."""
+    queried = _registry_slug(text_param("registry"))
+    if source is None or text_param("registry", source) is None:
+        return queried
+    return _registry_slug(text_param("registry", source))
+
+
+def _registry_slug(raw: str | None) -> str | None:
     return None if raw is None else slug_param(raw, "registry", "registry")
 
 

@@ -25,6 +25,7 @@ from flask import Response, flash, redirect, request, url_for
 from registry.domain.errors import (
     AlreadyExists,
     ConflictError,
+    DefaultProfileInUse,
     NotFoundError,
     PolicyViolation,
     ValidationError,
@@ -522,6 +523,8 @@ def registry_delete_profile(slug: str, profile: str) -> Response:
             )
         except ValidationError as exc:
             errors, status = form_errors(exc, ()), 422
+        except DefaultProfileInUse as exc:  # a 409 in the API; here the form explains it
+            errors, status = {"": [str(exc)]}, 422
         except PolicyViolation as exc:
             errors, status = {"": [str(exc)]}, 403
         except ConflictError:
