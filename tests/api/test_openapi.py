@@ -377,3 +377,40 @@ def test_served_document_needs_no_token_with_auth_off(make_app):
         for op in item.values()
         if isinstance(op, dict) and "security" in op
     )
+
+
+def test_every_served_string_and_key_schema_states_the_nul_rule(make_app):
+    """The API refuses NUL in every string and key (README "Text"); the document says so, so
+    clients (and the fuzzer's acceptance check) never send it expecting success."""
+    import re
+
+    served = make_app().test_client().get("/api/openapi.json").get_json()
+    schemas = served["components"]["schemas"]
+    assert schemas["NonBlankString"]["allOf"] == [{"pattern": "^[^\\x00]*$"}]
+    assert "pattern" in schemas["Slug"] and "allOf" not in schemas["Slug"]
+    unguarded = []
+
+    def walk(node, path):
+        if isinstance(node, list):
+            for i, item in enumerate(node):
+                walk(item, f"{path}[{i}]")
+        elif isinstance(node, dict):
+            if node.get("type") == "string" and "format" not in node:
+                patterns = [node.get("pattern")] + [p.get("pattern") for p in node.get("allOf", [])]
+                if not any(p and not re.search(p, "a\x00b") for p in patterns):
+                    unguarded.append(path)
+            for key, value in node.items():
+                if key not in (
+                    "example",
+                    "examples",
+                    "default",
+                    "enum",
+                    "const",
+                    "parameters",
+                    "headers",
+                ):
+                    walk(value, f"{path}.{key}")
+
+    walk(served["components"], "components")
+    walk(served["paths"], "paths")
+    assert unguarded == []

@@ -38,6 +38,7 @@ def _load() -> tuple[dict[str, Any], str]:
     text = resources.files(__package__).joinpath(DOCUMENT_FILE).read_text(encoding="utf-8")
     doc = yaml.safe_load(text)
     doc["info"]["version"] = __version__
+    refuse_nul(doc)
     return doc, f"openapi:{canonical_digest(doc)}"
 
 
@@ -129,7 +130,63 @@ def deployment_document(
     schemas["ExtensionsInput"]["patternProperties"] = {
         _trimmed(c["key"], ignore_case=True): _input_schema(c.get("schema")) for c in codecs
     }
+    refuse_nul(doc)
     return doc
+
+
+NO_NUL = "^[^\\x00]*$"
+_NOT_SCHEMAS = frozenset({"example", "examples", "default", "enum", "const"})
+# Query parameters and headers are read, never stored: NUL there is not refused.
+_NOT_BODIES = frozenset({"parameters", "headers"})
+
+
+def refuse_nul(node: Any) -> None:
+    """State the text rule in every body schema, in place: no string and no object key holds NUL
+    (the API refuses it with a 400 naming the field; see README "Text"). Strings that already
+    have a pattern that excludes NUL are left alone (slugs, keys); others get the rule as an
+    `allOf` beside their pattern. Lone surrogates
+    are refused too, but a JSON Schema pattern cannot name them portably, so the document says
+    so only in prose."""
+    if isinstance(node, list):
+        for item in node:
+            refuse_nul(item)
+        return
+    if not isinstance(node, dict):
+        return
+    types = node.get("type")
+    types = types if isinstance(types, list) else [types]
+    if "string" in types and "format" not in node:
+        pattern = node.get("pattern")
+        if pattern is None:
+            node["pattern"] = NO_NUL
+        elif not _excludes_nul(pattern) and {"pattern": NO_NUL} not in node.get("allOf", []):
+            node["allOf"] = [*node.get("allOf", []), {"pattern": NO_NUL}]
+    if (
+        ("object" in types or "properties" in node)
+        and node.get("additionalProperties") is not False
+        and "propertyNames" not in node
+    ):
+        node["propertyNames"] = {"pattern": NO_NUL}
+    for key, value in node.items():
+        if key not in _NOT_SCHEMAS and key not in _NOT_BODIES:
+            refuse_nul(value)
+
+
+def _excludes_nul(pattern: str) -> bool:
+    """Whether a pattern already cannot match text holding NUL: anchored at both ends, no
+    alternation and no `.` (slugs, keys, ids). A conservative check: False may be wrong, never
+    True."""
+    if pattern == NO_NUL:
+        return True
+    outside_classes = re.sub(r"\[[^\]^][^\]]*\]", "", pattern.replace("\\.", ""))
+    return (
+        pattern.startswith("^")
+        and pattern.endswith("$")
+        and "|" not in pattern
+        and "[^" not in pattern
+        and "\\S" not in pattern
+        and "." not in outside_classes
+    )
 
 
 def _without_auth(doc: dict[str, Any]) -> None:
