@@ -14,14 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from registry.bench import (
-    QUICK_IMPORT_PLAN_PROFILES,
-    QUICK_SEED,
-    endpoints,
-    format_table,
-    import_document,
-    percentile,
-)
+from registry.bench.endpoints import endpoints
+from registry.bench.report import format_table, percentile
+from registry.bench.seed import QUICK_IMPORT_PLAN_PROFILES, QUICK_SEED, import_document
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = [e.name for e in endpoints(QUICK_SEED)]
