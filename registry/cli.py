@@ -20,7 +20,7 @@ from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 from flask.cli import run_command as flask_run_command
 
 from registry import config as cfg
-from registry.bench import bench_command
+from registry.bench.command import bench_command
 from registry.domain import doctor, sessions
 from registry.domain.errors import RegistryError, ValidationError
 from registry.domain.importer import (

@@ -14,14 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from registry.bench import (
-    QUICK_IMPORT_PLAN_PROFILES,
-    QUICK_SEED,
-    endpoints,
-    format_table,
-    import_document,
-    percentile,
-)
+from registry.bench.endpoints import endpoints
+from registry.bench.report import format_table, percentile
+from registry.bench.seed import QUICK_IMPORT_PLAN_PROFILES, QUICK_SEED, import_document
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = [e.name for e in endpoints(QUICK_SEED)]
@@ -106,7 +101,8 @@ def test_quick_bench_reports_every_endpoint(tmp_path: Path) -> None:
 
 def test_the_import_document_is_valid_and_within_the_limits() -> None:
     """The 20,000-profile document fits the default size limit and node budget."""
-    from registry.domain.yaml_codec import MAX_BYTES, decode_registries
+    from registry.domain.yaml_codec import decode_registries
+    from registry.domain.yaml_safe import MAX_BYTES
 
     assert len(import_document(20_000).encode()) < MAX_BYTES
     doc = decode_registries(import_document(3))

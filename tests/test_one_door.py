@@ -12,7 +12,7 @@ OUTSIDE_THE_DOMAIN = [
     *sorted((ROOT / "registry" / "web").rglob("*.py")),
     ROOT / "registry" / "cli.py",
     ROOT / "registry" / "serve.py",
-    ROOT / "registry" / "bench.py",
+    *sorted((ROOT / "registry" / "bench").rglob("*.py")),
     ROOT / "app.py",
 ]
 STORE_NAMES = {"store", "_store"}

@@ -10,10 +10,7 @@ import http.client
 import json
 import os
 import re
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,48 +19,27 @@ from typing import Any
 import pytest
 
 from app import create_app
-from registry.bench import free_port
+from registry.bench.server import ServerProcess, cli_command
 from registry.config import from_environ
 from registry.serve import register_bench_routes
 from tests.conftest import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-c", "from registry.cli import main; main()"]
+CLI = cli_command()
 
 
-class Instance:
+class Instance(ServerProcess):
     """One `profile-registry serve` process with its own port and access log."""
 
     def __init__(self, database_url: str, tmp: Path, name: str, workers: int = 2):
-        self.port = free_port()
         self.access_log = tmp / f"{name}-access.log"
-        self.log_path = tmp / f"{name}-server.log"
         self.env = server_env(database_url)
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())
-        self.proc = subprocess.Popen(
-            [*CLI, "serve", "--port", str(self.port), "--workers", str(workers)]
-            + ["--access-log", str(self.access_log)],
-            cwd=ROOT,
+        super().__init__(
+            ["serve", "--workers", str(workers), "--access-log", str(self.access_log)],
             env=self.env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+            log_path=tmp / f"{name}-server.log",
+            cwd=ROOT,
         )
-
-    def log(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            assert self.proc.poll() is None, f"server exited early:\n{self.log()}"
-            try:
-                if self.request("GET", "/healthz")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.1)
-        pytest.fail(f"server did not answer /healthz:\n{self.log()}")
 
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """One request on a fresh connection, so successive requests may reach any worker."""
@@ -80,18 +56,6 @@ class Instance:
 
     def worker_pids(self) -> set[str]:
         return set(re.findall(r"pid=<?(\d+)", self.access_log.read_text()))
-
-    def stop(self) -> int:
-        """SIGTERM: gunicorn's graceful shutdown."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-        return self.proc.returncode
 
 
 def server_env(database_url: str) -> dict[str, str]:

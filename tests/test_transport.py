@@ -169,7 +169,7 @@ class PrivatePostgres:
     test can stop and start the database under a running server: a real outage."""
 
     def __init__(self, root: Path):
-        from registry.bench import free_port
+        from registry.bench.server import free_port
 
         self.port = free_port()
         self.data = root / "pgdata"

@@ -18,10 +18,10 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import peewee as pw
 from playhouse import db_url
@@ -63,6 +63,8 @@ POOL_MAX = 64  # connections per process (threads x stores); more wait instead o
 POOL_STALE_SECONDS = 300
 MAX_WRITE_ATTEMPTS = 20
 MAX_ID = 2**63 - 1  # SQL BIGINT: a larger id cannot exist (and would overflow the driver)
+
+T = TypeVar("T")  # what one conditional write returns
 
 log = logging.getLogger(__name__)
 
@@ -601,50 +603,89 @@ class SQLStore(PooledConnections):
         """Replace a registry header (profiles are ignored); the only write that moves the
         registry version."""
         slug = str(registry.slug)
-        R = self.models.registry
         with self._write():
-            for _ in range(MAX_WRITE_ATTEMPTS):
-                state = self._registry_state(slug)
-                if state is None:
-                    raise RegistryNotFound(slug)
-                version, data = state
-                self._check_version("registry", slug, opts.expected_version, version)
-                stored = self._registry_of(slug, data)
-                stored.metadata.version = version  # the column is what writes are checked on
-                new = registry.header()
-                new.slug = slug
-                new.metadata = touch(stored.metadata, registry.metadata, opts)
-                row = registry_row(new)
-                values = {k: v for k, v in row.items() if k != "slug"}
-                if R.update(**values).where(R.slug == slug, R.version == version).execute():
-                    meta = new.metadata
-                    self._record(
-                        slug, "", "update", meta.version, opts, meta.updated_at_ms, row["data"]
-                    )
-                    break
-                self._lost_race("registry", slug, opts, self._registry_version(slug))
-            else:
-                raise VersionConflict("registry", slug, opts.expected_version, version)
-        return self._registry_of(slug, row["data"])
+            data = self._until_written(
+                "registry",
+                slug,
+                opts,
+                lambda: self._try_update_registry(registry, slug, opts),
+                lambda: self._registry_version(slug),
+            )
+        return self._registry_of(slug, data)
+
+    def _try_update_registry(
+        self, registry: Registry, slug: str, opts: WriteOptions
+    ) -> tuple[int, str | None]:
+        """One attempt of `update_registry`: (version read, stored data or None if lost)."""
+        R = self.models.registry
+        state = self._registry_state(slug)
+        if state is None:
+            raise RegistryNotFound(slug)
+        version, data = state
+        self._check_version("registry", slug, opts.expected_version, version)
+        stored = self._registry_of(slug, data)
+        stored.metadata.version = version  # the column is what writes are checked on
+        new = registry.header()
+        new.slug = slug
+        new.metadata = touch(stored.metadata, registry.metadata, opts)
+        row = registry_row(new)
+        values = {k: v for k, v in row.items() if k != "slug"}
+        if not R.update(**values).where(R.slug == slug, R.version == version).execute():
+            return version, None
+        meta = new.metadata
+        self._record(slug, "", "update", meta.version, opts, meta.updated_at_ms, row["data"])
+        return version, row["data"]
 
     def delete_registry(self, slug: str, opts: WriteOptions) -> None:
         """Delete a registry and its profiles (one change row for the registry)."""
         slug = str(slug)
-        R, P = self.models.registry, self.models.profile
         with self._write():
-            for _ in range(MAX_WRITE_ATTEMPTS):
-                state = self._registry_state(slug)
-                if state is None:
-                    raise RegistryNotFound(slug)
-                version = state[0]
-                self._check_version("registry", slug, opts.expected_version, version)
-                if R.delete().where(R.slug == slug, R.version == version).execute():
-                    # Also covered by ON DELETE CASCADE; explicit so it never depends on it.
-                    P.delete().where(P.registry == slug).execute()
-                    self._record(slug, "", "delete", version, opts, now_ms(), None)
-                    return
-                self._lost_race("registry", slug, opts, self._registry_version(slug))
-            raise VersionConflict("registry", slug, opts.expected_version, version)
+            self._until_written(
+                "registry",
+                slug,
+                opts,
+                lambda: self._try_delete_registry(slug, opts),
+                lambda: self._registry_version(slug),
+            )
+
+    def _try_delete_registry(self, slug: str, opts: WriteOptions) -> tuple[int, bool | None]:
+        """One attempt of `delete_registry`: (version read, True or None if lost)."""
+        R, P = self.models.registry, self.models.profile
+        state = self._registry_state(slug)
+        if state is None:
+            raise RegistryNotFound(slug)
+        version = state[0]
+        self._check_version("registry", slug, opts.expected_version, version)
+        if not R.delete().where(R.slug == slug, R.version == version).execute():
+            return version, None
+        # Also covered by ON DELETE CASCADE; explicit so it never depends on it.
+        P.delete().where(P.registry == slug).execute()
+        self._record(slug, "", "delete", version, opts, now_ms(), None)
+        return version, True
+
+    def _until_written(
+        self,
+        resource: str,
+        slug: str,
+        opts: WriteOptions,
+        attempt: Callable[[], tuple[int, T | None]],
+        current_version: Callable[[], int | None],
+    ) -> T:
+        """The conditional-write loop every update and delete shares.
+
+        `attempt` reads the row, checks it and runs one write conditioned on the version it
+        read; it returns that version and its result, or None when the write matched no row
+        (another writer got there first). A lost race raises when the caller asked for a
+        version or the target is gone (`_lost_race`), else the attempt runs again on the new
+        state, up to MAX_WRITE_ATTEMPTS times, then gives up with a VersionConflict.
+        """
+        version = 0
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            version, result = attempt()
+            if result is not None:
+                return result
+            self._lost_race(resource, slug, opts, current_version())
+        raise VersionConflict(resource, slug, opts.expected_version, version)
 
     @staticmethod
     def _lost_race(resource: str, slug: str, opts: WriteOptions, actual: int | None) -> None:
@@ -743,66 +784,75 @@ class SQLStore(PooledConnections):
         """Replace a profile. Three statements (four on PostgreSQL) whatever the registry
         size: read the row, conditional UPDATE, revision INSERT."""
         registry, slug = str(registry), str(profile.slug)
-        P = self.models.profile
         with self._write():
-            for _ in range(MAX_WRITE_ATTEMPTS):
-                exists, version, data = self._profile_state(registry, slug)
-                if not exists:
-                    raise RegistryNotFound(registry)
-                if version is None or data is None:
-                    raise ProfileNotFound(slug)
-                self._check_version("profile", slug, opts.expected_version, version)
-                stored = self._profile_of(registry, slug, data)
-                stored.metadata.version = version  # the column is what writes are checked on
-                new = profile.clone()
-                new.slug = slug
-                new.metadata = touch(stored.metadata, profile.metadata, opts)
-                row = profile_row(registry, new)
-                values = {k: v for k, v in row.items() if k not in ("registry", "slug")}
-                updated = (
-                    P.update(**values)
-                    .where(P.registry == registry, P.slug == slug, P.version == version)
-                    .execute()
-                )
-                if updated:
-                    meta = new.metadata
-                    self._record(
-                        registry,
-                        slug,
-                        "update",
-                        meta.version,
-                        opts,
-                        meta.updated_at_ms,
-                        row["data"],
-                    )
-                    break
-                self._lost_race("profile", slug, opts, self._profile_version(registry, slug))
-            else:
-                raise VersionConflict("profile", slug, opts.expected_version, version)
-        return self._profile_of(registry, slug, row["data"])
+            data = self._until_written(
+                "profile",
+                slug,
+                opts,
+                lambda: self._try_update_profile(registry, profile, slug, opts),
+                lambda: self._profile_version(registry, slug),
+            )
+        return self._profile_of(registry, slug, data)
+
+    def _try_update_profile(
+        self, registry: str, profile: Profile, slug: str, opts: WriteOptions
+    ) -> tuple[int, str | None]:
+        """One attempt of `update_profile`: (version read, stored data or None if lost)."""
+        P = self.models.profile
+        exists, version, data = self._profile_state(registry, slug)
+        if not exists:
+            raise RegistryNotFound(registry)
+        if version is None or data is None:
+            raise ProfileNotFound(slug)
+        self._check_version("profile", slug, opts.expected_version, version)
+        stored = self._profile_of(registry, slug, data)
+        stored.metadata.version = version  # the column is what writes are checked on
+        new = profile.clone()
+        new.slug = slug
+        new.metadata = touch(stored.metadata, profile.metadata, opts)
+        row = profile_row(registry, new)
+        values = {k: v for k, v in row.items() if k not in ("registry", "slug")}
+        updated = (
+            P.update(**values)
+            .where(P.registry == registry, P.slug == slug, P.version == version)
+            .execute()
+        )
+        if not updated:
+            return version, None
+        meta = new.metadata
+        self._record(registry, slug, "update", meta.version, opts, meta.updated_at_ms, row["data"])
+        return version, row["data"]
 
     def delete_profile(self, registry: str, slug: str, opts: WriteOptions) -> None:
         """Delete a profile. The registry's default is left alone: the service decides."""
         registry, slug = str(registry), str(slug)
-        P = self.models.profile
         with self._write():
-            for _ in range(MAX_WRITE_ATTEMPTS):
-                exists, version, _ = self._profile_state(registry, slug)
-                if not exists:
-                    raise RegistryNotFound(registry)
-                if version is None:
-                    raise ProfileNotFound(slug)
-                self._check_version("profile", slug, opts.expected_version, version)
-                deleted = (
-                    P.delete()
-                    .where(P.registry == registry, P.slug == slug, P.version == version)
-                    .execute()
-                )
-                if deleted:
-                    self._record(registry, slug, "delete", version, opts, now_ms(), None)
-                    return
-                self._lost_race("profile", slug, opts, self._profile_version(registry, slug))
-            raise VersionConflict("profile", slug, opts.expected_version, version)
+            self._until_written(
+                "profile",
+                slug,
+                opts,
+                lambda: self._try_delete_profile(registry, slug, opts),
+                lambda: self._profile_version(registry, slug),
+            )
+
+    def _try_delete_profile(
+        self, registry: str, slug: str, opts: WriteOptions
+    ) -> tuple[int, bool | None]:
+        """One attempt of `delete_profile`: (version read, True or None if lost)."""
+        P = self.models.profile
+        exists, version, _ = self._profile_state(registry, slug)
+        if not exists:
+            raise RegistryNotFound(registry)
+        if version is None:
+            raise ProfileNotFound(slug)
+        self._check_version("profile", slug, opts.expected_version, version)
+        deleted = (
+            P.delete().where(P.registry == registry, P.slug == slug, P.version == version).execute()
+        )
+        if not deleted:
+            return version, None
+        self._record(registry, slug, "delete", version, opts, now_ms(), None)
+        return version, True
 
     def _profile_version(self, registry: str, slug: str) -> int | None:
         P = self.models.profile

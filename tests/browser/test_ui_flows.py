@@ -7,7 +7,6 @@ Fixtures: tests/browser/conftest.py. No sleeps: every wait is an `expect(...)` a
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 
 import pytest
@@ -15,7 +14,6 @@ import yaml
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
-from registry.bench import free_port
 from registry.domain import tokens as tk
 from registry.domain.importer import import_yaml
 from registry.domain.service import ProfilePatch
@@ -476,25 +474,16 @@ def test_login_with_a_token_when_auth_is_on(new_context, make_live):
 def test_first_run_follow_the_printed_login_link_to_the_dashboard(new_context, tmp_path):
     """A fresh store started as a user does (`profile-registry run`, auth on by default): the
     printed one-time link logs the browser in and lands on the dashboard."""
-    from tests.cli.test_first_run import EXE, LINK_RE, clean_env
+    from tests.cli.test_first_run import LINK_RE, Server
 
-    port = free_port()
-    log_path = tmp_path / "run.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [EXE, "run", "--port", str(port)],
-            cwd=tmp_path,
-            env=clean_env(tmp_path),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    server = Server(tmp_path, "run", log_path=tmp_path / "run.log")
     try:
         deadline = time.time() + 60
-        while not LINK_RE.search(log_path.read_text()) and time.time() < deadline:
-            assert proc.poll() is None, log_path.read_text()
+        while not LINK_RE.search(server.log()) and time.time() < deadline:
+            assert server.proc.poll() is None, server.log()
             time.sleep(0.2)
-        link = LINK_RE.search(log_path.read_text()).group(1)
-        base = f"http://127.0.0.1:{port}"
+        link = LINK_RE.search(server.log()).group(1)
+        base = server.url("")
         page = new_context(base_url=base).new_page()
         for _ in range(100):  # the link is printed just before the server listens
             try:
@@ -511,5 +500,4 @@ def test_first_run_follow_the_printed_login_link_to_the_dashboard(new_context, t
         screenshot(page, "first-run-dashboard")
         assert page.console_errors == []
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        server.stop()

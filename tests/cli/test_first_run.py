@@ -14,17 +14,15 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from registry.bench import free_port
+from registry.bench.server import ServerProcess
 from tests.conftest import FIXTURES
 
 EXE = shutil.which("profile-registry", path=str(Path(sys.executable).parent))
@@ -91,38 +89,13 @@ def test_offline_commands_never_create_a_store_or_the_instance_folder(tmp_path: 
 # --- run / serve: the first-start login link --------------------------------------------------
 
 
-@dataclass
-class Server:
-    proc: subprocess.Popen[bytes]
-    port: int
-    log_path: Path
+class Server(ServerProcess):
+    """`profile-registry run|serve` from the installed console script, in the user's folder."""
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            assert self.proc.poll() is None, f"server exited early:\n{self.log()}"
-            try:
-                with urllib.request.urlopen(self.url("/healthz"), timeout=5) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        pytest.fail(f"server did not answer /healthz:\n{self.log()}")
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    def __init__(self, tmp: Path, command: str, *args: str, log_path: Path):
+        super().__init__(
+            [command, *args], env=clean_env(tmp), log_path=log_path, cwd=tmp, program=[EXE]
+        )
 
 
 @pytest.fixture
@@ -131,17 +104,8 @@ def start(tmp_path: Path) -> Iterator:
     servers: list[Server] = []
 
     def _start(command: str, *args: str) -> Server:
-        port = free_port()
         log_path = tmp_path / f"{command}-{len(servers)}.log"
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                [EXE, command, "--port", str(port), *args],
-                cwd=tmp_path,
-                env=clean_env(tmp_path),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        server = Server(proc, port, log_path)
+        server = Server(tmp_path, command, *args, log_path=log_path)
         servers.append(server)
         server.wait_ready()
         return server

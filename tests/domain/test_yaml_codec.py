@@ -16,13 +16,8 @@ from registry.domain.model import (
     Registry,
     RuntimeSpec,
 )
-from registry.domain.yaml_codec import (
-    MAX_NODES,
-    decode_registries,
-    encode_registries,
-    encode_registry,
-    safe_load,
-)
+from registry.domain.yaml_codec import decode_registries, encode_registries, encode_registry
+from registry.domain.yaml_safe import MAX_NODES, safe_load
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -508,9 +503,9 @@ def test_dates_stay_strings() -> None:
 
 def test_pure_python_fallbacks_behave_the_same(monkeypatch) -> None:
     """Without libyaml the pure-Python loader and dumper take over with the same checks."""
-    from registry.domain import yaml_codec
+    from registry.domain import yaml_codec, yaml_safe
 
-    monkeypatch.setattr(yaml_codec, "_LOADER", yaml_codec.SafeLoader)
+    monkeypatch.setattr(yaml_safe, "_LOADER", yaml_safe.SafeLoader)
     monkeypatch.setattr(yaml_codec, "_DUMPER", yaml_codec._PyDumper)
     first = encode_registries(decode_registries(fixture("canonical-bundle.yaml")).registries)
     assert encode_registries(decode_registries(first).registries) == first

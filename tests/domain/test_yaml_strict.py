@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from registry.domain.errors import ValidationError
-from registry.domain.yaml_codec import decode_registries, safe_load
+from registry.domain.yaml_codec import decode_registries
+from registry.domain.yaml_safe import safe_load
 
 
 def fields(text: str) -> list[str]:

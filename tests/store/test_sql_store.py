@@ -377,7 +377,7 @@ def test_a_deleted_sqlite_file_refuses_reads_and_writes(tmp_path: Path) -> None:
 
 def test_postgresql_unreachable_is_store_unavailable(pg_url: str) -> None:
     """Connection refused (nothing listens on the port) is an outage, not a crash."""
-    from registry.bench import free_port
+    from registry.bench.server import free_port
 
     store = open_store(pg_url)
     try:

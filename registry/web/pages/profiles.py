@@ -1,8 +1,8 @@
 """The profile page and the schema-driven profile editor (SPEC 9).
 
 Decisions (kept here so the next change keeps them):
-- One editor form. Its fields map to the profile by name (see `profile_form`); the view only
-  orchestrates: read the form, validate with the service, save, render.
+- One editor form. Its fields map to the profile by name (see `registry.forms.profile_editor`);
+  the view only orchestrates: read the form, validate with the service, save, render.
 - Array and extension buttons post the whole form with `op=...`: the server applies the
   operation and re-renders the form (200) without saving, so they work with and without JS
   (htmx posts the form and swaps the form block).
@@ -40,11 +40,7 @@ from registry.domain.errors import (
 from registry.domain.middleware import MiddlewareConfigCodec, effective_configs
 from registry.domain.model import Profile, Registry
 from registry.domain.service import SOURCE_UI
-
-from .. import get_service
-from ..htmx import htmx_redirect, is_htmx, render
-from . import bp
-from .profile_form import (
+from registry.forms.profile_editor import (
     EditorForm,
     apply_editor_op,
     attach_errors,
@@ -52,6 +48,10 @@ from .profile_form import (
     read_form,
     validate,
 )
+
+from .. import get_service
+from ..htmx import htmx_redirect, is_htmx, render
+from . import bp
 from .session import actor, current_viewer, page_require
 
 EDITOR = "profiles/edit.html"

@@ -1,0 +1,176 @@
+"""`profile-registry bench`: options, then seed, serve, measure, report (SPEC 12)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from .endpoints import endpoints
+from .measure import run_rounds
+from .report import format_table, machine_info, summarize
+from .seed import (
+    FULL_SEED,
+    IMPORT_PLAN_PROFILES,
+    QUICK_IMPORT_PLAN_PROFILES,
+    QUICK_SEED,
+    format_import_plan,
+    measure_import_plan,
+    seed_store,
+)
+from .server import ServerNotReady, bench_server
+
+
+@click.command("bench")
+@click.option("--quick", is_flag=True, help="Small seed, one short round: a smoke test.")
+@click.option(
+    "--database-url",
+    default=None,
+    help="Seed and serve this SQL database; its bench-* registries are replaced "
+    "[default: a temporary SQLite file].",
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=None, help="Server processes [default: cores]."
+)
+@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option(
+    "--concurrency",
+    "-c",
+    type=click.IntRange(1, 256),
+    default=8,
+    show_default=True,
+    help="Keep-alive connections driving load.",
+)
+@click.option(
+    "--clients",
+    type=click.IntRange(1, 32),
+    default=2,
+    show_default=True,
+    help="Load-generating processes sharing those connections.",
+)
+@click.option("--rounds", type=click.IntRange(1, 20), default=None, help="[default: 3, quick 1]")
+@click.option(
+    "--duration",
+    type=click.FloatRange(0.1),
+    default=None,
+    help="Seconds measured per endpoint per round [default: 5, quick 1].",
+)
+@click.option(
+    "--warmup",
+    type=click.FloatRange(0),
+    default=None,
+    help="Unmeasured seconds before each run [default: 1, quick 0.3].",
+)
+@click.option(
+    "--only", multiple=True, help="Measure only this endpoint (repeatable; plus the floor)."
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="JSON results [default: bench-results/<timestamp>.json].",
+)
+def bench_command(
+    quick: bool,
+    database_url: str | None,
+    workers: int | None,
+    threads: int,
+    concurrency: int,
+    clients: int,
+    rounds: int | None,
+    duration: float | None,
+    warmup: float | None,
+    only: tuple[str, ...],
+    output: str | None,
+) -> None:
+    """Seed a store, serve it with the production server, measure every endpoint (SPEC 12)."""
+    from registry.serve import default_workers
+
+    plan = QUICK_SEED if quick else FULL_SEED
+    rounds = rounds or (1 if quick else 3)
+    duration = duration if duration is not None else (1.0 if quick else 5.0)
+    warmup = warmup if warmup is not None else (0.3 if quick else 1.0)
+    workers = workers or default_workers()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    output = output or f"bench-results/{stamp}.json"
+    specs = endpoints(plan)
+    unknown = set(only) - {e.name for e in specs}
+    if unknown:
+        names = ", ".join(e.name for e in specs)
+        raise click.BadParameter(
+            f"unknown {', '.join(sorted(unknown))} (known: {names})", param_hint="--only"
+        )
+    if only:
+        specs = [e for e in specs if e.name == "hello" or e.name in only]
+    load_before = os.getloadavg()[0]
+    import_count = QUICK_IMPORT_PLAN_PROFILES if quick else IMPORT_PLAN_PROFILES
+    click.echo(f"planning an import of {import_count:,} profiles ...", err=True)
+    import_plan = measure_import_plan(import_count)
+
+    with tempfile.TemporaryDirectory(prefix="registry-bench-") as tmp:
+        url = database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        click.echo(f"seeding {sum(plan.registries().values()):,} profiles ...", err=True)
+        seed = seed_store(url, plan)
+        click.echo(f"seeded in {seed['seconds']} s ({seed['database']})", err=True)
+        server = bench_server(url, workers, threads, Path(tmp) / "server.log")
+        try:
+            try:
+                server.wait_ready()
+            except ServerNotReady as exc:
+                raise click.ClickException(str(exc)) from None
+            results = run_rounds(
+                server.port,
+                specs,
+                rounds=rounds,
+                concurrency=concurrency,
+                processes=clients,
+                warmup=warmup,
+                duration=duration,
+            )
+        finally:
+            code = server.stop()
+        if code != 0:
+            click.echo(f"warning: server exited with {code}:\n{server.log_tail()}", err=True)
+
+    summarize(results, specs)
+    machine = machine_info(seed["database"])
+    machine["load_average_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    report = {
+        "started_at": stamp,
+        "quick": quick,
+        "machine": machine,
+        "server": {
+            "command": "profile-registry serve",
+            "worker_class": "gthread",
+            "workers": workers,
+            "threads": threads,
+            "exit_code": code,
+        },
+        "load": {
+            "http": "HTTP/1.1 keep-alive, one http.client connection per client thread",
+            "concurrency": concurrency,
+            "client_processes": clients,
+            "rounds": rounds,
+            "warmup_s": warmup,
+            "duration_s": duration,
+        },
+        "seed": seed,
+        "import_plan": import_plan,
+        "endpoints": [r.to_data() for r in results],
+    }
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    Path(output).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    click.echo(
+        f"\nmachine: {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}, "
+        f"{machine['database']}\nserver: profile-registry serve, {workers} gthread workers x "
+        f"{threads} threads; load: {concurrency} keep-alive connections from {clients} "
+        f"processes, {rounds} x {duration:g} s per endpoint\n"
+    )
+    click.echo(format_table(results))
+    click.echo(f"\n{format_import_plan(import_plan)}")
+    click.echo(f"\nwrote {output}")

@@ -1,0 +1,54 @@
+"""The editor's buttons: add a middleware, add or remove an extension key; everything else
+is a schema-form array op (`registry.forms.ops`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from registry.forms.ops import apply_op
+
+from .model import EXT, EXT_GROUP, MW, REMOVED
+
+
+def apply_editor_op(data: Any, op: str) -> MultiDict:
+    """The form after one button: the editor's own ops, else the schema-form array ops."""
+    data = MultiDict(data.items(multi=True) if hasattr(data, "getlist") else data.items())
+    data.pop("op", None)
+    action, _, target = op.partition(":")
+    if action == "add-middleware":
+        name = data.get("new_middleware", "")
+        pattern = re.compile(rf"{MW}/(\d+)/")
+        used = {int(m.group(1)) for k in data for m in [pattern.match(k)] if m}
+        n = max(used) + 1 if used else 0
+        if name:
+            for suffix, value in (
+                ("/name", name),
+                ("/id", ""),
+                ("/enabled@bool", "1"),
+                ("/enabled", "true"),
+                ("/enabled@orig", ""),
+            ):
+                data.add(f"{MW}/{n}{suffix}", value)
+        return data
+    if action == "add-extension":
+        key = data.get("new_extension", "").strip()
+        if key and not any(EXT_GROUP.match(k) and k.startswith(f"{EXT}/{key}") for k in data):
+            data.add(f"{EXT}/{key}@present", "1")
+        kept = [k for k in data.getlist(REMOVED) if k != key]
+        data.setlist(REMOVED, kept)
+        return data
+    if action == "remove-extension" and target:
+        out: MultiDict = MultiDict()
+        for k, v in data.items(multi=True):
+            m = EXT_GROUP.match(k)
+            if m and m.group(2) == target:
+                continue
+            out.add(k, v)
+        if target not in out.getlist(REMOVED):
+            out.add(REMOVED, target)
+        return out
+    return apply_op(data, op)
