@@ -17,6 +17,7 @@ read*: each refused character becomes U+FFFD, the paths repaired are reported to
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -81,6 +82,8 @@ def refused_fields(value: Any, path: str = "") -> list[tuple[str, str]]:
     `extensions[webchat.starter_suggestions@v1].items[2]`. A refused key is reported at the
     path it names, with "key" in the reason.
     """
+    if _surely_clean(value):
+        return []
     out: list[tuple[str, str]] = []
     stack: list[tuple[Any, str]] = [(value, path)]
     seen: set[int] = set()
@@ -102,6 +105,17 @@ def refused_fields(value: Any, path: str = "") -> list[tuple[str, str]]:
             else:
                 stack.extend((item[i], child_path(where, i)) for i in reversed(range(len(item))))
     return out
+
+
+def _surely_clean(value: Any) -> bool:
+    """A fast test for the usual clean value: the C JSON encoder escapes every NUL and
+    surrogate as `\\u....`, so no suspect escape in its output means nothing to refuse (a
+    valid pair or an odd value only sends the caller to the exact walk)."""
+    try:
+        encoded = json.dumps(value, ensure_ascii=True, check_circular=False)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return SUSPECT_JSON_RE.search(encoded) is None
 
 
 def repair_tree(value: Any, path: str = "") -> tuple[Any, list[str]]:
