@@ -295,7 +295,7 @@ def token_create_command(role: str, name: str) -> None:
 def token_list_command(include_revoked: bool) -> None:
     """Tokens as a table (never their secrets)."""
     rows = [("ID", "NAME", "ROLE", "CREATED", "LAST USED")]
-    for t in _tokens().list(include_revoked=include_revoked):
+    for t in _tokens().all(include_revoked=include_revoked):
         name = f"{t.name} (revoked)" if t.revoked else t.name
         rows.append((t.id, name, t.role, _when(t.created_at_ms), _when(t.last_used_at_ms)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -309,7 +309,7 @@ def token_list_command(include_revoked: bool) -> None:
 def token_revoke_command(id_or_name: str) -> None:
     """Revoke a token by id, or by the name of an active token."""
     store = _tokens()
-    active = [t for t in store.list() if id_or_name in (t.id, t.name)]
+    active = [t for t in store.all() if id_or_name in (t.id, t.name)]
     token = active[0] if active else store.get(id_or_name)
     if token is None:
         raise click.ClickException(f'token "{id_or_name}" not found')

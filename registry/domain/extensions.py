@@ -157,7 +157,7 @@ class CodecRegistry:
     def __contains__(self, key: str) -> bool:
         return key in self._codecs
 
-    def list(self) -> list[Codec]:
+    def all(self) -> list[Codec]:
         return [self._codecs[k] for k in sorted(self._codecs)]
 
 

@@ -106,11 +106,11 @@ class MiddlewareRegistry:
     def get(self, name: str) -> MiddlewareDefinition | None:
         return self._defs.get(name.strip())
 
-    def list(self) -> list[MiddlewareDefinition]:
+    def all(self) -> list[MiddlewareDefinition]:
         return [self._defs[k] for k in sorted(self._defs)]
 
     def codecs(self) -> list[Codec]:
-        return [MiddlewareConfigCodec(d) for d in self.list()]
+        return [MiddlewareConfigCodec(d) for d in self.all()]
 
 
 def parse_definitions(text: str, source: str = "definitions") -> list[MiddlewareDefinition]:
@@ -230,7 +230,7 @@ def orphan_slots(profile: Profile, middlewares: MiddlewareRegistry) -> dict[str,
     """Config slots no middleware use of `profile` reads, by extension key (sorted)."""
     by_key = _uses_by_key(profile.runtime.middlewares, middlewares)
     out: dict[str, list[str]] = {}
-    for definition in middlewares.list():
+    for definition in middlewares.all():
         key = config_extension_key(definition.name)
         instances = _instances(profile.extensions.get(key))
         if instances is None:
@@ -264,7 +264,7 @@ def remap_configs(
     """
     old_by_key = _uses_by_key(old_uses, middlewares)
     new_by_key = _uses_by_key(new_uses, middlewares)
-    for definition in middlewares.list():
+    for definition in middlewares.all():
         key = config_extension_key(definition.name)
         payload = extensions.get(key)
         instances = _instances(payload)

@@ -150,7 +150,7 @@ def link_token(store: TokenStore, role: str, name: str | None, now_ms: int) -> T
     name, e.g. "admin"), created without a known secret when there is none. An existing token
     of another role is refused rather than silently used."""
     name, role = token_fields(name if name is not None else role, role)
-    for t in store.list():
+    for t in store.all():
         if t.name == name:
             if t.role != role:
                 raise LinkRefused(f'token "{name}" has role {t.role}, not {role}')
@@ -202,5 +202,5 @@ def admin_has_logged_in(store: TokenStore) -> bool:
     """True once any admin token (revoked ones too) has been used: a UI login or an API call.
     Until then every server start prints a fresh login link."""
     return any(
-        t.role == ADMIN and t.last_used_at_ms is not None for t in store.list(include_revoked=True)
+        t.role == ADMIN and t.last_used_at_ms is not None for t in store.all(include_revoked=True)
     )

@@ -80,7 +80,7 @@ class TokenStore(Protocol):
         processes, and return None when one does (the caller did not create it)."""
         ...
 
-    def list(self, *, include_revoked: bool = False) -> list[Token]:
+    def all(self, *, include_revoked: bool = False) -> list[Token]:
         """Tokens ordered by creation time (then id)."""
         ...
 
@@ -180,7 +180,7 @@ def bootstrap_admin(store: TokenStore, *, created_by: str = "bootstrap") -> Issu
     from .metadata import now_ms
 
     for _ in range(5):
-        taken = {t.name for t in store.list()}
+        taken = {t.name for t in store.all()}
         name, n = BOOTSTRAP_NAME, 1
         while name in taken:  # an active non-admin token already uses the name
             n += 1

@@ -143,7 +143,7 @@ class SQLTokenStore(PooledConnections):
                 raise AlreadyExists("token", token.name) from exc
         return self.get(token.id)
 
-    def list(self, *, include_revoked: bool = False) -> list[Token]:
+    def all(self, *, include_revoked: bool = False) -> list[Token]:
         self._check()
         T = self.model
         query = T.select().order_by(T.created_at_ms, T.id)

@@ -105,7 +105,7 @@ def bootstrap_admin(app: Flask) -> Token | None:
         return None
     store: TokenStore = app.extensions["tokens"]
     try:
-        if any(t.role == tk.ADMIN for t in store.list()):
+        if any(t.role == tk.ADMIN for t in store.all()):
             return None
         issued = tk.bootstrap_admin(store)
     finally:
@@ -130,7 +130,7 @@ def announce_login(app: Flask, host: str | None = None, port: int | str | None =
                 "Log in with a token, or make a one-time login link: profile-registry login-link"
             )
         else:
-            admin = next((t for t in store.list() if t.role == tk.ADMIN), None)
+            admin = next((t for t in store.all() if t.role == tk.ADMIN), None)
             if admin is None:
                 return
             minutes = int(app.config["REGISTRY_LOGIN_LINK_MINUTES"])

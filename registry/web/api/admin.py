@@ -533,7 +533,7 @@ def list_tokens() -> Response:
     """`{items: [{id, name, role, created_at_ms, created_by, last_used_at_ms, revoked}]}`:
     active tokens (`include_revoked=true` for all). Secrets are never shown."""
     include_revoked = _bool_param("include_revoked")
-    items = [t.to_data() for t in _tokens().list(include_revoked=include_revoked)]
+    items = [t.to_data() for t in _tokens().all(include_revoked=include_revoked)]
     data = {"items": items}
     return json_response(data, etag=f"tokens:{_hash(data)}")
 

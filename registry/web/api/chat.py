@@ -354,7 +354,7 @@ def _with_object_schema(item: dict[str, Any]) -> dict[str, Any]:
 @require("reader", public=True)
 def middleware_schemas() -> Response:
     """`[{name, version, display_name, description?, schema}]` sorted by name."""
-    data = [_with_object_schema(d.describe()) for d in get_service().middlewares.list()]
+    data = [_with_object_schema(d.describe()) for d in get_service().middlewares.all()]
     return json_response(data, etag=_content_etag("middlewares", data))
 
 
@@ -363,7 +363,7 @@ def middleware_schemas() -> Response:
 def extension_schemas() -> Response:
     """`[{key, schema, display_name?, description?}]` sorted by key: every codec, explicit
     ones and one per middleware config."""
-    data = [_with_object_schema(c.describe()) for c in get_service().codecs.list()]
+    data = [_with_object_schema(c.describe()) for c in get_service().codecs.all()]
     return json_response(data, etag=_content_etag("extensions", data))
 
 

@@ -106,7 +106,7 @@ def profile(slug: str, profile: str):
     """A profile: runtime, middlewares with effective configs, policy, tags, extensions."""
     service = get_service()
     reg, p = _load(slug, profile)
-    definitions = {d.name: d for d in service.middlewares.list()}
+    definitions = {d.name: d for d in service.middlewares.all()}
     middlewares = [
         {**entry, "definition": definitions.get(entry["name"]), "pretty": _pretty(entry["config"])}
         for entry in effective_configs(p.runtime.middlewares, p.extensions, service.middlewares)
