@@ -127,7 +127,7 @@ def seed_store(url: str, plan: SeedPlan) -> dict[str, Any]:
     try:
         service = RegistryService(store)
         opts = WriteOptions(actor="bench", operation="bench-seed")
-        models = store.models  # type: ignore[attr-defined]
+        models = store.models
         with store.atomic():
             for reg in store.list_registries():
                 if reg.slug.startswith("bench-"):
@@ -773,8 +773,14 @@ def format_table(results: list[Result]) -> str:
         verdict = {True: "pass", False: "MISS", None: ""}[r.passed]
         if r.errors:
             verdict = f"{verdict} ({r.errors} errors)".strip()
-        row = (r.label, f"{r.rps:,.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", f"{r.ratio:.2f}x")
-        rows.append((*row, r.target, verdict))
+        figures = (
+            r.label,
+            f"{r.rps:,.0f}",
+            f"{r.p50_ms:.2f}",
+            f"{r.p99_ms:.2f}",
+            f"{r.ratio:.2f}x",
+        )
+        rows.append((*figures, r.target, verdict))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for n, row in enumerate(rows):

@@ -34,7 +34,8 @@ from registry.domain.importer import (
 from registry.domain.metadata import now_ms
 from registry.domain.middleware import MiddlewareRegistry, load_definitions
 from registry.domain.service import SOURCE_CLI, RegistryService
-from registry.domain.tokens import ADMIN, ROLES, TokenStore, issue
+from registry.domain.sessions import AccountStore
+from registry.domain.tokens import ADMIN, ROLES, issue
 from registry.domain.yaml_codec import decode_registries, encode_registries
 from registry.serve import serve_command
 from registry.web.auth import auth_enabled
@@ -64,7 +65,7 @@ def _offline_service(config: dict[str, Any]) -> RegistryService:
     and `migrate-legacy` must never open or create one (pre-commit hooks, fresh clones)."""
     definitions = config["REGISTRY_MIDDLEWARE_DEFINITIONS"] or None
     return RegistryService(
-        _NoStore(),  # type: ignore[arg-type]
+        _NoStore(),
         middlewares=MiddlewareRegistry(load_definitions(definitions)),
         default_registry=config["REGISTRY_DEFAULT_REGISTRY"],
     )
@@ -271,7 +272,7 @@ def token_group() -> None:
     """Create, list and revoke API tokens (secrets are shown once, stored hashed)."""
 
 
-def _tokens() -> TokenStore:
+def _tokens() -> AccountStore:
     return current_app.extensions["tokens"]
 
 

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from .errors import FieldError, ValidationError
 from .jsonutil import NotJSON, check_json
@@ -70,7 +70,8 @@ class ExtensionKey(Generic[T]):
         if raw is None:
             raise ValidationError(FieldError(self._field, "cannot decode null"))
         if isinstance(self._type, type) and isinstance(raw, self._type):
-            return raw
+            # `_type` is `type[T] | Callable`: the check proves `raw` is a T, mypy cannot.
+            return cast(T, raw)
         try:
             data = json.loads(json.dumps(raw, allow_nan=False))
             if dataclasses.is_dataclass(self._type) and isinstance(data, dict):

@@ -18,7 +18,7 @@ from .errors import FieldError, ReadOnlyStore, ValidationError
 from .model import Profile, Registry
 from .ports import Store, WriteOptions
 from .service import SOURCE_IMPORT, SOURCE_SEED, RegistryService
-from .yaml_codec import decode_registries
+from .yaml_codec import MAX_BYTES, decode_registries
 
 MODES = ("create-only", "upsert", "mirror")
 
@@ -416,8 +416,7 @@ def import_yaml(
     `seed` limits `mirror` to the file's own registries (start-up seeding of managed files) and
     records the writes with source `seed` instead of `import`.
     """
-    kwargs = {"max_bytes": max_bytes} if max_bytes else {}
-    doc = decode_registries(text, service.default_registry, **kwargs)
+    doc = decode_registries(text, service.default_registry, max_bytes=max_bytes or MAX_BYTES)
     plan = plan_import(
         service,
         doc.registries,

@@ -201,9 +201,8 @@ def project_configs(profile: Profile, middlewares: MiddlewareRegistry) -> list[F
 
 
 def _instances(payload: Any) -> dict[str, Any] | None:
-    if isinstance(payload, dict) and isinstance(payload.get("instances"), dict):
-        return payload["instances"]
-    return None
+    instances = payload.get("instances") if isinstance(payload, dict) else None
+    return instances if isinstance(instances, dict) else None
 
 
 def _uses_by_key(
@@ -268,7 +267,7 @@ def remap_configs(
         key = config_extension_key(definition.name)
         payload = extensions.get(key)
         instances = _instances(payload)
-        if instances is None:
+        if instances is None or not isinstance(payload, dict):
             continue
         new = new_by_key.get(key, [])
         if payload == stored.get(key):

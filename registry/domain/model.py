@@ -105,7 +105,8 @@ class Profile:
     repaired: list[str] = field(default_factory=list, compare=False, repr=False)
 
     def clone(self) -> Profile:
-        return _copy(self)
+        copied: Profile = _copy(self)
+        return copied
 
 
 @dataclass
@@ -510,7 +511,7 @@ def registry_from_data(data: Any, *, slug: str = "", path: str = "registry") -> 
     for key in sorted(profiles or {}):
         ppath = f"{path}.profiles[{key}]"
         try:
-            reg.profiles[key] = profile_from_data(profiles[key], slug=key)
+            reg.profiles[key] = profile_from_data((profiles or {})[key], slug=key)
         except ValidationError as exc:
             c.errors.extend(_under(e, ppath) for e in exc.errors)
     c.raise_if_any()

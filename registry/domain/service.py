@@ -30,7 +30,7 @@ from .middleware import (
     project_configs,
     remap_configs,
 )
-from .model import Metadata, PolicySpec, Profile, Registry, RuntimeSpec, profile_to_data
+from .model import Metadata, PolicySpec, Profile, ProfileRef, Registry, RuntimeSpec, profile_to_data
 from .ports import Change, ProfilePage, ProfileQuery, Revision, Store, WriteOptions
 from .resolution import (
     ResolvedProfile,
@@ -65,7 +65,7 @@ class ProfilePatch:
     policy: PolicySpec | None = None
     extensions: dict[str, Any] | None = None
     tags: list[str] | None = None
-    stack: list | None = None
+    stack: list[ProfileRef] | None = None
 
     @classmethod
     def from_fields(cls, fields: dict[str, Any]) -> ProfilePatch:
@@ -135,7 +135,7 @@ class RegistryService:
     @property
     def backend_description(self) -> str:
         """The store's kind and URL with any password hidden, for start banners."""
-        return f"{self._store.kind} ({redacted_url(getattr(self._store, 'url', ''))})"
+        return f"{self._store.kind} ({redacted_url(self._store.url)})"
 
     @property
     def supports_history(self) -> bool:
@@ -144,23 +144,16 @@ class RegistryService:
 
     def release(self) -> None:
         """Hand this thread's idle connection back (end of a web request)."""
-        release = getattr(self._store, "release", None)
-        if release is not None:
-            release()
+        self._store.release()
 
     def disconnect(self) -> None:
         """Close this thread's connection and every idle pooled one (before a fork)."""
-        disconnect = getattr(self._store, "disconnect", None) or getattr(
-            self._store, "release", None
-        )
-        if disconnect is not None:
-            disconnect()
+        self._store.disconnect()
 
     def forget_inherited(self) -> bool:
         """In a forked child: drop, without closing, a connection inherited from the parent
         (closing it would end the parent's session). True when there was one."""
-        forget = getattr(self._store, "forget_inherited", None)
-        return bool(forget()) if forget is not None else False
+        return self._store.forget_inherited()
 
     def close(self) -> None:
         """Close the store; later use cases raise `StoreClosed`."""
@@ -541,7 +534,9 @@ class RegistryService:
         resolved.fingerprint = fingerprint(resolved)
         return resolved
 
-    def resolve_selection(self, selection: Selection, request_overrides: Any = None):
+    def resolve_selection(
+        self, selection: Selection, request_overrides: Any = None
+    ) -> ResolvedProfile:
         """Resolve what `select_profile` returned, reading a legacy bare-slug cookie."""
         profile = selection.profile
         if selection.legacy_cookie_profile:

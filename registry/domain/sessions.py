@@ -94,6 +94,11 @@ class SessionStore(Protocol):
     def delete_login_links_before(self, expired_before_ms: int) -> None: ...
 
 
+class AccountStore(TokenStore, SessionStore, Protocol):
+    """Tokens with their UI sessions and login links: the one store the app keeps them in
+    (`app.extensions["tokens"]`), so revoking a token can end its sessions in one place."""
+
+
 class LinkRefused(ValueError):
     """A login code that cannot log in; the message says why, for the login page."""
 

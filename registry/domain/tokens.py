@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from .errors import AlreadyExists, FieldError, NotFoundError, ValidationError
+from .ports import Connections
 
 READER, EDITOR, ADMIN = "reader", "editor", "admin"
 ROLES = (READER, EDITOR, ADMIN)
@@ -69,7 +70,7 @@ class IssuedToken:
 
 
 @runtime_checkable
-class TokenStore(Protocol):
+class TokenStore(Connections, Protocol):
     """Persistence of tokens; the secret is never stored, only its hash."""
 
     def create(
@@ -95,10 +96,6 @@ class TokenStore(Protocol):
         ...
 
     def mark_used(self, token_id: str, at_ms: int) -> None: ...
-
-    def release(self) -> None:
-        """Give back this thread's connection (end of a request)."""
-        ...
 
 
 # --- validation ------------------------------------------------------------------------------

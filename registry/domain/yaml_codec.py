@@ -65,7 +65,8 @@ class _DepthLimit:
             raise _LoadError(f"nesting is deeper than {self.max_depth} levels{_at(mark)}")
         self._depth = depth
         try:
-            return super().compose_node(parent, index)  # type: ignore[misc]
+            # A mixin: the composer after it in the MRO, untyped here.
+            return super().compose_node(parent, index)  # type: ignore[misc, no-any-return]
         finally:
             self._depth = depth - 1
 
@@ -82,7 +83,8 @@ class _NodeBudget:
         if self._nodes > self.max_nodes:
             mark = self.peek_event().start_mark  # type: ignore[attr-defined]
             raise _LoadError(f"document has more than {self.max_nodes} YAML nodes{_at(mark)}")
-        return super().compose_node(parent, index)  # type: ignore[misc]
+        # A mixin: the composer after it in the MRO, untyped here.
+        return super().compose_node(parent, index)  # type: ignore[misc, no-any-return]
 
 
 class SafeLoader(_NodeBudget, _DepthLimit, yaml.SafeLoader):
@@ -95,7 +97,7 @@ _LOADER: type = SafeLoader
 
 if hasattr(yaml, "CSafeLoader"):
 
-    class _FastLoader(_NodeBudget, _DepthLimit, Composer, yaml.CSafeLoader):  # type: ignore[misc, name-defined]
+    class _FastLoader(_NodeBudget, _DepthLimit, Composer, yaml.CSafeLoader):
         """libyaml's parser (several times faster) under the Python composer, which carries
         depth limit and node budget; safe constructors and resolvers as in `SafeLoader`."""
 
@@ -521,7 +523,7 @@ def _slug(raw: Any, path: str, label: str, errors: list[FieldError]) -> str:
 _FOLDED_BREAKS = frozenset("\x85\u2028\u2029\r")
 
 
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+def _represent_str(dumper: yaml.representer.SafeRepresenter, value: str) -> yaml.ScalarNode:
     if not _FOLDED_BREAKS.isdisjoint(value):
         style: str | None = '"'
     elif "\n" in value:
@@ -544,7 +546,7 @@ _DUMPER: type = _PyDumper
 
 if hasattr(yaml, "CSafeDumper"):  # libyaml's emitter: same representer, 2-3x faster
 
-    class _CDumper(yaml.CSafeDumper):  # type: ignore[misc, valid-type]
+    class _CDumper(yaml.CSafeDumper):
         def ignore_aliases(self, data: Any) -> bool:
             return True
 

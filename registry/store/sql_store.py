@@ -18,10 +18,10 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import peewee as pw
 from playhouse import db_url
@@ -65,6 +65,8 @@ MAX_WRITE_ATTEMPTS = 20
 MAX_ID = 2**63 - 1  # SQL BIGINT: a larger id cannot exist (and would overflow the driver)
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class CorruptRecord(ValueError):
@@ -74,7 +76,7 @@ class CorruptRecord(ValueError):
 # --- connections ---------------------------------------------------------------------------
 
 
-class OutageAware:
+class OutageAware(pw.Database):
     """Database errors that mean "the database cannot serve now" become `StoreUnavailable`.
 
     Driver `OperationalError`s and `InterfaceError`s (server down or restarting, connection
@@ -92,7 +94,7 @@ class OutageAware:
         # The driver's text may name hosts and ports: it goes to the log, not to clients.
         return StoreUnavailable(f"the {kind} database is unavailable; try again later")
 
-    def _translated(self, call: Any, *args: Any, **kwargs: Any) -> Any:
+    def _translated(self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return call(*args, **kwargs)
         except (pw.OperationalError, pw.InterfaceError) as exc:
@@ -101,19 +103,19 @@ class OutageAware:
             raise self._outage(exc) from exc
 
     def connect(self, reuse_if_open: bool = False) -> bool:
-        return self._translated(super().connect, reuse_if_open)  # type: ignore[misc]
+        return self._translated(super().connect, reuse_if_open)
 
     def _execute_cursor(self, sql: str, params: Any, **options: Any) -> Any:
-        return self._translated(super()._execute_cursor, sql, params, **options)  # type: ignore[misc]
+        return self._translated(super()._execute_cursor, sql, params, **options)
 
     def begin(self, *args: Any, **kwargs: Any) -> None:
-        self._translated(super().begin, *args, **kwargs)  # type: ignore[misc]
+        self._translated(super().begin, *args, **kwargs)
 
     def commit(self) -> None:
-        self._translated(super().commit)  # type: ignore[misc]
+        self._translated(super().commit)
 
     def rollback(self) -> None:
-        self._translated(super().rollback)  # type: ignore[misc]
+        self._translated(super().rollback)
 
 
 class PostgresDatabase(OutageAware, PooledPostgresqlDatabase):
@@ -778,7 +780,8 @@ class SQLStore(PooledConnections):
                     break
                 self._lost_race("profile", slug, opts, self._profile_version(registry, slug))
             else:
-                raise VersionConflict("profile", slug, opts.expected_version, version)
+                # Every attempt read a version (a missing profile raised): never None here.
+                raise VersionConflict("profile", slug, opts.expected_version, version or 0)
         return self._profile_of(registry, slug, row["data"])
 
     def delete_profile(self, registry: str, slug: str, opts: WriteOptions) -> None:
@@ -802,7 +805,8 @@ class SQLStore(PooledConnections):
                     self._record(registry, slug, "delete", version, opts, now_ms(), None)
                     return
                 self._lost_race("profile", slug, opts, self._profile_version(registry, slug))
-            raise VersionConflict("profile", slug, opts.expected_version, version)
+            # Every attempt read a version (a missing profile raised): never None here.
+            raise VersionConflict("profile", slug, opts.expected_version, version or 0)
 
     def _profile_version(self, registry: str, slug: str) -> int | None:
         P = self.models.profile

@@ -126,8 +126,16 @@ class YAMLFileStore:
             self._closed = True
             self._data = {}
 
+    # No connections: the lifecycle of the `Store` protocol is a no-op here.
+
     def release(self) -> None:
-        """Nothing to release between requests (parity with the SQL store)."""
+        """Nothing to release between requests."""
+
+    def disconnect(self) -> None:
+        """Nothing to close before a fork: the file is opened per operation."""
+
+    def forget_inherited(self) -> bool:
+        return False
 
     def _check(self) -> None:
         if self._closed:

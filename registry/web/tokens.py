@@ -19,7 +19,8 @@ from registry import config as cfg
 from registry.domain import sessions
 from registry.domain import tokens as tk
 from registry.domain.metadata import now_ms
-from registry.domain.tokens import Token, TokenStore
+from registry.domain.sessions import AccountStore
+from registry.domain.tokens import Token
 
 from .errors import APIProblem
 
@@ -27,7 +28,7 @@ REALM = 'Bearer realm="profile-registry"'
 LAST_USED_RESOLUTION_MS = 60_000  # last-used times are written at most once a minute
 
 
-def token_store() -> TokenStore:
+def token_store() -> AccountStore:
     return current_app.extensions["tokens"]
 
 
@@ -103,7 +104,7 @@ def bootstrap_admin(app: Flask) -> Token | None:
     once: exactly one creates it. Returns the token when this call created it."""
     if not should_bootstrap(app):
         return None
-    store: TokenStore = app.extensions["tokens"]
+    store: AccountStore = app.extensions["tokens"]
     try:
         if any(t.role == tk.ADMIN for t in store.all()):
             return None
@@ -123,7 +124,7 @@ def announce_login(app: Flask, host: str | None = None, port: int | str | None =
     if not should_bootstrap(app):
         return
     bootstrap_admin(app)
-    store: TokenStore = app.extensions["tokens"]
+    store: AccountStore = app.extensions["tokens"]
     try:
         if sessions.admin_has_logged_in(store):
             message = (

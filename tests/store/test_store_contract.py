@@ -860,3 +860,22 @@ def test_change_feed(history_store: Store) -> None:
     assert [c.id for c in store.list_changes(after=ids[0], limit=2)] == ids[1:3]
     assert store.list_changes(after=ids[-1]) == []
     assert all(c.at_ms > 0 for c in changes)
+
+
+# --- the protocol itself: lifecycle and identity ------------------------------------------
+
+
+def test_every_backend_implements_the_whole_protocol(store: Store, reopen) -> None:
+    """The service calls `url`, `release`, `disconnect` and `forget_inherited` on any store
+    without duck typing, so every backend has them; they leave the store usable."""
+    assert isinstance(store, Store)
+    store.create_registry(Registry(slug="kept"), WriteOptions())
+    store.release()
+    store.disconnect()  # as before a fork: the next call connects again
+    assert not store.forget_inherited()  # nothing was inherited in this process
+    assert store.get_registry("kept") is not None
+    other = reopen(store)  # `url` opens the same data
+    try:
+        assert other.get_registry("kept") is not None
+    finally:
+        other.close()
