@@ -1,4 +1,4 @@
-"""Extension keys, typed keys, codecs and the codec registry (SPEC 5.1, 5.2).
+"""Extension keys, typed keys, codecs and the codec registry (see README, Concepts and decisions).
 
 Extensions are an open map on profiles and registries: `namespace.feature@vN` -> JSON value.
 A codec owns one key: it publishes a JSON Schema for editors and normalizes values on every
@@ -173,7 +173,7 @@ class StarterSuggestions:
 
 
 class StarterSuggestionsCodec(Codec):
-    """`{"items": [string, ...]}`: trimmed, non-empty, at most 20 (SPEC 5.2)."""
+    """`{"items": [string, ...]}`: trimmed, non-empty, at most 20."""
 
     def __init__(self) -> None:
         super().__init__(
@@ -219,7 +219,7 @@ def builtin_codecs() -> list[Codec]:
 
 @dataclass(frozen=True)
 class Limits:
-    """Payload limits (SPEC 5.2): per extension value, per profile, nesting depth."""
+    """Payload limits: per extension value, per profile, nesting depth."""
 
     extension_bytes: int = 64 * 1024
     profile_bytes: int = 1024 * 1024

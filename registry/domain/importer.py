@@ -1,4 +1,4 @@
-"""YAML import: plan (dry run) and apply, all or nothing (SPEC 7).
+"""YAML import: plan (dry run) and apply, all or nothing (see README, Concepts and decisions).
 
 Modes: `create-only` creates what is missing and never overwrites (existing items that differ
 are reported as `skipped`); `upsert` also updates what differs; `mirror` also deletes the

@@ -1,4 +1,5 @@
-"""Middleware definitions and their configs stored as extensions (SPEC 5.3).
+"""Middleware definitions and their configs stored as extensions (README, Concepts and
+decisions: "Middleware configs").
 
 A deployment knows a set of middlewares, each with a JSON Schema for its config. Profiles list
 middleware uses in `runtime.middlewares` (identity, order, enabled flag); the config of each use

@@ -1,4 +1,4 @@
-"""The `Store` protocol: the only persistence API the domain knows (SPEC section 4).
+"""The `Store` protocol: the only persistence API the domain knows (see README, Architecture).
 
 Stores are deliberately simple: they keep data, enforce optimistic concurrency and record
 history. Every business rule (validation, policy, defaults, codecs) lives in the service.

@@ -314,7 +314,8 @@ class RegistryService:
         operation: str = "",
         set_default: bool = False,
     ) -> Profile:
-        """Create a profile; the first profile of a registry becomes its default (SPEC 2),
+        """Create a profile; the first profile of a registry becomes its default (README,
+        Concepts and decisions: "Default profile"),
         and so does this one with `set_default` (in the same transaction: both or neither)."""
         reg = self.get_registry(registry)
         self._check_writable(reg)
@@ -379,7 +380,8 @@ class RegistryService:
         actor: str = "",
         source: str = "",
     ) -> None:
-        """Delete a profile. Deleting the default while others remain is refused (SPEC 2)."""
+        """Delete a profile. Deleting the default while others remain is refused (README,
+        Concepts and decisions: "Default profile")."""
         reg = self.get_registry(registry)
         self._check_writable(reg)
         current = self._profile_in(reg, slug)
@@ -400,7 +402,7 @@ class RegistryService:
                 self._store.update_registry(reg, WriteOptions(actor=actor, source=source))
 
     def default_blocks_delete(self, reg: Registry, slug: str) -> bool:
-        """True when `slug` is the registry's default and other profiles remain (SPEC 2)."""
+        """True when `slug` is the registry's default and other profiles remain."""
         if reg.default_profile_slug != slug:
             return False
         page = self._store.list_profiles(reg.slug, ProfileQuery(limit=2))
@@ -503,7 +505,8 @@ class RegistryService:
         profile: str | None = None,
         request_overrides: Any = None,
     ) -> ResolvedProfile:
-        """(registry, profile, overrides) -> effective runtime + fingerprint (SPEC 6)."""
+        """(registry, profile, overrides) -> effective runtime + fingerprint (README, Concepts
+        and decisions: "Resolution")."""
         reg = self.get_registry(registry)
         slug = self._resolve_profile_slug(reg, profile)
         stored = self._profile_in(reg, slug)
@@ -546,7 +549,7 @@ class RegistryService:
         return self.resolve(selection.registry, profile, request_overrides)
 
     def current_profile(self, selection: Selection) -> tuple[str, str]:
-        """`(registry, profile)` a chat client has selected with its cookie (reference 5.7).
+        """`(registry, profile)` a chat client has selected with its cookie.
 
         Never fails: a stale or unknown cookie choice falls back to the default registry's
         default profile, else the literal `default` (clients just show what they get).

@@ -1,4 +1,4 @@
-"""API tokens (SPEC 8.4): the `TokenStore` protocol, generation and verification.
+"""API tokens (see README, JSON API): the `TokenStore` protocol, generation and verification.
 
 A token is `prt_<id>_<secret>`. Only `sha256(secret)` is stored; a presented token is found by
 its id and its secret's hash compared in constant time (`hmac.compare_digest`). Roles are

@@ -1,4 +1,4 @@
-"""The peewee SQL store for SQLite and PostgreSQL (SPEC section 4).
+"""The peewee SQL store for SQLite and PostgreSQL (see README, Architecture).
 
 One row per profile, so a write costs the same whatever the registry size. Optimistic
 concurrency is enforced by the database: every write is a conditional

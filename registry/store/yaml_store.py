@@ -1,4 +1,5 @@
-"""The YAML file store: one YAML file is the whole store (SPEC sections 4 and 7).
+"""The YAML file store: one YAML file is the whole store (README: `REGISTRY_STORE` under
+Configuration).
 
 The file is the canonical bundle (`registries: {slug: registry}`), plus each registry's
 `read_only`/`managed_by` so that deployment state survives a restart; reads also accept the

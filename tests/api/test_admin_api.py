@@ -1,4 +1,4 @@
-"""The admin API (SPEC 8.2, 8.3): registries, profile listing, clone, revisions, import and
+"""The admin API (see README, JSON API): registries, profile listing, clone, revisions, import and
 export, the change feed; bad input, 404s, conflicts, 412 and 304; actors."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every /api route x {no token, reader, editor, admin}, with auth on (SPEC 8.4).
+"""Every /api route x {no token, reader, editor, admin}, with auth on (see README, JSON API).
 
 Routes are enumerated from `app.url_map`, and each one's expectation comes from what its view
 declares with `@require(role, public=)`: a new route is covered as soon as it exists, and a

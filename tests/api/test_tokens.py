@@ -1,5 +1,5 @@
 """API tokens: format, hashing at rest, verification, authentication, the tokens API and the
-first-start admin token (SPEC 8.4)."""
+first-start admin token (see README, JSON API)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
 
-# --- domain helpers and the SQL token_store ----------------------------------------------------------
+# --- domain helpers and the SQL store ----------------------------------------------------------
 
 
 def test_generated_tokens_have_the_documented_format_and_only_a_hash_is_kept(token_store):

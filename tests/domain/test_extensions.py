@@ -1,4 +1,4 @@
-"""Extension keys, typed keys, codecs (reference 6.1-6.5, tests G14-G27)."""
+"""Extension keys, typed keys, codecs."""
 
 from dataclasses import dataclass
 

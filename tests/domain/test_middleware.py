@@ -1,4 +1,4 @@
-"""Middleware definitions and config projection (reference 6.6-6.7, tests G28-G30, H16)."""
+"""Middleware definitions and config projection."""
 
 import pytest
 

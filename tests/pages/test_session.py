@@ -1,4 +1,4 @@
-"""Admin UI sessions and login (Hardening item 5): server-side sessions that logout and token
+"""Admin UI sessions and login: server-side sessions that logout and token
 revocation end, idle and absolute expiry, one-time login codes, no secret in a URL, and the
 session cookie's attributes. Real SQLite and the Flask test client (real HTTP servers are in
 tests/cli/test_first_run.py)."""

@@ -1,4 +1,4 @@
-"""The use cases that let the web layer, the CLI and the server go through the backend_service only
+"""The use cases that let the web layer, the CLI and the server go through the service only
 (never its store), on every backend."""
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from registry.domain.service import (
 
 
 def _corrupt_registry_header(store, slug: str) -> None:
-    """Store an extension key the backend_service refuses, past its rules: any later registry write
-    through the backend_service then fails validation (how a failing second step is provoked)."""
+    """Store an extension key the service refuses, past its rules: any later registry write
+    through the service then fails validation (how a failing second step is provoked)."""
     reg = store.get_registry(slug)
     reg.extensions = {"not a key!": {}}
     store.update_registry(reg, WriteOptions(actor="test"))

@@ -1,4 +1,5 @@
-"""YAML import (modes, dry run, all-or-nothing) and export round trips (SPEC 7)."""
+"""YAML import (modes, dry run, all-or-nothing) and export round trips (README, Concepts and
+decisions: "Imports")."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Resolution through the backend_service (reference 5, tests G1-G9, G43-G44, I15-I17, I30)."""
+"""Resolution through the service, on every backend."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Service use cases on every store backend (reference 3.5, 3.6, G10-G18, G31-G32)."""
+"""Service use cases on every store backend."""
 
 import pytest
 

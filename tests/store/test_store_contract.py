@@ -1,8 +1,8 @@
-"""The store contract (SPEC 4, reference section 3): one suite for every backend.
+"""The store contract: one suite for every backend, against the `Store` protocol of
+`registry/domain/ports.py` (README, Architecture).
 
-Ports the Go store tests of reference section 8 (D1-D6 in-memory, F1-F10 SQLite, G31-G32
-backend parity) to the `Store` protocol of `registry/domain/ports.py`. Where this store differs
-from the Go one on purpose, the test says so: explicit create/update instead of upsert, missing
+Where this store differs from the reference system's on purpose, the test says so (README,
+"Differences from the reference system"): explicit create/update instead of upsert, missing
 targets raise instead of no-op, the registry version moves only on header writes, and the
 default profile is the service's business (the store never rewrites it).
 """

@@ -1,4 +1,5 @@
-"""The admin API (SPEC 8.2): registries, profile listing, clone, revisions, import/export,
+"""The admin API (README, JSON API: "Admin routes"): registries, profile listing, clone,
+revisions, import/export,
 change feed and tokens. Everything the admin UI can do, as JSON.
 
 Views are thin: parse the request, call one service (or token store) use case, shape the

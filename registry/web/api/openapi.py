@@ -1,4 +1,4 @@
-"""`GET /api/openapi.json`: the OpenAPI 3.1 document of the JSON API (SPEC 8.7).
+"""`GET /api/openapi.json`: the OpenAPI 3.1 document of the JSON API (see README, JSON API).
 
 The document lives next to this module as `openapi.yaml`, loaded once; tests keep it true
 (tests/api/test_openapi.py: every route documented with its role, nothing stale; the API

@@ -1,4 +1,4 @@
-"""The profile page and the schema-driven profile editor (SPEC 9).
+"""The profile page and the schema-driven profile editor (see README, Admin UI).
 
 Decisions (kept here so the next change keeps them):
 - One editor form. Its fields map to the profile by name (see `profile_form`); the view only

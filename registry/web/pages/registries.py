@@ -1,4 +1,4 @@
-"""Registries and their profile tables (SPEC 9).
+"""Registries and their profile tables (see README, Admin UI).
 
 Pages: the registry list (with a create form), one registry's profiles (search, tag filter,
 cursor pagination, per-row set default / clone / delete, a "new profile" form), the registry
