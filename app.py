@@ -36,6 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     os.makedirs(app.instance_path, exist_ok=True)
     cfg.base_url(app.config)  # a malformed REGISTRY_BASE_URL fails the start, not a later link
+    cfg.auth_enabled(app.config)  # likewise REGISTRY_AUTH, not every request
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = cfg.instance_secret(app.instance_path)
 

@@ -11,7 +11,6 @@ SQLite file in the instance folder. Errors are one clear line and a non-zero exi
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from registry.domain.importer import (
     import_yaml,
     prepare_document,
 )
-from registry.domain.metadata import now_ms
+from registry.domain.metadata import human_time, now_ms
 from registry.domain.middleware import MiddlewareRegistry, load_definitions
 from registry.domain.service import SOURCE_CLI, RegistryService
 from registry.domain.sessions import AccountStore
@@ -374,9 +373,7 @@ def run_command(ctx: click.Context, **kwargs: Any) -> None:
 
 
 def _when(ms: int | None) -> str:
-    if not ms:
-        return "never"
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return human_time(ms, "never")
 
 
 COMMANDS = [

@@ -38,7 +38,7 @@ def from_environ(environ: os._Environ[str] | dict[str, str] = os.environ) -> dic
         if key in environ:
             value: Any = environ[key]
             if isinstance(DEFAULTS[key], bool):
-                value = value.strip().lower() in ("1", "true", "yes", "on")
+                value = flag(environ, key)  # a typo fails the start instead of meaning false
             elif isinstance(DEFAULTS[key], int):
                 value = int(value)
             out[key] = value
@@ -58,6 +58,11 @@ def flag(config: Any, key: str, default: bool = False) -> bool:
     if text in ("false", "0", "off", "no"):
         return False
     raise ValueError(f"{key} must be true or false (got {value!r})")
+
+
+def auth_enabled(config: Any) -> bool:
+    """`REGISTRY_AUTH` (default on), read by `flag` like every other switch: `no` is off."""
+    return flag(config, "REGISTRY_AUTH", True)
 
 
 def base_url(config: Any, host: str | None = None, port: int | str | None = None) -> str:

@@ -110,8 +110,8 @@ def examine(service: RegistryService, progress: Progress | None = None) -> list[
             if progress is not None:
                 progress(done, total)
         found = _registry_findings(reg, slugs) + found
-        if reg.managed_by or reg.read_only:
-            where = reg.managed_by or "its configuration"
+        if reg.is_managed:
+            where = reg.manager_label
             found = [
                 Finding(
                     f.registry,

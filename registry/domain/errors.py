@@ -2,6 +2,13 @@
 
 Every error the domain raises is a `RegistryError`; the web layer maps each kind to one HTTP
 status in one place. Messages keep the reference wording because clients show them as-is.
+
+Field paths (`FieldError.field`) have one convention: the service's validation roots them at
+the object it validates, `profile.` or `registry.` (`profile.runtime.tools[0]`); a caller that
+embeds that object elsewhere re-roots them with `FieldError.rerooted` (an import:
+`registries[default].profiles[agent].runtime.tools[0]`) and a form that names its inputs by
+the object's own keys uses `FieldError.relative` (`runtime.tools[0]`). Request-level problems
+(query parameters, `body`) are rooted at the parameter's name.
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ class RegistryError(Exception):
         return str(self)
 
 
+ROOTS = ("profile", "registry")  # where the service's validation roots its field paths
+
+
 @dataclass(frozen=True, order=True)
 class FieldError:
     """One validation problem: a dotted field path and a reason."""
@@ -30,6 +40,20 @@ class FieldError:
         if self.field:
             return f"validation error ({self.field}): {self.message}"
         return f"validation error: {self.message}"
+
+    @property
+    def relative(self) -> str:
+        """The path below its `profile` / `registry` root ("" for the object itself)."""
+        for root in ROOTS:
+            if self.field == root:
+                return ""
+            if self.field.startswith(root) and self.field[len(root)] in ".[":
+                return self.field[len(root) :].removeprefix(".")
+        return self.field
+
+    def rerooted(self, prefix: str) -> FieldError:
+        """The same problem with its `profile` / `registry` root replaced by `prefix`."""
+        return FieldError(self.relative, self.message).prefixed(prefix)
 
     def prefixed(self, prefix: str) -> FieldError:
         """The same problem one level deeper: `prefix` + `.field` (or `[..]` paths as-is)."""
@@ -130,6 +154,15 @@ class AlreadyExists(ConflictError):
         self.resource = resource
         self.slug = slug
         super().__init__(f'{resource} "{slug}" already exists')
+
+
+class DefaultProfileInUse(ConflictError):
+    """Deleting a registry's default profile while other profiles remain: the request is
+    well formed, the registry's state refuses it (set another default first)."""
+
+    def __init__(self, slug: str):
+        self.slug = slug
+        super().__init__(f'profile "{slug}" is the default profile; set another default first')
 
 
 class PayloadTooLarge(RegistryError):

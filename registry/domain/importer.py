@@ -89,17 +89,6 @@ def _header(reg: Registry) -> dict[str, Any]:
     return out
 
 
-def _reroot(err: FieldError, prefix: str) -> FieldError:
-    path = err.field
-    for root in ("profile.", "registry.", "profile", "registry"):
-        if path.startswith(root):
-            path = path[len(root) :]
-            break
-    if not path:
-        return FieldError(prefix, err.message)
-    return FieldError(prefix + ("" if path.startswith("[") else ".") + path, err.message)
-
-
 def prepare_document(
     service: RegistryService, registries: list[Registry], *, strict: bool = False
 ) -> list[tuple[Registry, dict[str, Profile]]]:
@@ -116,7 +105,7 @@ def prepare_document(
         try:
             header = service.prepare_registry_header(raw)
         except ValidationError as exc:
-            errors += [_reroot(e, prefix) for e in exc.errors]
+            errors += [e.rerooted(prefix) for e in exc.errors]
             continue
         if header.slug in seen:
             errors.append(FieldError(prefix, "registry appears twice in the file"))
@@ -128,7 +117,7 @@ def prepare_document(
             try:
                 p = service.prepare_profile(raw.profiles[key], strict=strict)
             except ValidationError as exc:
-                errors += [_reroot(e, ppath) for e in exc.errors]
+                errors += [e.rerooted(ppath) for e in exc.errors]
                 continue
             if p.slug in profiles:
                 errors.append(FieldError(ppath, f'duplicate profile slug "{p.slug}"'))
@@ -197,11 +186,11 @@ def plan_import(
 
 def _managed_elsewhere(reg: Registry, managed_by: str) -> bool:
     """True for a registry owned by a seed file (or configuration) other than `managed_by`."""
-    return bool(reg.read_only or reg.managed_by) and reg.managed_by != managed_by
+    return reg.is_managed and reg.managed_by != managed_by
 
 
 def _manager(reg: Registry) -> str:
-    return f"managed by {reg.managed_by or 'its configuration'}"
+    return f"managed by {reg.manager_label}"
 
 
 def _plan_managed(

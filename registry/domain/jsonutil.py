@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import sys
@@ -14,6 +15,12 @@ from .text import child_path, refused_fields
 def canonical_json(value: Any) -> str:
     """Sorted keys, compact separators: the form used for fingerprints and comparisons."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_digest(value: Any) -> str:
+    """Hex SHA-256 of `canonical_json(value)`: the one content hash behind fingerprints and
+    content ETags, so equal values hash equal wherever they are hashed."""
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
 
 
 class NotJSON(ValueError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import time
 
 from .model import Metadata
@@ -11,6 +12,19 @@ from .ports import WriteOptions
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+# Stored times are epoch milliseconds; these two are the only ways they are shown (pages, CLI).
+def iso_time(ms: int | None) -> str:
+    """`2025-01-31T14:05:09+00:00` (machine-readable, e.g. `<time datetime>`); "" for 0."""
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="seconds") if ms else ""
+
+
+def human_time(ms: int | None, empty: str = "—") -> str:
+    """`2025-01-31 14:05 UTC` for people; `empty` for 0 (never happened)."""
+    if not ms:
+        return empty
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def touch(

@@ -11,7 +11,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import FieldError, ValidationError
+from .errors import FieldError, ReadOnlyStore, ValidationError
 
 JSONDict = dict[str, Any]
 MAX_INT = 2**63 - 1  # metadata integers are stored as SQL BIGINT
@@ -126,6 +126,24 @@ class Registry:
     profiles: dict[str, Profile] = field(default_factory=dict)
     # Read state, as `Profile.repaired` (the header's fields only).
     repaired: list[str] = field(default_factory=list, compare=False, repr=False)
+
+    # The one home of the managed-registry rule: a registry owned by a seed file
+    # (`managed_by`) or marked read-only by the deployment's configuration is changed at its
+    # source, never through the service, the API or the pages.
+    @property
+    def is_managed(self) -> bool:
+        """True when this registry cannot be changed here (seed file or configuration)."""
+        return self.read_only or bool(self.managed_by)
+
+    @property
+    def manager_label(self) -> str:
+        """Who manages it, for messages: the seed file, else "its configuration"."""
+        return self.managed_by or "its configuration"
+
+    def require_writable(self) -> None:
+        """Refuse (ReadOnlyStore, 403) any change to a managed registry."""
+        if self.is_managed:
+            raise ReadOnlyStore(f'registry "{self.slug}" is managed by {self.manager_label}')
 
     def clone(self) -> Registry:
         return copy.deepcopy(self)
@@ -283,6 +301,9 @@ class _Collector:
         value = data.get(key)
         if value is None:
             return 0
+        # JSON Schema (so the OpenAPI document and its clients) counts 3.0 as an integer
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             self.add(path, "must be a non-negative integer")
             return 0
@@ -515,22 +536,9 @@ def registry_from_data(data: Any, *, slug: str = "", path: str = "registry") -> 
         try:
             reg.profiles[key] = profile_from_data((profiles or {})[key], slug=key)
         except ValidationError as exc:
-            c.errors.extend(_under(e, ppath) for e in exc.errors)
+            c.errors.extend(e.rerooted(ppath) for e in exc.errors)
     c.raise_if_any()
     return reg
-
-
-def _under(err: FieldError, prefix: str) -> FieldError:
-    """Re-root a profile-level error path under a registry's profile entry."""
-    field_ = err.field
-    for root in ("profile.", "profile"):
-        if field_.startswith(root):
-            field_ = field_[len(root) :]
-            break
-    if not field_:
-        return FieldError(prefix, err.message)
-    sep = "" if field_.startswith("[") else "."
-    return FieldError(f"{prefix}{sep}{field_}", err.message)
 
 
 def profile_from_stored(data: Any, *, slug: str = "") -> Profile:

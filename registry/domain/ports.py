@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from .model import Profile, Registry
@@ -72,13 +72,6 @@ class Change:
     version: int
     actor: str
     at_ms: int
-
-
-@dataclass
-class RegistryStats:
-    """Per-registry counts for listings and the dashboard."""
-
-    profile_counts: dict[str, int] = field(default_factory=dict)
 
 
 @runtime_checkable

@@ -9,13 +9,12 @@ and applied by `apply_overrides`; `fingerprint` hashes what a backend's runtime 
 from __future__ import annotations
 
 import copy
-import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import FieldError, PolicyViolation, ValidationError
-from .jsonutil import canonical_json
+from .jsonutil import canonical_digest
 from .model import MiddlewareUse, PolicySpec, RuntimeSpec, runtime_to_data
 from .slugs import SlugError, parse_slug
 
@@ -340,4 +339,4 @@ def fingerprint(resolved: ResolvedProfile) -> str:
         "runtime": runtime_to_data(resolved.effective_runtime),
         "middleware_configs": resolved.middleware_configs,
     }
-    return "sha256:" + hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+    return "sha256:" + canonical_digest(payload)

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import (
     AlreadyExists,
+    DefaultProfileInUse,
     FieldError,
     PolicyViolation,
     ProfileNotFound,
-    ReadOnlyStore,
     RegistryNotFound,
     RevisionNotFound,
     ValidationError,
@@ -95,12 +95,6 @@ class RegistryPatch:
 class RegistrySummary:
     registry: Registry
     profile_count: int
-
-
-@dataclass
-class ServiceConfig:
-    default_registry: str = "default"
-    limits: Limits = field(default_factory=Limits)
 
 
 class RegistryService:
@@ -388,12 +382,7 @@ class RegistryService:
         if current.policy.read_only:
             raise PolicyViolation("profile is read-only", current.slug)
         if self.default_blocks_delete(reg, current.slug):
-            raise ValidationError(
-                FieldError(
-                    "registry.default_profile_slug",
-                    f'profile "{current.slug}" is the default profile; set another default first',
-                )
-            )
+            raise DefaultProfileInUse(current.slug)
         opts = WriteOptions(expected_version=expected_version, actor=actor, source=source)
         with self._store.atomic():
             self._store.delete_profile(reg.slug, current.slug, opts)
@@ -677,9 +666,7 @@ class RegistryService:
             raise ProfileNotFound(reg.default_profile_slug)
 
     def _check_writable(self, reg: Registry) -> None:
-        if reg.read_only or reg.managed_by:
-            where = reg.managed_by or "its configuration"
-            raise ReadOnlyStore(f'registry "{reg.slug}" is managed by {where}')
+        reg.require_writable()
 
     def _registry_slug(self, slug: str | None) -> str:
         if slug is None or not slug.strip():

@@ -21,7 +21,6 @@ FormErrors = dict[str, list[str]]  # path ("" = the whole value, "/items/0") -> 
 
 LONG_TEXT = 120  # strings longer than this (or with maxLength above it) get a textarea
 BOOL_MARKER = "@bool"
-JSON_MARKER = "@json"
 
 
 @dataclass

@@ -69,7 +69,7 @@ class RevisionRow(pw.Model):
     snapshot = pw.TextField(null=True)
 
 
-class SchemaVersionRow(pw.Model):
+class SchemaVersionRow(pw.Model):  # bound by `migrations.py`, the only code that reads it
     version = pw.IntegerField(primary_key=True)
     name = pw.TextField()
     applied_at_ms = pw.BigIntegerField()
@@ -82,7 +82,6 @@ class Models:
     registry: type[RegistryRow]
     profile: type[ProfileRow]
     revision: type[RevisionRow]
-    schema_version: type[SchemaVersionRow]
 
 
 def bind_model(model: type[M], db: pw.Database, table: str) -> type[M]:
@@ -97,5 +96,4 @@ def build_models(db: pw.Database) -> Models:
         bind_model(RegistryRow, db, "registries"),
         bind_model(ProfileRow, db, "profiles"),
         bind_model(RevisionRow, db, "revisions"),
-        bind_model(SchemaVersionRow, db, "schema_version"),
     )

@@ -13,15 +13,14 @@ from typing import Any, TypeVar
 
 from flask import current_app, g
 
-F = TypeVar("F", bound=Callable[..., Any])
+from registry import config as cfg
 
-READER, EDITOR, ADMIN = "reader", "editor", "admin"
-ROLES = (READER, EDITOR, ADMIN)
-RANK = {role: i for i, role in enumerate(ROLES)}
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def auth_enabled() -> bool:
-    return str(current_app.config.get("REGISTRY_AUTH", "on")).lower() not in ("off", "0", "false")
+    """`registry.config.auth_enabled` for the current app."""
+    return cfg.auth_enabled(current_app.config)
 
 
 def require(role: str, *, public: bool = False) -> Callable[[F], F]:

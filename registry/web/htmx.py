@@ -13,19 +13,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, make_response, render_template, request
+from flask import Response, make_response, render_template
+from htmx_flask import make_response as htmx_response
+from htmx_flask import request
 from jinja2_fragments.flask import render_block
 
 
 def is_htmx() -> bool:
     """A fragment request: htmx, but not a boosted navigation or a history-cache miss (both
-    need the whole page)."""
-    headers = request.headers
-    return (
-        headers.get("HX-Request") == "true"
-        and headers.get("HX-Boosted") != "true"
-        and headers.get("HX-History-Restore-Request") != "true"
-    )
+    need the whole page). The headers are read by the htmx-flask extension (`request.htmx`,
+    set up in ui.py)."""
+    hx = request.htmx
+    return bool(hx) and not hx.boosted and not hx.history_restore_request
+
+
+def htmx_redirect(target: str) -> Response:
+    """Send htmx to `target` with a full page load (`HX-Redirect`): an empty 200, which htmx
+    follows instead of swapping a redirected page into the form."""
+    return htmx_response("", 200, redirect=target)
 
 
 def render(

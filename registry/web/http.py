@@ -7,15 +7,18 @@ applies. ETags are strong validators built from versions and change ids.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Request, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.http import quote_etag
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream, get_content_length, get_input_stream
 
 from registry.domain.errors import FieldError, ValidationError
 from registry.domain.jsonutil import MAX_PARSE_DEPTH, parse_json
+from registry.domain.slugs import SlugError, parse_slug
 
 from .errors import APIProblem
 from .guards import check_body_type
@@ -119,7 +122,11 @@ def text_param(name: str, source: dict[str, Any] | None = None) -> str | None:
 
 
 def version_param(name: str = "expected_version", source: dict[str, Any] | None = None) -> int:
-    """A non-negative integer (0 when absent) from a JSON body, else the query string."""
+    """A non-negative integer (0 when absent) from a JSON body, else the query string.
+
+    The query is checked even when the body's value wins: a malformed parameter is a 400
+    whatever else the request carries (and comes before any `If-Match` 412)."""
+    queried = _query_version(name)
     if source is not None and source.get(name) is not None:
         value = source[name]
         # JSON Schema (and so the OpenAPI document and its clients) counts 169.0 as an integer
@@ -130,6 +137,10 @@ def version_param(name: str = "expected_version", source: dict[str, Any] | None 
                 FieldError(name, "must be a non-negative integer"), message=f"invalid {name}"
             )
         return value
+    return queried
+
+
+def _query_version(name: str) -> int:
     raw = request.args.get(name, "").strip()
     if not raw:
         return 0
@@ -141,31 +152,36 @@ def version_param(name: str = "expected_version", source: dict[str, Any] | None 
 
 
 def int_param(name: str, default: int, *, minimum: int = 0, maximum: int = 10**9) -> int:
+    """An integer query parameter within `[minimum, maximum]`; `default` when absent/blank."""
     raw = request.args.get(name, "").strip()
     if not raw:
         return default
-    if not raw.lstrip("-").isdigit() or len(raw) > 12 or not minimum <= int(raw) <= maximum:
+    if not raw.lstrip("-").isdigit() or len(raw) > 19 or not minimum <= int(raw) <= maximum:
         raise ValidationError(FieldError(name, f"must be an integer from {minimum} to {maximum}"))
     return int(raw)
 
 
-# --- caching ---------------------------------------------------------------------------------
+_SLUG_MESSAGES = {"registry": "invalid registry", "profile": "invalid profile slug"}
 
 
-def quote_etag(tag: str) -> str:
-    return f'"{tag}"'
+def slug_param(raw: Any, field: str, kind: str = "profile") -> str:
+    """A registry or profile slug from a path segment, the query or a body, canonical (so
+    `Analyst` finds `analyst`); a bad one is a 400 on `field`."""
+    try:
+        return parse_slug(raw, f"{kind} slug")
+    except SlugError as exc:
+        raise ValidationError(FieldError(field, str(exc)), message=_SLUG_MESSAGES[kind]) from None
 
 
-def _tags(header: str | None) -> list[str]:
-    if not header:
-        return []
-    return [t.strip().removeprefix("W/") for t in header.split(",") if t.strip()]
+# --- conditional requests --------------------------------------------------------------------
+# werkzeug parses the headers (`request.if_none_match`, `request.if_match`) and writes the
+# ETag (`response.set_etag`). If-None-Match compares weakly, If-Match strongly (RFC 9110
+# 13.1.1-2): `If-Match: W/"..."` never matches, so such a write answers 412.
 
 
 def not_modified(etag: str) -> bool:
     """True when If-None-Match names `etag` (or `*`): answer 304 without building the body."""
-    tags = _tags(request.headers.get("If-None-Match"))
-    return "*" in tags or quote_etag(etag) in tags
+    return request.if_none_match.contains_weak(etag)
 
 
 def json_response(data: Any, *, status: int = 200, etag: str = "") -> Response:
@@ -176,21 +192,26 @@ def json_response(data: Any, *, status: int = 200, etag: str = "") -> Response:
         response = jsonify(data)
         response.status_code = status
     if etag:
-        response.headers["ETag"] = quote_etag(etag)
+        response.set_etag(etag)
     return response
 
 
-def check_if_match(current_etag: str) -> None:
-    """Writes carrying If-Match must name the current representation, else 412."""
-    header = request.headers.get("If-Match")
-    if header is None:
-        return
-    tags = _tags(header)
-    if "*" in tags or quote_etag(current_etag) in tags:
-        return
-    raise APIProblem(
-        412,
-        f"precondition failed: the resource changed (current ETag {quote_etag(current_etag)})",
-        kind="precondition-failed",
-        headers={"ETag": quote_etag(current_etag)},
-    )
+def expected_version_from_request(current: Callable[[], tuple[str, int]]) -> int:
+    """The `expected_version` an If-Match header stands for, so the store enforces it too.
+
+    No If-Match: 0 (unconditional) and `current` is not called. Otherwise `current()` gives
+    the resource's ETag and version; a missing resource raises its not-found error (404,
+    whatever the header says: there is nothing to compare). `*` matches any existing
+    resource (0); a list must name the current ETag strongly, else 412 carrying it."""
+    if "If-Match" not in request.headers:
+        return 0
+    etag, version = current()
+    if not request.if_match.contains(etag):
+        quoted = quote_etag(etag)
+        raise APIProblem(
+            412,
+            f"precondition failed: the resource changed (current ETag {quoted})",
+            kind="precondition-failed",
+            headers={"ETag": quoted},
+        )
+    return 0 if request.if_match.star_tag else version

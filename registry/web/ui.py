@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -11,8 +10,10 @@ from flask import Flask, Response, abort, has_request_context, request, send_fro
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from htmx_flask import Htmx
+from markupsafe import Markup
 
 from registry import __version__
+from registry.domain.metadata import human_time, iso_time
 
 csrf = CSRFProtect()
 
@@ -83,8 +84,7 @@ def init_ui(app: Flask) -> None:
             "app_version": __version__,
         }
 
-    app.add_template_filter(iso_time)
-    app.add_template_filter(human_time)
+    app.add_template_filter(time_tag)
 
 
 class SessionCookies(SecureCookieSessionInterface):
@@ -131,15 +131,6 @@ def render_error(status: int, message: str) -> tuple[str, int]:
         return f"<!doctype html><title>{status}</title><p>{escape(message)}</p>", status
 
 
-def iso_time(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="seconds") if ms else ""
-
-
-def human_time(ms: int) -> str:
-    if not ms:
-        return "—"
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def is_page_request() -> bool:
-    return not (request.path.startswith("/api/") or request.path == "/api")
+def time_tag(ms: int | None) -> Markup:
+    """The one template filter for stored times: `<time datetime=ISO>readable UTC</time>`."""
+    return Markup('<time datetime="{}">{}</time>').format(iso_time(ms), human_time(ms))

@@ -149,3 +149,49 @@ def test_delete_if_match(client, seeded, service):
 def test_writes_return_the_document_etag(client, seeded):
     resp = client.post("/api/chat/profiles", json={"slug": "agent"})
     assert resp.headers["ETag"] == etag_of(client, "/api/chat/profiles/agent")
+
+
+def test_if_match_compares_strongly_so_a_weak_etag_is_412(client, seeded, service):
+    """RFC 9110 13.1.1: If-Match uses strong comparison, so `W/` + the current ETag fails."""
+    etag = etag_of(client, "/api/chat/profiles/default")
+    before = service.latest_change_id()
+    weak = {"If-Match": f"W/{etag}"}
+    assert_412(client.patch("/api/chat/profiles/default", json={"description": "x"}, headers=weak))
+    assert_412(client.delete("/api/chat/profiles/default", headers=weak))
+    assert service.latest_change_id() == before
+    registry_etag = etag_of(client, "/api/registries/default")
+    assert_412(
+        client.patch(
+            "/api/registries/default",
+            json={"display_name": "x"},
+            headers={"If-Match": f"W/{registry_etag}"},
+        )
+    )
+    assert service.latest_change_id() == before
+    # the same tag, strong, still matches
+    resp = client.patch(
+        "/api/chat/profiles/default", json={"description": "x"}, headers={"If-Match": etag}
+    )
+    assert resp.status_code == 200
+
+
+def test_if_match_on_a_missing_profile_is_404_on_every_route(client, seeded, service):
+    """One rule for chat and admin writes: a missing resource is 404, not 412."""
+    before = service.latest_change_id()
+    for header in ('"a"', "*"):
+        for resp in (
+            client.patch(
+                "/api/chat/profiles/ghost", json={"description": "x"}, headers={"If-Match": header}
+            ),
+            client.delete("/api/chat/profiles/ghost", headers={"If-Match": header}),
+            client.post(
+                "/api/registries/default/profiles/ghost/revisions/1/restore",
+                headers={"If-Match": header},
+            ),
+            client.patch(
+                "/api/registries/ghost", json={"display_name": "x"}, headers={"If-Match": header}
+            ),
+        ):
+            assert resp.status_code == 404, resp.get_data(as_text=True)
+            assert resp.mimetype == "application/problem+json"
+    assert service.latest_change_id() == before

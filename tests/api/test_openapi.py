@@ -108,7 +108,12 @@ def test_served_publicly_with_etag_and_304(make_app):
     response = client.get("/api/openapi.json")  # anonymous
     assert response.status_code == 200 and response.mimetype == "application/json"
     served = response.get_json()
-    assert served == openapi_document()
+    # the file, with this deployment's middlewares and codecs filled in (and nothing else)
+    static = openapi_document()
+    for doc in (served, static):
+        doc["components"]["schemas"]["MiddlewareUseInput"].pop("oneOf", None)
+        doc["components"]["schemas"]["ExtensionsInput"].pop("patternProperties", None)
+    assert served == static
     assert served["info"]["version"] and served["info"]["version"] != "0"
     again = client.get("/api/openapi.json", headers={"If-None-Match": response.headers["ETag"]})
     assert again.status_code == 304 and again.get_data() == b""
@@ -332,3 +337,43 @@ def test_documented_token_shape_matches_a_real_token(make_app):
         ),
     )
     assert problems == []
+
+
+def test_served_document_states_this_deployments_middlewares_and_codecs(make_app):
+    """The document says exactly what the server accepts: a middleware use must name a known
+    middleware and its inline config must match that one's schema (the server refuses
+    anything else with 400), an extension under a codec's key (any case) must match the
+    codec's schema, with required-but-defaulted properties optional (defaults are filled)."""
+    from jsonschema import Draft202012Validator
+
+    served = make_app().test_client().get("/api/openapi.json").get_json()
+    schemas = served["components"]["schemas"]
+
+    def valid(name: str, value: object) -> bool:
+        schema = {"$ref": f"#/components/schemas/{name}", "components": served["components"]}
+        return Draft202012Validator(schema).is_valid(value)
+
+    assert valid("MiddlewareUseInput", {"name": " sqlite ", "config": {"dsn": "x.db"}})
+    assert valid("MiddlewareUseInput", {"name": "agentmode", "config": None})
+    assert not valid("MiddlewareUseInput", {"name": "unknown"})
+    assert not valid("MiddlewareUseInput", {"name": "sqlite", "config": {"max_rows": 5}})
+    assert not valid("MiddlewareUseInput", {"name": "agentmode", "config": {"x": 1}})
+    assert valid("ExtensionsInput", {"WebChat.Starter_Suggestions@V1": {}})
+    assert not valid("ExtensionsInput", {"webchat.starter_suggestions@v1": {"items": "no"}})
+    assert len(schemas["MiddlewareUseInput"]["oneOf"]) == 2
+
+
+def test_served_document_needs_no_token_with_auth_off(make_app):
+    """With auth off no request needs a token, and the served document says so (a fuzzer
+    omitting the token must not expect a 401)."""
+    on = make_app(REGISTRY_AUTH="on").test_client().get("/api/openapi.json").get_json()
+    off = make_app(REGISTRY_AUTH="off").test_client().get("/api/openapi.json").get_json()
+    assert on["security"] == [{"bearerAuth": []}]
+    assert on["paths"]["/api/tokens"]["post"].get("security") is None
+    assert off["security"] == [{}]
+    assert all(
+        op["security"] == [{}]
+        for item in off["paths"].values()
+        for op in item.values()
+        if isinstance(op, dict) and "security" in op
+    )

@@ -15,6 +15,7 @@ import peewee as pw
 import pytest
 
 from app import create_app
+from registry.config import from_environ
 from registry.domain import tokens as tk
 from registry.domain.errors import AlreadyExists, ValidationError
 from registry.domain.tokens import issue
@@ -218,6 +219,37 @@ def test_auth_off_needs_no_token_and_records_local(make_app):
     response = app.test_client().post("/api/registries", json={"slug": "team"})
     assert response.status_code == 201
     assert response.json["metadata"]["created_by"] == "local"
+
+
+@pytest.mark.parametrize("value", ["no", "off", "false", "0", "NO", " Off ", False])
+def test_every_false_spelling_of_registry_auth_turns_auth_off(make_app, value):
+    """`REGISTRY_AUTH` is read by `registry.config.flag` like every switch (`no` kept auth on)."""
+    client = make_app(REGISTRY_AUTH=value).test_client()
+    response = client.post("/api/registries", json={"slug": "team"})
+    assert response.status_code == 201
+    assert response.json["metadata"]["created_by"] == "local"
+
+
+@pytest.mark.parametrize("value", ["on", "yes", "true", "1", "TRUE", True])
+def test_every_true_spelling_of_registry_auth_needs_a_token(make_app, value):
+    client = make_app(REGISTRY_AUTH=value).test_client()
+    assert client.post("/api/registries", json={"slug": "team"}).status_code == 401
+    assert client.get("/api/registries/team").status_code == 401
+
+
+@pytest.mark.parametrize("value", ["maybe", "", "of"])
+def test_a_registry_auth_typo_fails_the_start(make_app, value):
+    with pytest.raises(ValueError, match="REGISTRY_AUTH must be true or false"):
+        make_app(REGISTRY_AUTH=value)
+
+
+def test_boolean_environment_variables_refuse_typos():
+    """Environment booleans go through the same `flag`: a typo is an error, not false."""
+    assert from_environ({"REGISTRY_COOKIE_SECURE": "no"})["REGISTRY_COOKIE_SECURE"] is False
+    assert from_environ({"REGISTRY_COOKIE_SECURE": "On"})["REGISTRY_COOKIE_SECURE"] is True
+    with pytest.raises(ValueError, match="REGISTRY_COOKIE_SECURE must be true or false"):
+        from_environ({"REGISTRY_COOKIE_SECURE": "ture"})
+    assert from_environ({"REGISTRY_AUTH": "no"}) == {"REGISTRY_AUTH": "no"}
 
 
 # --- the tokens API --------------------------------------------------------------------------

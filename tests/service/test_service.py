@@ -4,6 +4,7 @@ import pytest
 
 from registry.domain.errors import (
     AlreadyExists,
+    DefaultProfileInUse,
     PolicyViolation,
     ProfileNotFound,
     ReadOnlyStore,
@@ -146,7 +147,7 @@ def test_read_only_profiles(backend_service):
 def test_deleting_the_default_profile(backend_service):
     backend_service.create_profile(None, Profile(slug="default"))
     backend_service.create_profile(None, Profile(slug="agent"))
-    with pytest.raises(ValidationError, match="set another default first"):
+    with pytest.raises(DefaultProfileInUse, match="set another default first"):
         backend_service.delete_profile(None, "default")
     assert backend_service.get_profile(None, "default")
     backend_service.set_default_profile(None, "agent")

@@ -18,6 +18,7 @@ from registry.store.migrations import (
     LATEST_VERSION,
     MIGRATIONS,
     SchemaTooNew,
+    _schema_version_model,
     current_version,
     migrate,
 )
@@ -75,9 +76,8 @@ def test_migrating_twice_is_a_noop(sql_store: SQLStore, reopen) -> None:
     assert sql_store.schema_version == LATEST_VERSION
     assert migrate(sql_store.db) == LATEST_VERSION
     assert migrate(sql_store.db) == LATEST_VERSION
-    rows = sql_store.models.schema_version.select().order_by(
-        sql_store.models.schema_version.version
-    )
+    applied = _schema_version_model(sql_store.db)  # the one model of the table
+    rows = applied.select().order_by(applied.version)
     assert [(r.version, r.name) for r in rows] == [(m.version, m.name) for m in MIGRATIONS]
     second = reopen(sql_store)
     try:
@@ -141,7 +141,7 @@ def test_an_old_database_upgrades_on_open_without_data_loss(blank_url: str) -> N
 
 
 def test_a_newer_database_is_refused(sql_store: SQLStore) -> None:
-    model = sql_store.models.schema_version
+    model = _schema_version_model(sql_store.db)
     model.create(version=LATEST_VERSION + 1, name="from the future", applied_at_ms=0)
     with pytest.raises(SchemaTooNew, match="newer than this program"):
         open_store(sql_store.url)

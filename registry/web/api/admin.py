@@ -17,8 +17,6 @@ with the problem type `no-history` (the UI hides history there).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from flask import Response, current_app, request, url_for
@@ -26,26 +24,28 @@ from flask import Response, current_app, request, url_for
 from registry.domain.diff import profile_diff
 from registry.domain.errors import FieldError, ValidationError
 from registry.domain.importer import MODES, export_yaml, import_yaml
+from registry.domain.jsonutil import canonical_digest
 from registry.domain.model import Metadata, Profile, Registry, _Collector, metadata_to_data
 from registry.domain.ports import Change, Revision
 from registry.domain.service import SOURCE_API, RegistryPatch, RegistryService
-from registry.domain.slugs import SlugError, parse_slug
-from registry.domain.tokens import TokenNotFound, TokenStore, issue
+from registry.domain.tokens import ADMIN, EDITOR, READER, TokenNotFound, TokenStore, issue
 
 from .. import get_service
-from ..auth import ADMIN, EDITOR, READER, authorize, current_actor, require
+from ..auth import authorize, current_actor, require
 from ..errors import APIProblem
 from ..guards import check_body_type
 from ..http import (
-    check_if_match,
+    expected_version_from_request,
+    int_param,
     json_body,
     json_response,
     not_modified,
+    slug_param,
     text_param,
     version_param,
 )
 from . import bp
-from .shapes import document, document_etag
+from .shapes import document, document_etag, document_state
 
 REGISTRY_CREATE_KEYS = frozenset({"slug", "display_name", "description", "extensions", "tags"})
 REGISTRY_PATCH_KEYS = frozenset(
@@ -70,7 +70,7 @@ def registry_summary(reg: Registry, profile_count: int) -> dict[str, Any]:
         "display_name": reg.display_name,
         "description": reg.description,
         "default_profile_slug": reg.default_profile_slug,
-        "read_only": bool(reg.read_only or reg.managed_by),
+        "read_only": reg.is_managed,
         "managed_by": reg.managed_by,
         "metadata": metadata_to_data(reg.metadata),
         "extensions": reg.extensions,
@@ -105,35 +105,15 @@ def change_item(change: Change) -> dict[str, Any]:
     }
 
 
-def _hash(data: Any) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:24]
-
-
 # --- parameters ------------------------------------------------------------------------------
 
 
-def _slug(raw: Any, field: str, label: str, message: str) -> str:
-    try:
-        return parse_slug(raw, label)
-    except SlugError as exc:
-        raise ValidationError(FieldError(field, str(exc)), message=message) from None
-
-
 def _registry_path(raw: str) -> str:
-    return _slug(raw, "registry", "registry slug", "invalid registry")
+    return slug_param(raw, "registry", "registry")
 
 
 def _profile_path(raw: str) -> str:
-    return _slug(raw, "profile", "profile slug", "invalid profile slug")
-
-
-def _count_param(name: str, default: int, maximum: int, minimum: int = 1) -> int:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or len(raw) > 18 or not minimum <= int(raw) <= maximum:
-        raise ValidationError(FieldError(name, f"must be an integer from {minimum} to {maximum}"))
-    return int(raw)
+    return slug_param(raw, "profile")
 
 
 def _bool_param(name: str, default: bool = False) -> bool:
@@ -169,27 +149,10 @@ def _registry_fields(body: dict[str, Any], allowed: frozenset[str]) -> dict[str,
     return out
 
 
-def _registry_if_match(service: RegistryService, slug: str) -> int:
-    """Check `If-Match` against the registry's ETag (412 when stale); the version it names
-    (0 when absent or `*`) so the store enforces it too."""
-    header = request.headers.get("If-Match")
-    if header is None:
-        return 0
+def _registry_state(service: RegistryService, slug: str) -> tuple[str, int]:
+    """The registry's ETag and version, for `If-Match` (404 when it is missing)."""
     summary = service.registry_summary(slug)
-    check_if_match(registry_etag(summary.registry, summary.profile_count))
-    return 0 if header.strip() == "*" else summary.registry.metadata.version
-
-
-def _profile_if_match(service: RegistryService, registry: str, slug: str) -> int:
-    header = request.headers.get("If-Match")
-    if header is None:
-        return 0
-    reg = service.get_registry(registry)
-    current = service.find_profile(reg.slug, slug)
-    if current is None:
-        raise APIProblem(412, "precondition failed: the profile does not exist")
-    check_if_match(document_etag(reg, current))
-    return 0 if header.strip() == "*" else current.metadata.version
+    return registry_etag(summary.registry, summary.profile_count), summary.registry.metadata.version
 
 
 def _summary_response(service: RegistryService, slug: str, status: int = 200) -> Response:
@@ -271,7 +234,7 @@ def update_registry(slug: str) -> Response:
     body = json_body()
     expected = version_param(source=body)
     patch = RegistryPatch(**_registry_fields(body, REGISTRY_PATCH_KEYS))
-    expected = expected or _registry_if_match(service, slug)
+    expected = expected or expected_version_from_request(lambda: _registry_state(service, slug))
     updated = service.update_registry(
         slug, patch, expected_version=expected, actor=current_actor(), source=SOURCE_API
     )
@@ -284,7 +247,9 @@ def delete_registry(slug: str) -> Response:
     """Delete a registry and all its profiles; `expected_version` in the query or If-Match."""
     service = get_service()
     slug = _registry_path(slug)
-    expected = version_param() or _registry_if_match(service, slug)
+    expected = version_param() or expected_version_from_request(
+        lambda: _registry_state(service, slug)
+    )
     service.delete_registry(
         slug, expected_version=expected, actor=current_actor(), source=SOURCE_API
     )
@@ -304,8 +269,8 @@ def registry_profiles(slug: str) -> Response:
     q = request.args.get("q", "")
     tag = request.args.get("tag", "")
     cursor = request.args.get("cursor", "")
-    limit = _count_param("limit", PAGE_DEFAULT, PAGE_MAX)
-    etag = f"profiles:{reg.slug}:{service.latest_change_id()}:{_hash([q, tag, cursor, limit])}"
+    limit = int_param("limit", PAGE_DEFAULT, minimum=1, maximum=PAGE_MAX)
+    etag = f"profiles:{reg.slug}:{service.latest_change_id()}:{canonical_digest([q, tag, cursor, limit])}"
     if not_modified(etag):
         return json_response(None, etag=etag)
     page = service.list_profiles(reg.slug, q=q, tag=tag, limit=limit, cursor=cursor)
@@ -342,7 +307,7 @@ def clone_profile(slug: str, profile: str) -> Response:
     c.raise_if_any()
     target = text_param("registry", body)
     if target is not None:
-        target = _slug(target, "registry", "registry slug", "invalid registry")
+        target = _registry_path(target)
     clone = service.clone_profile(
         source_registry,
         source,
@@ -371,7 +336,7 @@ def list_revisions(slug: str, profile: str) -> Response:
     service = get_service()
     _require_history(service)
     registry, profile = _registry_path(slug), _profile_path(profile)
-    limit = _count_param("limit", REVISIONS_DEFAULT, REVISIONS_MAX)
+    limit = int_param("limit", REVISIONS_DEFAULT, minimum=1, maximum=REVISIONS_MAX)
     etag = f"revisions:{registry}:{profile}:{service.latest_change_id()}:{limit}"
     if not_modified(etag):
         return json_response(None, etag=etag)
@@ -429,7 +394,12 @@ def restore_revision(slug: str, profile: str, revision_id: int) -> Response:
     registry, profile = _registry_path(slug), _profile_path(profile)
     body = json_body(required=False)
     _no_unknown(body, frozenset({"expected_version"})).raise_if_any()
-    expected = version_param(source=body) or _profile_if_match(service, registry, profile)
+    expected = version_param(source=body)
+    # an unknown revision is a 404 whatever If-Match says (preconditions come last)
+    service.get_revision(registry, profile, revision_id)
+    expected = expected or expected_version_from_request(
+        lambda: document_state(service, registry, profile)
+    )
     restored = service.restore_revision(
         registry,
         profile,
@@ -489,9 +459,7 @@ def export_document() -> Response:
     service = get_service()
     registry = text_param("registry")
     if registry is not None:
-        registry = service.get_registry(
-            _slug(registry, "registry", "registry slug", "invalid registry")
-        ).slug
+        registry = service.get_registry(_registry_path(registry)).slug
     etag = f"export:{service.latest_change_id()}:{registry or '*'}"
     if not_modified(etag):
         return json_response(None, etag=etag)
@@ -500,7 +468,7 @@ def export_document() -> Response:
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{registry or "profiles"}.yaml"'
     )
-    response.headers["ETag"] = f'"{etag}"'
+    response.set_etag(etag)
     return response
 
 
@@ -515,8 +483,8 @@ def list_changes() -> Response:
     `after=<last id seen>`; `latest` is the newest change id (stores without history: a
     value that moves on every write, and no items)."""
     service = get_service()
-    after = _count_param("after", 0, 10**18 - 1, minimum=0)
-    limit = _count_param("limit", CHANGES_DEFAULT, CHANGES_MAX)
+    after = int_param("after", 0, maximum=10**18 - 1)
+    limit = int_param("limit", CHANGES_DEFAULT, minimum=1, maximum=CHANGES_MAX)
     latest = service.latest_change_id()
     etag = f"changes:{latest}:{after}:{limit}"
     if not_modified(etag):
@@ -536,7 +504,7 @@ def list_tokens() -> Response:
     include_revoked = _bool_param("include_revoked")
     items = [t.to_data() for t in _tokens().all(include_revoked=include_revoked)]
     data = {"items": items}
-    return json_response(data, etag=f"tokens:{_hash(data)}")
+    return json_response(data, etag=f"tokens:{canonical_digest(data)}")
 
 
 @bp.post("/tokens")

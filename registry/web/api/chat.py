@@ -9,13 +9,14 @@ and carry the precise reason in `errors[]`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
 from flask import Response, current_app, request, url_for
 
+from registry.config import flag
 from registry.domain.errors import FieldError, ProfileNotFound, ValidationError
+from registry.domain.jsonutil import canonical_digest
 from registry.domain.model import (
     PROFILE_KEYS,
     Metadata,
@@ -25,22 +26,22 @@ from registry.domain.model import (
     profile_fields_from_data,
 )
 from registry.domain.resolution import COOKIE_NAME, select_profile
-from registry.domain.service import SOURCE_API, ProfilePatch, RegistryService
+from registry.domain.service import SOURCE_API, ProfilePatch
 from registry.domain.slugs import SlugError, parse_slug
 
 from .. import get_service
 from ..auth import current_actor, require
 from ..http import (
-    check_if_match,
+    expected_version_from_request,
     json_body,
     json_response,
     not_modified,
-    quote_etag,
+    slug_param,
     text_param,
     version_param,
 )
 from . import bp
-from .shapes import document, document_etag, list_item
+from .shapes import document, document_etag, document_state, list_item
 
 # Body keys the routes consume themselves; everything else is a profile field.
 LIST_CACHE_SIZE = 8
@@ -58,26 +59,17 @@ RESOLVE_KEYS = frozenset(
 
 
 def _registry_param(source: dict[str, Any] | None = None) -> str | None:
-    """Registry from a JSON body, else the query; None (server default) when absent."""
-    raw = text_param("registry", source)
-    if raw is None:
-        return None
-    try:
-        return parse_slug(raw, "registry slug")
-    except SlugError as exc:
-        raise ValidationError(
-            FieldError("registry", str(exc)), message="invalid registry"
-        ) from None
+    """Registry from a JSON body, else the query; None (server default) when absent or blank.
+
+    A query value is checked even when the body's wins, so a malformed one is always a 400."""
+    queried = _registry_slug(text_param("registry"))
+    if source is None or text_param("registry", source) is None:
+        return queried
+    return _registry_slug(text_param("registry", source))
 
 
-def _path_slug(raw: str) -> str:
-    """The `{slug}` path segment, canonical (so `Analyst` finds `analyst`)."""
-    try:
-        return parse_slug(raw, "profile slug")
-    except SlugError as exc:
-        raise ValidationError(
-            FieldError("slug", str(exc)), message="invalid profile slug"
-        ) from None
+def _registry_slug(raw: str | None) -> str | None:
+    return None if raw is None else slug_param(raw, "registry", "registry")
 
 
 def _flag(body: dict[str, Any], name: str) -> bool:
@@ -109,32 +101,16 @@ def _profile_fields(body: dict[str, Any], allowed: frozenset[str]) -> dict[str, 
     return fields
 
 
-def _if_match_version(service: RegistryService, registry: str | None, slug: str) -> int:
-    """Check `If-Match` against the profile's current ETag (412 when stale) and return the
-    version it names, so the store enforces it too (0 when absent or `*`)."""
-    header = request.headers.get("If-Match")
-    if header is None:
-        return 0
-    reg = service.get_registry(registry)
-    current = service.get_profile(reg.slug, slug)
-    check_if_match(document_etag(reg, current))
-    return 0 if header.strip() == "*" else current.metadata.version
-
-
 def _document_response(reg: Registry, p: Profile, status: int = 200) -> Response:
     return json_response(document(reg, p), status=status, etag=document_etag(reg, p))
 
 
 def _cookie_secure() -> bool:
-    value = current_app.config.get("REGISTRY_COOKIE_SECURE", True)
-    if isinstance(value, str):
-        return value.strip().lower() not in ("0", "false", "no", "off", "")
-    return bool(value)
+    return flag(current_app.config, "REGISTRY_COOKIE_SECURE", True)
 
 
 def _content_etag(prefix: str, data: Any) -> str:
-    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:32]
-    return f"{prefix}:{digest}"
+    return f"{prefix}:{canonical_digest(data)}"
 
 
 # --- profiles --------------------------------------------------------------------------------
@@ -169,7 +145,7 @@ def list_profiles() -> Response:
             cache.pop(next(iter(cache)))
         cache[etag] = body
     response = Response(body, mimetype="application/json")
-    response.headers["ETag"] = quote_etag(etag)
+    response.set_etag(etag)
     return response
 
 
@@ -206,7 +182,7 @@ def get_profile(slug: str) -> Response:
     """One profile. Without `?registry=` the registries are searched in slug order and the
     first one holding the slug wins (chat resolution does not search)."""
     service = get_service()
-    slug = _path_slug(slug)
+    slug = slug_param(slug, "slug")
     registry = _registry_param()
     if registry is not None:
         reg = service.get_registry(registry)
@@ -227,12 +203,12 @@ def update_profile(slug: str) -> Response:
     stay; `extensions: {}` clears. `expected_version` (body) and `If-Match` both guard it."""
     service = get_service()
     body = json_body()
-    slug = _path_slug(slug)
+    slug = slug_param(slug, "slug")
     registry = _registry_param(body)
     set_default = _flag(body, "set_default")
     expected = version_param(source=body)
     patch = ProfilePatch.from_fields(_profile_fields(body, PATCH_KEYS))
-    if_match = _if_match_version(service, registry, slug)
+    if_match = expected_version_from_request(lambda: document_state(service, registry, slug))
     expected = expected or if_match
     actor = current_actor()
     updated = service.update_profile(
@@ -253,10 +229,10 @@ def update_profile(slug: str) -> Response:
 def delete_profile(slug: str) -> Response:
     """204. Registry and `expected_version` come from the query only."""
     service = get_service()
-    slug = _path_slug(slug)
+    slug = slug_param(slug, "slug")
     registry = _registry_param()
     expected = version_param()
-    if_match = _if_match_version(service, registry, slug)
+    if_match = expected_version_from_request(lambda: document_state(service, registry, slug))
     expected = expected or if_match
     service.delete_profile(
         registry, slug, expected_version=expected, actor=current_actor(), source=SOURCE_API
@@ -270,7 +246,7 @@ def set_default_profile(slug: str) -> Response:
     """Make `{slug}` its registry's default. The body is optional and a malformed one is
     ignored; `expected_version` is checked against the registry version."""
     service = get_service()
-    slug = _path_slug(slug)
+    slug = slug_param(slug, "slug")
     try:
         body = json_body(required=False)
     except ValidationError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from registry.domain.model import Profile, Registry, profile_to_data
+from registry.domain.service import RegistryService
 
 LIST_ITEM_KEYS = (
     "registry",
@@ -62,3 +63,10 @@ def document(registry: Registry, p: Profile) -> dict[str, Any]:
 def document_etag(registry: Registry, p: Profile) -> str:
     """Changes with the profile's version and with whether it is its registry's default."""
     return f"{registry.slug}/{p.slug}/v{p.metadata.version}/d{int(registry.default_profile_slug == p.slug)}"
+
+
+def document_state(service: RegistryService, registry: str | None, slug: str) -> tuple[str, int]:
+    """A profile document's ETag and version, for `If-Match` (404 when either is missing)."""
+    reg = service.get_registry(registry)
+    p = service.get_profile(reg.slug, slug)
+    return document_etag(reg, p), p.metadata.version

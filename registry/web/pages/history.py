@@ -106,9 +106,9 @@ class _History:
         return rev.snapshot
 
     def read_only_reason(self) -> str:
-        if self.registry.read_only or self.registry.managed_by:
+        if self.registry.is_managed:
             return (
-                f"This registry is managed by {self.registry.managed_by or 'its configuration'}; "
+                f"This registry is managed by {self.registry.manager_label}; "
                 "change it there, not here."
             )
         if self.current is not None and self.current.policy.read_only:

@@ -30,7 +30,7 @@ from werkzeug.datastructures import MultiDict
 
 from registry.domain.errors import FieldError, ValidationError
 from registry.domain.extensions import Codec
-from registry.domain.jsonutil import parse_json, textarea_message
+from registry.domain.jsonutil import canonical_json, parse_json, textarea_message
 from registry.domain.middleware import (
     MiddlewareConfigCodec,
     MiddlewareDefinition,
@@ -191,10 +191,6 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
 
 
-def _canon(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
-
-
 def _definition_key(definition: MiddlewareDefinition) -> str:
     return config_extension_key(definition.name)
 
@@ -344,7 +340,7 @@ def _schema_section(
     widget = _overlay(build_widget(schema, value, prefix), data)
     if errors:
         return widget, original, False
-    if _canon(value) == _canon(_untouched(schema, original, prefix)):
+    if canonical_json(value) == canonical_json(_untouched(schema, original, prefix)):
         return widget, original, False
     described = schema.get("properties")
     if described and isinstance(original, dict) and isinstance(value, dict):
@@ -470,7 +466,7 @@ def _json_field(
                 for e in exc.errors
             )
             return original
-    return original if _canon(parsed) == _canon(original) else parsed
+    return original if canonical_json(parsed) == canonical_json(original) else parsed
 
 
 def _read_middlewares(

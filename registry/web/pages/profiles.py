@@ -28,7 +28,7 @@ import json
 import re
 from typing import Any
 
-from flask import abort, current_app, flash, make_response, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 
 from registry.domain.diff import profile_diff
 from registry.domain.errors import (
@@ -42,7 +42,7 @@ from registry.domain.model import Profile, Registry
 from registry.domain.service import SOURCE_UI
 
 from .. import get_service
-from ..htmx import is_htmx, render
+from ..htmx import htmx_redirect, is_htmx, render
 from . import bp
 from .profile_form import (
     EditorForm,
@@ -70,10 +70,9 @@ def _optional_url(endpoint: str, **values: Any) -> str:
 
 def _locked(reg: Registry, p: Profile) -> str:
     """Why this profile cannot be edited ("" when it can)."""
-    if reg.read_only or reg.managed_by:
-        where = reg.managed_by or "its configuration"
+    if reg.is_managed:
         return (
-            f'Registry "{reg.slug}" is managed by {where}: change that file instead; '
+            f'Registry "{reg.slug}" is managed by {reg.manager_label}: change that file instead; '
             "edits here are disabled."
         )
     if p.policy.read_only:
@@ -272,9 +271,7 @@ def edit_profile(slug: str, profile: str):
     )
     target = url_for("pages.profile", slug=reg.slug, profile=updated.slug)
     if is_htmx():
-        response = make_response("", 200)
-        response.headers["HX-Redirect"] = target
-        return response
+        return htmx_redirect(target)
     return redirect(target, 303)
 
 

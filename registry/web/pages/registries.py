@@ -26,9 +26,9 @@ from werkzeug.wrappers import Response
 from registry.domain.errors import (
     AlreadyExists,
     ConflictError,
+    DefaultProfileInUse,
     NotFoundError,
     PolicyViolation,
-    ReadOnlyStore,
     ValidationError,
 )
 from registry.domain.model import Profile, Registry
@@ -58,27 +58,12 @@ def form_errors(exc: ValidationError, fields: Iterable[str]) -> Errors:
     names = set(fields)
     out: Errors = {}
     for e in exc.errors:
-        name = e.field
-        for prefix in ("registry.", "profile."):
-            if name.startswith(prefix):
-                name = name[len(prefix) :]
+        name = e.relative
         if name in names:
             out.setdefault(name, []).append(e.message)
         else:
             out.setdefault("", []).append(f"{e.field}: {e.message}" if e.field else e.message)
     return out
-
-
-def writable(reg: Registry) -> bool:
-    return not (reg.read_only or reg.managed_by)
-
-
-def require_writable(reg: Registry) -> None:
-    """403 (via the domain error) for registries managed by a file or configuration."""
-    if not writable(reg):
-        raise ReadOnlyStore(
-            f'registry "{reg.slug}" is managed by {reg.managed_by or "its configuration"}'
-        )
 
 
 def _text(source: Mapping[str, Any], name: str) -> str:
@@ -210,7 +195,7 @@ def _registry_page(
         block,
         status=status,
         reg=reg,
-        writable=writable(reg),
+        writable=not reg.is_managed,
         page=page,
         count=count,
         listing=listing,
@@ -218,7 +203,7 @@ def _registry_page(
         row_urls=row_urls,
         marker=marker,
         json_url=json_url,
-        clone_targets=_clone_targets(service, reg) if not writable(reg) else [],
+        clone_targets=_clone_targets(service, reg) if reg.is_managed else [],
         new_form=new_form or {"slug": "", "display_name": ""},
         new_errors=new_errors or {},
         notice=notice,
@@ -227,7 +212,7 @@ def _registry_page(
 
 def _clone_targets(service: RegistryService, source: Registry) -> list[Registry]:
     """Registries a profile of `source` may be cloned into (writable ones, source first)."""
-    regs = [s.registry for s in service.list_registries() if writable(s.registry)]
+    regs = [s.registry for s in service.list_registries() if not s.registry.is_managed]
     return sorted(regs, key=lambda r: (r.slug != source.slug, r.slug))
 
 
@@ -330,7 +315,7 @@ def edit_registry(slug: str) -> Response:
     """Edit the header: display name, description, default profile (guarded by version)."""
     service = get_service()
     reg = service.get_registry(slug)
-    require_writable(reg)
+    reg.require_writable()
     if request.method == "GET":
         form = {k: getattr(reg, k) for k in REGISTRY_FIELDS}
         return _edit_page(service, reg, form)
@@ -371,7 +356,7 @@ def delete_registry(slug: str) -> Response:
     """Confirm, then delete the registry with every profile in it."""
     service = get_service()
     reg = service.get_registry(slug)
-    require_writable(reg)
+    reg.require_writable()
     errors: Errors = {}
     status = 200
     if request.method == "POST":
@@ -408,7 +393,7 @@ def registry_new_profile(slug: str) -> Response:
     """Create a profile from a slug and a display name, then open it in the editor."""
     service = get_service()
     reg = service.get_registry(slug)
-    require_writable(reg)
+    reg.require_writable()
     form = {k: _text(request.form, k) for k in ("slug", "display_name")}
     try:
         created = service.create_profile(
@@ -437,7 +422,7 @@ def registry_set_default(slug: str) -> Response:
     """Make a profile the default. htmx gets the re-rendered table; others a redirect."""
     service = get_service()
     reg = service.get_registry(slug)
-    require_writable(reg)
+    reg.require_writable()
     listing = Listing.parse(request.form)
     profile = _text(request.form, "profile")
     try:
@@ -527,7 +512,7 @@ def registry_delete_profile(slug: str, profile: str) -> Response:
     the default profile while others exist, read-only profiles."""
     service = get_service()
     reg = service.get_registry(slug)
-    require_writable(reg)
+    reg.require_writable()
     current = service.get_profile(reg.slug, profile)
     errors: Errors = {}
     status = 200
@@ -539,6 +524,8 @@ def registry_delete_profile(slug: str, profile: str) -> Response:
             )
         except ValidationError as exc:
             errors, status = form_errors(exc, ()), 422
+        except DefaultProfileInUse as exc:  # a 409 in the API; here the form explains it
+            errors, status = {"": [str(exc)]}, 422
         except PolicyViolation as exc:
             errors, status = {"": [str(exc)]}, 403
         except ConflictError:

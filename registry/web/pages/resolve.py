@@ -28,7 +28,9 @@ from registry.domain.resolution import canonical_override_key
 from registry.domain.service import MAX_PAGE
 
 from .. import get_service
+from ..auth import auth_enabled
 from ..htmx import is_htmx, render
+from ..tokens import public_reads
 from . import bp
 from .history import display_value
 from .session import page_require
@@ -91,9 +93,7 @@ def curl_command(body: dict[str, Any]) -> str:
     """The equivalent JSON API call, shell-quoted."""
     parts = ["curl", "-sS", "-X", "POST", request.url_root.rstrip("/") + "/api/chat/resolve"]
     parts += ["-H", "Content-Type: application/json"]
-    if current_app.config.get("REGISTRY_AUTH", "on") != "off" and not current_app.config.get(
-        "REGISTRY_PUBLIC_READS", True
-    ):
+    if auth_enabled() and not public_reads():
         parts += ["-H", "Authorization: Bearer $REGISTRY_TOKEN"]
     parts += ["--data", json.dumps(body, ensure_ascii=False, separators=(", ", ": "))]
     return " ".join(shlex.quote(p) if p != parts[0] else p for p in parts)
