@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # uv resolves the lock for every platform; it is used only by `make lock`, never by set-up.
 UV_VERSION := 0.13.9
 
-.PHONY: run test test-fast lint format lock clean
+.PHONY: run test test-fast lint typecheck format lock clean
 
 $(STAMP): pyproject.toml requirements.lock package.json package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest -n auto $(PYTEST_ARGS)
 
 # The edit-test loop: no subprocess servers, fuzzing or browser (a minute or so).
@@ -34,6 +35,10 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# mypy over `registry` and `app.py` (settings in pyproject.toml: the domain and forms strict).
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -48,4 +53,4 @@ lock:
 		--python-version 3.11 --generate-hashes --quiet -o requirements.lock $(LOCK_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info

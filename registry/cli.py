@@ -33,7 +33,8 @@ from registry.domain.importer import (
 from registry.domain.metadata import human_time, now_ms
 from registry.domain.middleware import MiddlewareRegistry, load_definitions
 from registry.domain.service import SOURCE_CLI, RegistryService
-from registry.domain.tokens import ADMIN, ROLES, TokenStore, issue
+from registry.domain.sessions import AccountStore
+from registry.domain.tokens import ADMIN, ROLES, issue
 from registry.domain.yaml_codec import decode_registries, encode_registries
 from registry.serve import serve_command
 from registry.web.auth import auth_enabled
@@ -63,7 +64,7 @@ def _offline_service(config: dict[str, Any]) -> RegistryService:
     and `migrate-legacy` must never open or create one (pre-commit hooks, fresh clones)."""
     definitions = config["REGISTRY_MIDDLEWARE_DEFINITIONS"] or None
     return RegistryService(
-        _NoStore(),  # type: ignore[arg-type]
+        _NoStore(),
         middlewares=MiddlewareRegistry(load_definitions(definitions)),
         default_registry=config["REGISTRY_DEFAULT_REGISTRY"],
     )
@@ -270,7 +271,7 @@ def token_group() -> None:
     """Create, list and revoke API tokens (secrets are shown once, stored hashed)."""
 
 
-def _tokens() -> TokenStore:
+def _tokens() -> AccountStore:
     return current_app.extensions["tokens"]
 
 
@@ -294,7 +295,7 @@ def token_create_command(role: str, name: str) -> None:
 def token_list_command(include_revoked: bool) -> None:
     """Tokens as a table (never their secrets)."""
     rows = [("ID", "NAME", "ROLE", "CREATED", "LAST USED")]
-    for t in _tokens().list(include_revoked=include_revoked):
+    for t in _tokens().all(include_revoked=include_revoked):
         name = f"{t.name} (revoked)" if t.revoked else t.name
         rows.append((t.id, name, t.role, _when(t.created_at_ms), _when(t.last_used_at_ms)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -308,7 +309,7 @@ def token_list_command(include_revoked: bool) -> None:
 def token_revoke_command(id_or_name: str) -> None:
     """Revoke a token by id, or by the name of an active token."""
     store = _tokens()
-    active = [t for t in store.list() if id_or_name in (t.id, t.name)]
+    active = [t for t in store.all() if id_or_name in (t.id, t.name)]
     token = active[0] if active else store.get(id_or_name)
     if token is None:
         raise click.ClickException(f'token "{id_or_name}" not found')

@@ -23,6 +23,7 @@ from flask import Flask, Response
 from flask.cli import ScriptInfo
 from gunicorn.app.base import BaseApplication
 
+from registry.domain.ports import Connections
 from registry.domain.service import SOURCE_CLI
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def prepare_app(app: Flask) -> None:
     release_connections(app)
 
 
-def _connection_holders(app: Flask) -> list[Any]:
+def _connection_holders(app: Flask) -> list[Connections]:
     """Everything in the app that may hold a database connection: the service (for the
     profile store it owns) and the token store."""
     found = [app.extensions["registry"], app.extensions.get("tokens")]
@@ -70,9 +71,7 @@ def _connection_holders(app: Flask) -> list[Any]:
 def release_connections(app: Flask) -> None:
     """Close the calling thread's idle database connections (the master's, before a fork)."""
     for holder in _connection_holders(app):
-        release = getattr(holder, "disconnect", None) or getattr(holder, "release", None)
-        if release is not None:
-            release()
+        holder.disconnect()
 
 
 def forget_inherited_connections(app: Flask) -> None:
@@ -83,8 +82,7 @@ def forget_inherited_connections(app: Flask) -> None:
     sends a terminate message on the shared socket).
     """
     for holder in _connection_holders(app):
-        forget = getattr(holder, "forget_inherited", None)
-        if forget is not None and forget():
+        if holder.forget_inherited():
             log.warning(
                 "worker %s inherited an open database connection; it opens its own", os.getpid()
             )

@@ -121,6 +121,18 @@ def app(make_app):
 
 
 @pytest.fixture
+def auth_on_app(make_app):
+    """Like `app`, with token checks on (`REGISTRY_AUTH=on`); no token exists yet."""
+    return make_app(REGISTRY_AUTH="on")
+
+
+@pytest.fixture
+def token_store(auth_on_app):
+    """The token store of `auth_on_app`."""
+    return auth_on_app.extensions["tokens"]
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

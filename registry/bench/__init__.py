@@ -1,4 +1,4 @@
-"""`profile-registry bench`: throughput and latency of the served app (SPEC 12).
+"""`profile-registry bench`: throughput and latency of the served app (README "Performance").
 
 Seeds a store, serves it with `profile-registry serve` (gunicorn gthread workers) in a
 subprocess, and drives load from separate processes (`python -m registry.bench drive`) over

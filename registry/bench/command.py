@@ -1,4 +1,4 @@
-"""`profile-registry bench`: options, then seed, serve, measure, report (SPEC 12)."""
+"""`profile-registry bench`: options, then seed, serve, measure, report (README "Performance")."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def bench_command(
     only: tuple[str, ...],
     output: str | None,
 ) -> None:
-    """Seed a store, serve it with the production server, measure every endpoint (SPEC 12)."""
+    """Seed a store, serve it with the production server, measure every endpoint."""
     from registry.serve import default_workers
 
     plan = QUICK_SEED if quick else FULL_SEED

@@ -121,7 +121,9 @@ def machine_info(database: str) -> dict[str, Any]:
 
 
 def format_table(results: list[Result]) -> str:
-    rows = [("endpoint", "req/s", "p50 ms", "p99 ms", "ratio", "target", "result")]
+    rows: list[tuple[str, ...]] = [
+        ("endpoint", "req/s", "p50 ms", "p99 ms", "ratio", "target", "result")
+    ]
     for r in results:
         if not r.available:
             rows.append((r.label, "-", "-", "-", "-", r.target, r.note))
@@ -129,7 +131,13 @@ def format_table(results: list[Result]) -> str:
         verdict = {True: "pass", False: "MISS", None: ""}[r.passed]
         if r.errors:
             verdict = f"{verdict} ({r.errors} errors)".strip()
-        row = (r.label, f"{r.rps:,.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", f"{r.ratio:.2f}x")
+        row: tuple[str, ...] = (
+            r.label,
+            f"{r.rps:,.0f}",
+            f"{r.p50_ms:.2f}",
+            f"{r.p99_ms:.2f}",
+            f"{r.ratio:.2f}x",
+        )
         rows.append((*row, r.target, verdict))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []

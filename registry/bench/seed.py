@@ -104,7 +104,7 @@ def seed_store(url: str, plan: SeedPlan) -> dict[str, Any]:
     try:
         service = RegistryService(store)
         opts = WriteOptions(actor="bench", operation="bench-seed")
-        models = store.models  # type: ignore[attr-defined]
+        models = store.models
         with store.atomic():
             for reg in store.list_registries():
                 if reg.slug.startswith("bench-"):

@@ -1,4 +1,4 @@
-"""The error hierarchy of the domain (SPEC section 3).
+"""The error hierarchy of the domain (see README, Concepts and decisions).
 
 Every error the domain raises is a `RegistryError`; the web layer maps each kind to one HTTP
 status in one place. Messages keep the reference wording because clients show them as-is.

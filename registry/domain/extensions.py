@@ -1,4 +1,4 @@
-"""Extension keys, typed keys, codecs and the codec registry (SPEC 5.1, 5.2).
+"""Extension keys, typed keys, codecs and the codec registry (see README, Concepts and decisions).
 
 Extensions are an open map on profiles and registries: `namespace.feature@vN` -> JSON value.
 A codec owns one key: it publishes a JSON Schema for editors and normalizes values on every
@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from .errors import FieldError, ValidationError
 from .jsonutil import NotJSON, check_json
@@ -70,7 +70,8 @@ class ExtensionKey(Generic[T]):
         if raw is None:
             raise ValidationError(FieldError(self._field, "cannot decode null"))
         if isinstance(self._type, type) and isinstance(raw, self._type):
-            return raw
+            # `_type` is `type[T] | Callable`: the check proves `raw` is a T, mypy cannot.
+            return cast(T, raw)
         try:
             data = json.loads(json.dumps(raw, allow_nan=False))
             if dataclasses.is_dataclass(self._type) and isinstance(data, dict):
@@ -157,7 +158,7 @@ class CodecRegistry:
     def __contains__(self, key: str) -> bool:
         return key in self._codecs
 
-    def list(self) -> list[Codec]:
+    def all(self) -> list[Codec]:
         return [self._codecs[k] for k in sorted(self._codecs)]
 
 
@@ -172,7 +173,7 @@ class StarterSuggestions:
 
 
 class StarterSuggestionsCodec(Codec):
-    """`{"items": [string, ...]}`: trimmed, non-empty, at most 20 (SPEC 5.2)."""
+    """`{"items": [string, ...]}`: trimmed, non-empty, at most 20."""
 
     def __init__(self) -> None:
         super().__init__(
@@ -218,7 +219,7 @@ def builtin_codecs() -> list[Codec]:
 
 @dataclass(frozen=True)
 class Limits:
-    """Payload limits (SPEC 5.2): per extension value, per profile, nesting depth."""
+    """Payload limits: per extension value, per profile, nesting depth."""
 
     extension_bytes: int = 64 * 1024
     profile_bytes: int = 1024 * 1024

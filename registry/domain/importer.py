@@ -1,4 +1,4 @@
-"""YAML import: plan (dry run) and apply, all or nothing (SPEC 7).
+"""YAML import: plan (dry run) and apply, all or nothing (see README, Concepts and decisions).
 
 Modes: `create-only` creates what is missing and never overwrites (existing items that differ
 are reported as `skipped`); `upsert` also updates what differs; `mirror` also deletes the
@@ -19,6 +19,7 @@ from .model import Profile, Registry
 from .ports import Store, WriteOptions
 from .service import SOURCE_IMPORT, SOURCE_SEED, RegistryService
 from .yaml_codec import decode_registries
+from .yaml_safe import MAX_BYTES
 
 MODES = ("create-only", "upsert", "mirror")
 
@@ -405,8 +406,7 @@ def import_yaml(
     `seed` limits `mirror` to the file's own registries (start-up seeding of managed files) and
     records the writes with source `seed` instead of `import`.
     """
-    kwargs = {"max_bytes": max_bytes} if max_bytes else {}
-    doc = decode_registries(text, service.default_registry, **kwargs)
+    doc = decode_registries(text, service.default_registry, max_bytes=max_bytes or MAX_BYTES)
     plan = plan_import(
         service,
         doc.registries,

@@ -70,7 +70,7 @@ def _walk(value: Any, depth: int, max_depth: int) -> None:
 MAX_PARSE_DEPTH = 64
 
 
-class _Duplicated(dict):
+class _Duplicated(dict[str, Any]):
     """An object that repeated a key (`object_pairs_hook` cannot say where it is; the walk
     after parsing does)."""
 

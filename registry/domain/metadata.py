@@ -1,4 +1,4 @@
-"""Metadata touch rules shared by every store (reference section 3.2)."""
+"""Metadata touch rules shared by every store."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def touch(
 
     A new item starts from `incoming` with a fresh history (version 1) unless the write keeps
     declared metadata (imports). An existing item keeps its stored metadata (created_* never
-    change) except `tags`, which clients own (SPEC 13). `updated_at_ms` never goes backwards.
+    change) except `tags`, which clients own. `updated_at_ms` never goes backwards.
     """
     now = now or now_ms()
     if stored is None:

@@ -1,4 +1,5 @@
-"""Middleware definitions and their configs stored as extensions (SPEC 5.3).
+"""Middleware definitions and their configs stored as extensions (README, Concepts and
+decisions: "Middleware configs").
 
 A deployment knows a set of middlewares, each with a JSON Schema for its config. Profiles list
 middleware uses in `runtime.middlewares` (identity, order, enabled flag); the config of each use
@@ -106,11 +107,11 @@ class MiddlewareRegistry:
     def get(self, name: str) -> MiddlewareDefinition | None:
         return self._defs.get(name.strip())
 
-    def list(self) -> list[MiddlewareDefinition]:
+    def all(self) -> list[MiddlewareDefinition]:
         return [self._defs[k] for k in sorted(self._defs)]
 
     def codecs(self) -> list[Codec]:
-        return [MiddlewareConfigCodec(d) for d in self.list()]
+        return [MiddlewareConfigCodec(d) for d in self.all()]
 
 
 def parse_definitions(text: str, source: str = "definitions") -> list[MiddlewareDefinition]:
@@ -201,9 +202,8 @@ def project_configs(profile: Profile, middlewares: MiddlewareRegistry) -> list[F
 
 
 def _instances(payload: Any) -> dict[str, Any] | None:
-    if isinstance(payload, dict) and isinstance(payload.get("instances"), dict):
-        return payload["instances"]
-    return None
+    instances = payload.get("instances") if isinstance(payload, dict) else None
+    return instances if isinstance(instances, dict) else None
 
 
 def _uses_by_key(
@@ -230,7 +230,7 @@ def orphan_slots(profile: Profile, middlewares: MiddlewareRegistry) -> dict[str,
     """Config slots no middleware use of `profile` reads, by extension key (sorted)."""
     by_key = _uses_by_key(profile.runtime.middlewares, middlewares)
     out: dict[str, list[str]] = {}
-    for definition in middlewares.list():
+    for definition in middlewares.all():
         key = config_extension_key(definition.name)
         instances = _instances(profile.extensions.get(key))
         if instances is None:
@@ -264,11 +264,11 @@ def remap_configs(
     """
     old_by_key = _uses_by_key(old_uses, middlewares)
     new_by_key = _uses_by_key(new_uses, middlewares)
-    for definition in middlewares.list():
+    for definition in middlewares.all():
         key = config_extension_key(definition.name)
         payload = extensions.get(key)
         instances = _instances(payload)
-        if instances is None:
+        if instances is None or not isinstance(payload, dict):
             continue
         new = new_by_key.get(key, [])
         if payload == stored.get(key):

@@ -1,4 +1,4 @@
-"""The domain model: registries, profiles and their parts (SPEC section 2).
+"""The domain model: registries, profiles and their parts (see README, Concepts and decisions).
 
 Field names are the JSON/YAML keys. `*_to_data` gives the serialized form (JSON form: runtime,
 policy and metadata always present; YAML form: empty parts omitted) and `*_from_data` parses
@@ -40,7 +40,8 @@ class MiddlewareUse:
     name: str
     id: str = ""
     enabled: bool | None = None
-    # Only on input: moved into `middleware.<name>_config@v1` on write (SPEC 5.3).
+    # Only on input: moved into `middleware.<name>_config@v1` on write (README, Concepts and
+    # decisions: "Middleware configs").
     config: Any = None
 
 
@@ -84,7 +85,8 @@ class Metadata:
 
 @dataclass
 class ProfileRef:
-    """A base profile in a stack (SPEC 6.4): kept in the model, not resolved yet."""
+    """A base profile in a stack: kept in the model, not resolved yet (README, Differences
+    from the reference system: "Not yet built")."""
 
     profile_slug: str
     registry_slug: str = ""
@@ -105,7 +107,8 @@ class Profile:
     repaired: list[str] = field(default_factory=list, compare=False, repr=False)
 
     def clone(self) -> Profile:
-        return _copy(self)
+        copied: Profile = _copy(self)
+        return copied
 
 
 @dataclass
@@ -531,7 +534,7 @@ def registry_from_data(data: Any, *, slug: str = "", path: str = "registry") -> 
     for key in sorted(profiles or {}):
         ppath = f"{path}.profiles[{key}]"
         try:
-            reg.profiles[key] = profile_from_data(profiles[key], slug=key)
+            reg.profiles[key] = profile_from_data((profiles or {})[key], slug=key)
         except ValidationError as exc:
             c.errors.extend(e.rerooted(ppath) for e in exc.errors)
     c.raise_if_any()

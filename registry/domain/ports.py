@@ -1,4 +1,4 @@
-"""The `Store` protocol: the only persistence API the domain knows (SPEC section 4).
+"""The `Store` protocol: the only persistence API the domain knows (see README, Architecture).
 
 Stores are deliberately simple: they keep data, enforce optimistic concurrency and record
 history. Every business rule (validation, policy, defaults, codecs) lives in the service.
@@ -75,7 +75,27 @@ class Change:
 
 
 @runtime_checkable
-class Store(Protocol):
+class Connections(Protocol):
+    """The connection lifecycle of something that may hold database connections: the stores,
+    the token store, and the service in front of a store. No-ops where nothing is held."""
+
+    def release(self) -> None:
+        """Hand this thread's idle connection back (end of a web request)."""
+        ...
+
+    def disconnect(self) -> None:
+        """Close this thread's connection and every idle pooled one (before a fork: a child
+        must not inherit a socket or SQLite handle)."""
+        ...
+
+    def forget_inherited(self) -> bool:
+        """In a forked child: drop, without closing, a connection inherited from the parent
+        (closing it would end the parent's session). True when there was one."""
+        ...
+
+
+@runtime_checkable
+class Store(Connections, Protocol):
     """Persistence for registries, profiles and their history.
 
     Reads return copies: mutating a result never changes the store. Writes check
@@ -86,6 +106,7 @@ class Store(Protocol):
     """
 
     kind: str  # "sqlite", "postgresql" or "yaml"
+    url: str  # what `open_store` takes to open the same data again (may hold a password)
     supports_history: bool
 
     def close(self) -> None: ...

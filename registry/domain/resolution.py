@@ -1,4 +1,5 @@
-"""Resolution: which profile a request selects, and what runtime it gets (SPEC 6).
+"""Resolution: which profile a request selects, and what runtime it gets (README, Concepts
+and decisions: "Resolution").
 
 Pure functions; the service feeds them stored data. Selection precedence for chat requests is
 `select_profile`; request overrides are canonicalized, checked against the profile's policy
@@ -324,7 +325,8 @@ class ResolvedProfile:
 
 
 def fingerprint(resolved: ResolvedProfile) -> str:
-    """`sha256:` + hex of the canonical JSON of what the runtime depends on (SPEC 6.3).
+    """`sha256:` + hex of the canonical JSON of what the runtime depends on (README, Concepts
+    and decisions: "Resolution").
 
     Inputs: registry, profile, version, stack lineage, effective runtime and effective
     middleware configs. Not inputs: policy, display fields, extensions other than configs.

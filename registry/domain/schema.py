@@ -1,6 +1,6 @@
 """JSON Schema normalization: fill defaults, coerce scalar types, validate, report by path.
 
-Used by extension codecs and middleware configs (SPEC 5.2, 5.3). Errors are `FieldError`s
+Used by extension codecs and middleware configs. Errors are `FieldError`s
 whose paths are relative to the value (`.items[2]`, `.max_rows`), so callers prefix them with
 where the value lives (`runtime.middlewares[0].config`).
 """

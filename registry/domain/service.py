@@ -30,7 +30,7 @@ from .middleware import (
     project_configs,
     remap_configs,
 )
-from .model import Metadata, PolicySpec, Profile, Registry, RuntimeSpec, profile_to_data
+from .model import Metadata, PolicySpec, Profile, ProfileRef, Registry, RuntimeSpec, profile_to_data
 from .ports import Change, ProfilePage, ProfileQuery, Revision, Store, WriteOptions
 from .resolution import (
     ResolvedProfile,
@@ -65,7 +65,7 @@ class ProfilePatch:
     policy: PolicySpec | None = None
     extensions: dict[str, Any] | None = None
     tags: list[str] | None = None
-    stack: list | None = None
+    stack: list[ProfileRef] | None = None
 
     @classmethod
     def from_fields(cls, fields: dict[str, Any]) -> ProfilePatch:
@@ -129,7 +129,7 @@ class RegistryService:
     @property
     def backend_description(self) -> str:
         """The store's kind and URL with any password hidden, for start banners."""
-        return f"{self._store.kind} ({redacted_url(getattr(self._store, 'url', ''))})"
+        return f"{self._store.kind} ({redacted_url(self._store.url)})"
 
     @property
     def supports_history(self) -> bool:
@@ -138,23 +138,16 @@ class RegistryService:
 
     def release(self) -> None:
         """Hand this thread's idle connection back (end of a web request)."""
-        release = getattr(self._store, "release", None)
-        if release is not None:
-            release()
+        self._store.release()
 
     def disconnect(self) -> None:
         """Close this thread's connection and every idle pooled one (before a fork)."""
-        disconnect = getattr(self._store, "disconnect", None) or getattr(
-            self._store, "release", None
-        )
-        if disconnect is not None:
-            disconnect()
+        self._store.disconnect()
 
     def forget_inherited(self) -> bool:
         """In a forked child: drop, without closing, a connection inherited from the parent
         (closing it would end the parent's session). True when there was one."""
-        forget = getattr(self._store, "forget_inherited", None)
-        return bool(forget()) if forget is not None else False
+        return self._store.forget_inherited()
 
     def close(self) -> None:
         """Close the store; later use cases raise `StoreClosed`."""
@@ -315,7 +308,8 @@ class RegistryService:
         operation: str = "",
         set_default: bool = False,
     ) -> Profile:
-        """Create a profile; the first profile of a registry becomes its default (SPEC 2),
+        """Create a profile; the first profile of a registry becomes its default (README,
+        Concepts and decisions: "Default profile"),
         and so does this one with `set_default` (in the same transaction: both or neither)."""
         reg = self.get_registry(registry)
         self._check_writable(reg)
@@ -380,7 +374,8 @@ class RegistryService:
         actor: str = "",
         source: str = "",
     ) -> None:
-        """Delete a profile. Deleting the default while others remain is refused (SPEC 2)."""
+        """Delete a profile. Deleting the default while others remain is refused (README,
+        Concepts and decisions: "Default profile")."""
         reg = self.get_registry(registry)
         self._check_writable(reg)
         current = self._profile_in(reg, slug)
@@ -396,7 +391,7 @@ class RegistryService:
                 self._store.update_registry(reg, WriteOptions(actor=actor, source=source))
 
     def default_blocks_delete(self, reg: Registry, slug: str) -> bool:
-        """True when `slug` is the registry's default and other profiles remain (SPEC 2)."""
+        """True when `slug` is the registry's default and other profiles remain."""
         if reg.default_profile_slug != slug:
             return False
         page = self._store.list_profiles(reg.slug, ProfileQuery(limit=2))
@@ -499,7 +494,8 @@ class RegistryService:
         profile: str | None = None,
         request_overrides: Any = None,
     ) -> ResolvedProfile:
-        """(registry, profile, overrides) -> effective runtime + fingerprint (SPEC 6)."""
+        """(registry, profile, overrides) -> effective runtime + fingerprint (README, Concepts
+        and decisions: "Resolution")."""
         reg = self.get_registry(registry)
         slug = self._resolve_profile_slug(reg, profile)
         stored = self._profile_in(reg, slug)
@@ -530,7 +526,9 @@ class RegistryService:
         resolved.fingerprint = fingerprint(resolved)
         return resolved
 
-    def resolve_selection(self, selection: Selection, request_overrides: Any = None):
+    def resolve_selection(
+        self, selection: Selection, request_overrides: Any = None
+    ) -> ResolvedProfile:
         """Resolve what `select_profile` returned, reading a legacy bare-slug cookie."""
         profile = selection.profile
         if selection.legacy_cookie_profile:
@@ -540,7 +538,7 @@ class RegistryService:
         return self.resolve(selection.registry, profile, request_overrides)
 
     def current_profile(self, selection: Selection) -> tuple[str, str]:
-        """`(registry, profile)` a chat client has selected with its cookie (reference 5.7).
+        """`(registry, profile)` a chat client has selected with its cookie.
 
         Never fails: a stale or unknown cookie choice falls back to the default registry's
         default profile, else the literal `default` (clients just show what they get).

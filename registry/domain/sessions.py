@@ -94,6 +94,11 @@ class SessionStore(Protocol):
     def delete_login_links_before(self, expired_before_ms: int) -> None: ...
 
 
+class AccountStore(TokenStore, SessionStore, Protocol):
+    """Tokens with their UI sessions and login links: the one store the app keeps them in
+    (`app.extensions["tokens"]`), so revoking a token can end its sessions in one place."""
+
+
 class LinkRefused(ValueError):
     """A login code that cannot log in; the message says why, for the login page."""
 
@@ -150,7 +155,7 @@ def link_token(store: TokenStore, role: str, name: str | None, now_ms: int) -> T
     name, e.g. "admin"), created without a known secret when there is none. An existing token
     of another role is refused rather than silently used."""
     name, role = token_fields(name if name is not None else role, role)
-    for t in store.list():
+    for t in store.all():
         if t.name == name:
             if t.role != role:
                 raise LinkRefused(f'token "{name}" has role {t.role}, not {role}')
@@ -202,5 +207,5 @@ def admin_has_logged_in(store: TokenStore) -> bool:
     """True once any admin token (revoked ones too) has been used: a UI login or an API call.
     Until then every server start prints a fresh login link."""
     return any(
-        t.role == ADMIN and t.last_used_at_ms is not None for t in store.list(include_revoked=True)
+        t.role == ADMIN and t.last_used_at_ms is not None for t in store.all(include_revoked=True)
     )

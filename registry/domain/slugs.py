@@ -1,4 +1,5 @@
-"""Slugs: one parser for registry slugs, profile slugs and runtime keys (SPEC section 2)."""
+"""Slugs: one parser for registry slugs, profile slugs and runtime keys (README, Concepts and
+decisions: "Slugs")."""
 
 from __future__ import annotations
 

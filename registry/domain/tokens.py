@@ -1,4 +1,4 @@
-"""API tokens (SPEC 8.4): the `TokenStore` protocol, generation and verification.
+"""API tokens (see README, JSON API): the `TokenStore` protocol, generation and verification.
 
 A token is `prt_<id>_<secret>`. Only `sha256(secret)` is stored; a presented token is found by
 its id and its secret's hash compared in constant time (`hmac.compare_digest`). Roles are
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from .errors import AlreadyExists, FieldError, NotFoundError, ValidationError
+from .ports import Connections
 
 READER, EDITOR, ADMIN = "reader", "editor", "admin"
 ROLES = (READER, EDITOR, ADMIN)
@@ -69,7 +70,7 @@ class IssuedToken:
 
 
 @runtime_checkable
-class TokenStore(Protocol):
+class TokenStore(Connections, Protocol):
     """Persistence of tokens; the secret is never stored, only its hash."""
 
     def create(
@@ -80,7 +81,7 @@ class TokenStore(Protocol):
         processes, and return None when one does (the caller did not create it)."""
         ...
 
-    def list(self, *, include_revoked: bool = False) -> list[Token]:
+    def all(self, *, include_revoked: bool = False) -> list[Token]:
         """Tokens ordered by creation time (then id)."""
         ...
 
@@ -95,10 +96,6 @@ class TokenStore(Protocol):
         ...
 
     def mark_used(self, token_id: str, at_ms: int) -> None: ...
-
-    def release(self) -> None:
-        """Give back this thread's connection (end of a request)."""
-        ...
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -180,7 +177,7 @@ def bootstrap_admin(store: TokenStore, *, created_by: str = "bootstrap") -> Issu
     from .metadata import now_ms
 
     for _ in range(5):
-        taken = {t.name for t in store.list()}
+        taken = {t.name for t in store.all()}
         name, n = BOOTSTRAP_NAME, 1
         while name in taken:  # an active non-admin token already uses the name
             n += 1

@@ -1,4 +1,4 @@
-"""Structural validation of profiles and registries (SPEC 3, reference 2.2).
+"""Structural validation of profiles and registries (see README, Concepts and decisions).
 
 Each function returns every problem it finds as `FieldError`s, in a deterministic order; the
 service combines them with extension and middleware checks and raises one `ValidationError`.

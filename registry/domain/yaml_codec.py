@@ -1,7 +1,7 @@
 """YAML documents of registries: format detection, decoding to registries, canonical encoding.
 
-SPEC section 7 and reference section 4.2. Text is loaded by the hardened loader
-(`yaml_safe.safe_load`: hostile-input-safe, see there). Decoding is structural: it parses
+Text is loaded by the hardened loader (`yaml_safe.safe_load`: hostile-input-safe, see there).
+Decoding is structural: it parses
 shapes and slugs; business rules (defaults that exist, extension codecs) belong to the service.
 
 Encoding writes the canonical bundle (`registries: {slug: registry}`), deterministically: the
@@ -46,7 +46,7 @@ def decode_registries(
 ) -> DecodedDocument:
     """Decode a bundle, a single-registry document or a legacy flat profile map.
 
-    Detection (reference 4.2.1): a top-level `registries` key is the canonical bundle; a top
+    Detection: a top-level `registries` key is the canonical bundle; a top
     level with `profiles`, `slug` or `default_profile_slug` is one registry; anything else is
     the legacy flat map `profile -> section -> field -> value`, which becomes one registry
     named `default_registry` whose profiles carry `runtime.step_settings_patch`.
@@ -221,7 +221,7 @@ def _slug(raw: Any, path: str, label: str, errors: list[FieldError]) -> str:
 _FOLDED_BREAKS = frozenset("\x85\u2028\u2029\r")
 
 
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+def _represent_str(dumper: yaml.representer.SafeRepresenter, value: str) -> yaml.ScalarNode:
     if not _FOLDED_BREAKS.isdisjoint(value):
         style: str | None = '"'
     elif "\n" in value:
@@ -244,7 +244,7 @@ _DUMPER: type = _PyDumper
 
 if hasattr(yaml, "CSafeDumper"):  # libyaml's emitter: same representer, 2-3x faster
 
-    class _CDumper(yaml.CSafeDumper):  # type: ignore[misc, valid-type]
+    class _CDumper(yaml.CSafeDumper):
         def ignore_aliases(self, data: Any) -> bool:
             return True
 

@@ -1,6 +1,6 @@
 """Hardened YAML loading: untrusted text -> plain JSON-like values, or a ValidationError.
 
-SPEC section 7 and reference section 4.2. Loading uses PyYAML's safe constructors only, with
+README "Concepts and decisions" ("YAML"). Loading uses PyYAML's safe constructors only, with
 dates kept as strings, and checks the composed node graph (tags, nesting depth, alias
 expansion, node budget) *before* building Python values, so tags such as `!!python/object`,
 alias bombs and recursive aliases are refused without ever being expanded. Also refused: a
@@ -59,7 +59,7 @@ class _DepthLimit:
             raise _LoadError(f"nesting is deeper than {self.max_depth} levels{_at(mark)}")
         self._depth = depth
         try:
-            return super().compose_node(parent, index)  # type: ignore[misc]
+            return super().compose_node(parent, index)  # type: ignore[misc, no-any-return]
         finally:
             self._depth = depth - 1
 
@@ -76,7 +76,7 @@ class _NodeBudget:
         if self._nodes > self.max_nodes:
             mark = self.peek_event().start_mark  # type: ignore[attr-defined]
             raise _LoadError(f"document has more than {self.max_nodes} YAML nodes{_at(mark)}")
-        return super().compose_node(parent, index)  # type: ignore[misc]
+        return super().compose_node(parent, index)  # type: ignore[misc, no-any-return]
 
 
 class SafeLoader(_NodeBudget, _DepthLimit, yaml.SafeLoader):
@@ -89,7 +89,7 @@ _LOADER: type = SafeLoader
 
 if hasattr(yaml, "CSafeLoader"):
 
-    class _FastLoader(_NodeBudget, _DepthLimit, Composer, yaml.CSafeLoader):  # type: ignore[misc, name-defined]
+    class _FastLoader(_NodeBudget, _DepthLimit, Composer, yaml.CSafeLoader):
         """libyaml's parser (several times faster) under the Python composer, which carries
         depth limit and node budget; safe constructors and resolvers as in `SafeLoader`."""
 

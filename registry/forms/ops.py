@@ -13,6 +13,8 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 ACTIONS = ("add", "remove", "up", "down")
+# Posted form fields: every value is a string, a name may repeat.
+FormData = MultiDict[str, str]
 
 
 def _split_item(name: str) -> tuple[str, int] | None:
@@ -20,15 +22,15 @@ def _split_item(name: str) -> tuple[str, int] | None:
     return (m.group(1), int(m.group(2))) if m else None
 
 
-def _indices(data: MultiDict, array: str) -> list[int]:
+def _indices(data: FormData, array: str) -> list[int]:
     pattern = re.compile(re.escape(array) + r"/(\d+)(?:[/@]|$)")
     return sorted({int(m.group(1)) for k in data for m in [pattern.match(k)] if m})
 
 
-def _rename(data: MultiDict, array: str, mapping: dict[int, int | None]) -> MultiDict:
+def _rename(data: FormData, array: str, mapping: dict[int, int | None]) -> FormData:
     """Rename item indices per `mapping` (None drops the item)."""
     pattern = re.compile(re.escape(array) + r"/(\d+)((?:[/@].*)?)$")
-    out: MultiDict = MultiDict()
+    out: FormData = MultiDict()
     for key, value in data.items(multi=True):
         m = pattern.match(key)
         if m and int(m.group(1)) in mapping:
@@ -40,7 +42,7 @@ def _rename(data: MultiDict, array: str, mapping: dict[int, int | None]) -> Mult
     return out
 
 
-def apply_op(form: Any, op: str) -> MultiDict:
+def apply_op(form: Any, op: str) -> FormData:
     """The form data after one array operation; unknown ops leave it unchanged."""
     data = MultiDict(form.items(multi=True) if hasattr(form, "getlist") else form.items())
     data.pop("op", None)

@@ -143,10 +143,10 @@ def build_widget(
         return w
     if kind == "array":
         items_schema = schema["items"]
-        current = value if isinstance(value, list) else []
+        items = value if isinstance(value, list) else []
         w.children = [
             build_widget(items_schema, v, prefix, errors, path=f"{path}/{i}", label=f"#{i + 1}")
-            for i, v in enumerate(current)
+            for i, v in enumerate(items)
         ]
         w.item = build_widget(items_schema, None, prefix, None, path=f"{path}/__index__", label="")
         for key in ("minItems", "maxItems"):

@@ -18,6 +18,8 @@ from typing import Any
 
 import peewee as pw
 
+from .sql_models import SchemaVersionRow, bind_model
+
 MIGRATE_LOCK_KEY = 0x50524D01  # pg_advisory_xact_lock key serializing migrations
 
 
@@ -193,20 +195,10 @@ LATEST_VERSION = MIGRATIONS[-1].version
 # --- runner ----------------------------------------------------------------------------------
 
 
-def _schema_version_model(db: pw.Database) -> type[pw.Model]:
+def _schema_version_model(db: pw.Database) -> type[SchemaVersionRow]:
     """The `schema_version` model bound to `db`: a new class per call, because binding one
     shared class (`bind_ctx`) is global state that threads opening stores at once would race on."""
-
-    class SchemaVersion(pw.Model):
-        version = pw.IntegerField(primary_key=True)
-        name = pw.TextField()
-        applied_at_ms = pw.BigIntegerField()
-
-        class Meta:
-            database = db
-            table_name = "schema_version"
-
-    return SchemaVersion
+    return bind_model(SchemaVersionRow, db, "schema_version")
 
 
 def current_version(db: pw.Database) -> int:

@@ -1,4 +1,4 @@
-"""The peewee SQL store for SQLite and PostgreSQL (SPEC section 4).
+"""The peewee SQL store for SQLite and PostgreSQL (see README, Architecture).
 
 One row per profile, so a write costs the same whatever the registry size. Optimistic
 concurrency is enforced by the database: every write is a conditional
@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import peewee as pw
 from playhouse import db_url
@@ -65,6 +65,7 @@ MAX_WRITE_ATTEMPTS = 20
 MAX_ID = 2**63 - 1  # SQL BIGINT: a larger id cannot exist (and would overflow the driver)
 
 T = TypeVar("T")  # what one conditional write returns
+P = ParamSpec("P")
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ class CorruptRecord(ValueError):
 # --- connections ---------------------------------------------------------------------------
 
 
-class OutageAware:
+class OutageAware(pw.Database):
     """Database errors that mean "the database cannot serve now" become `StoreUnavailable`.
 
     Driver `OperationalError`s and `InterfaceError`s (server down or restarting, connection
@@ -94,7 +95,7 @@ class OutageAware:
         # The driver's text may name hosts and ports: it goes to the log, not to clients.
         return StoreUnavailable(f"the {kind} database is unavailable; try again later")
 
-    def _translated(self, call: Any, *args: Any, **kwargs: Any) -> Any:
+    def _translated(self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return call(*args, **kwargs)
         except (pw.OperationalError, pw.InterfaceError) as exc:
@@ -103,19 +104,19 @@ class OutageAware:
             raise self._outage(exc) from exc
 
     def connect(self, reuse_if_open: bool = False) -> bool:
-        return self._translated(super().connect, reuse_if_open)  # type: ignore[misc]
+        return self._translated(super().connect, reuse_if_open)
 
     def _execute_cursor(self, sql: str, params: Any, **options: Any) -> Any:
-        return self._translated(super()._execute_cursor, sql, params, **options)  # type: ignore[misc]
+        return self._translated(super()._execute_cursor, sql, params, **options)
 
     def begin(self, *args: Any, **kwargs: Any) -> None:
-        self._translated(super().begin, *args, **kwargs)  # type: ignore[misc]
+        self._translated(super().begin, *args, **kwargs)
 
     def commit(self) -> None:
-        self._translated(super().commit)  # type: ignore[misc]
+        self._translated(super().commit)
 
     def rollback(self) -> None:
-        self._translated(super().rollback)  # type: ignore[misc]
+        self._translated(super().rollback)
 
 
 class PostgresDatabase(OutageAware, PooledPostgresqlDatabase):

@@ -18,53 +18,48 @@ from ..domain.errors import AlreadyExists, StoreClosed, StoreUnavailable
 from ..domain.sessions import LoginLink, UISession
 from ..domain.tokens import ADMIN, Token, TokenNotFound
 from .migrations import migrate, write_transaction
+from .sql_models import bind_model
 from .sql_store import PooledConnections, connect_database
 
 TOKEN_LOCK_KEY = 0x50524D03  # pg_advisory_xact_lock key serializing token creation
 
 
-def _model(db: pw.Database) -> type[pw.Model]:
-    class TokenRow(pw.Model):
-        id = pw.TextField(primary_key=True)
-        name = pw.TextField()
-        role = pw.TextField()
-        secret_hash = pw.TextField()
-        created_at_ms = pw.BigIntegerField()
-        created_by = pw.TextField(default="")
-        last_used_at_ms = pw.BigIntegerField(null=True)
-        revoked_at_ms = pw.BigIntegerField(null=True)
-
-        class Meta:
-            database = db
-            table_name = "tokens"
-
-    return TokenRow
+# Columns at module level (typed); each store binds subclasses to its database.
 
 
-def _session_models(db: pw.Database) -> tuple[type[pw.Model], type[pw.Model]]:
-    class SessionRow(pw.Model):
-        id_hash = pw.TextField(primary_key=True)
-        token_id = pw.TextField()
-        created_at_ms = pw.BigIntegerField()
-        last_seen_at_ms = pw.BigIntegerField()
+class TokenRow(pw.Model):
+    id = pw.TextField(primary_key=True)
+    name = pw.TextField()
+    role = pw.TextField()
+    secret_hash = pw.TextField()
+    created_at_ms = pw.BigIntegerField()
+    created_by = pw.TextField(default="")
+    last_used_at_ms = pw.BigIntegerField(null=True)
+    revoked_at_ms = pw.BigIntegerField(null=True)
 
-        class Meta:
-            database = db
-            table_name = "ui_sessions"
 
-    class LinkRow(pw.Model):
-        code_hash = pw.TextField(primary_key=True)
-        token_id = pw.TextField()
-        purpose = pw.TextField()
-        created_at_ms = pw.BigIntegerField()
-        expires_at_ms = pw.BigIntegerField()
-        used_at_ms = pw.BigIntegerField(null=True)
+class SessionRow(pw.Model):
+    id_hash = pw.TextField(primary_key=True)
+    token_id = pw.TextField()
+    created_at_ms = pw.BigIntegerField()
+    last_seen_at_ms = pw.BigIntegerField()
 
-        class Meta:
-            database = db
-            table_name = "login_links"
 
-    return SessionRow, LinkRow
+class LinkRow(pw.Model):
+    code_hash = pw.TextField(primary_key=True)
+    token_id = pw.TextField()
+    purpose = pw.TextField()
+    created_at_ms = pw.BigIntegerField()
+    expires_at_ms = pw.BigIntegerField()
+    used_at_ms = pw.BigIntegerField(null=True)
+
+
+def _model(db: pw.Database) -> type[TokenRow]:
+    return bind_model(TokenRow, db, "tokens")
+
+
+def _session_models(db: pw.Database) -> tuple[type[SessionRow], type[LinkRow]]:
+    return bind_model(SessionRow, db, "ui_sessions"), bind_model(LinkRow, db, "login_links")
 
 
 class SQLTokenStore(PooledConnections):
@@ -143,7 +138,7 @@ class SQLTokenStore(PooledConnections):
                 raise AlreadyExists("token", token.name) from exc
         return self.get(token.id)
 
-    def list(self, *, include_revoked: bool = False) -> list[Token]:
+    def all(self, *, include_revoked: bool = False) -> list[Token]:
         self._check()
         T = self.model
         query = T.select().order_by(T.created_at_ms, T.id)

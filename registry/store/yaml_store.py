@@ -1,4 +1,5 @@
-"""The YAML file store: one YAML file is the whole store (SPEC sections 4 and 7).
+"""The YAML file store: one YAML file is the whole store (README: `REGISTRY_STORE` under
+Configuration).
 
 The file is the canonical bundle (`registries: {slug: registry}`), plus each registry's
 `read_only`/`managed_by` so that deployment state survives a restart; reads also accept the
@@ -126,8 +127,16 @@ class YAMLFileStore:
             self._closed = True
             self._data = {}
 
+    # No connections: the lifecycle of the `Store` protocol is a no-op here.
+
     def release(self) -> None:
-        """Nothing to release between requests (parity with the SQL store)."""
+        """Nothing to release between requests."""
+
+    def disconnect(self) -> None:
+        """Nothing to close before a fork: the file is opened per operation."""
+
+    def forget_inherited(self) -> bool:
+        return False
 
     def _check(self) -> None:
         if self._closed:

@@ -1,4 +1,4 @@
-"""Who may do what (SPEC 8.4): the decorator every API route declares, and the actor.
+"""Who may do what (see README, JSON API): the decorator every API route declares, and the actor.
 
 Roles are ordered reader < editor < admin. `require(role, public=True)` lets anonymous callers
 through when `REGISTRY_PUBLIC_READS` is true (the chat-client contract reads). With

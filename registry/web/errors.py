@@ -1,4 +1,5 @@
-"""One error-to-HTTP mapping and one JSON error shape (SPEC 3, 8.6).
+"""One error-to-HTTP mapping and one JSON error shape (README, JSON API: errors are
+problem+json).
 
 Every error under `/api` is `application/problem+json`:
 `{"type", "title", "status", "detail", "errors": [{"field", "message"}]}`, where `detail` is

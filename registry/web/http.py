@@ -60,7 +60,7 @@ class BoundedBodyMixin(Request):
     goes through `stream`."""
 
     @cached_property
-    def stream(self) -> Any:  # type: ignore[override]
+    def stream(self) -> Any:
         if self.shallow:
             raise RuntimeError("reading the body of a shallow request")
         limit = self.max_content_length

@@ -19,7 +19,8 @@ from registry import config as cfg
 from registry.domain import sessions
 from registry.domain import tokens as tk
 from registry.domain.metadata import now_ms
-from registry.domain.tokens import Token, TokenStore
+from registry.domain.sessions import AccountStore
+from registry.domain.tokens import Token
 
 from .errors import APIProblem
 
@@ -27,7 +28,7 @@ REALM = 'Bearer realm="profile-registry"'
 LAST_USED_RESOLUTION_MS = 60_000  # last-used times are written at most once a minute
 
 
-def token_store() -> TokenStore:
+def token_store() -> AccountStore:
     return current_app.extensions["tokens"]
 
 
@@ -103,9 +104,9 @@ def bootstrap_admin(app: Flask) -> Token | None:
     once: exactly one creates it. Returns the token when this call created it."""
     if not should_bootstrap(app):
         return None
-    store: TokenStore = app.extensions["tokens"]
+    store: AccountStore = app.extensions["tokens"]
     try:
-        if any(t.role == tk.ADMIN for t in store.list()):
+        if any(t.role == tk.ADMIN for t in store.all()):
             return None
         issued = tk.bootstrap_admin(store)
     finally:
@@ -123,14 +124,14 @@ def announce_login(app: Flask, host: str | None = None, port: int | str | None =
     if not should_bootstrap(app):
         return
     bootstrap_admin(app)
-    store: TokenStore = app.extensions["tokens"]
+    store: AccountStore = app.extensions["tokens"]
     try:
         if sessions.admin_has_logged_in(store):
             message = (
                 "Log in with a token, or make a one-time login link: profile-registry login-link"
             )
         else:
-            admin = next((t for t in store.list() if t.role == tk.ADMIN), None)
+            admin = next((t for t in store.all() if t.role == tk.ADMIN), None)
             if admin is None:
                 return
             minutes = int(app.config["REGISTRY_LOGIN_LINK_MINUTES"])

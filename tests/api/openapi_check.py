@@ -1,11 +1,11 @@
-"""Response validation against the served OpenAPI document (SPEC 8.7).
+"""Response validation against the served OpenAPI document (see README, JSON API).
 
 `ResponseChecker.problems(method, path, response)` lists how a response differs from what the
 document says for `(path template, method, status)`: an undocumented status, a content type
 the operation does not declare, a body that breaks the schema, a missing required header, a
 body on a response documented without one. Paths under `/api` that the document lacks must be
 a problem+json 404, and an undocumented method on a documented path a problem+json 405 with
-`Allow` (SPEC 8.6).
+`Allow` (see README, JSON API).
 
 `ValidatingClient` (installed for every test under tests/api by the conftest) runs the check
 on every response a test receives and fails the test on the first mismatch.

@@ -1,4 +1,4 @@
-"""The admin API (SPEC 8.2, 8.3): registries, profile listing, clone, revisions, import and
+"""The admin API (see README, JSON API): registries, profile listing, clone, revisions, import and
 export, the change feed; bad input, 404s, conflicts, 412 and 304; actors."""
 
 from __future__ import annotations
@@ -324,7 +324,7 @@ def test_clone_bad_input_conflicts_and_404s(client, seeded):
 
 
 @pytest.fixture
-def history(service):
+def bot_revisions(service):
     """`default/bot` at version 3: created, then two prompt changes."""
     service.create_registry(Registry(slug="default"), actor="seed")
     service.create_profile(
@@ -336,7 +336,7 @@ def history(service):
     return [r.id for r in reversed(service.list_revisions("default", "bot"))]
 
 
-def test_revisions_list_get_and_diff(client, history):
+def test_revisions_list_get_and_diff(client, bot_revisions):
     base = "/api/registries/default/profiles/bot/revisions"
     listed = client.get(base)
     assert listed.status_code == 200
@@ -350,41 +350,41 @@ def test_revisions_list_get_and_diff(client, history):
     assert client.get(base, headers={"If-None-Match": listed.headers["ETag"]}).status_code == 304
     assert [r["version"] for r in client.get(f"{base}?limit=1").json["items"]] == [3]
 
-    first = client.get(f"{base}/{history[0]}")
+    first = client.get(f"{base}/{bot_revisions[0]}")
     assert first.status_code == 200
     assert first.json["snapshot"]["runtime"]["system_prompt"] == "one"
     assert first.json["snapshot"]["metadata"]["version"] == 1
     assert first.json["version"] == 1 and first.json["actor"] == "alice"
     assert (
         client.get(
-            f"{base}/{history[0]}", headers={"If-None-Match": first.headers["ETag"]}
+            f"{base}/{bot_revisions[0]}", headers={"If-None-Match": first.headers["ETag"]}
         ).status_code
         == 304
     )
 
-    diff = client.get(f"{base}/{history[0]}/diff?against={history[1]}")
+    diff = client.get(f"{base}/{bot_revisions[0]}/diff?against={bot_revisions[1]}")
     assert diff.status_code == 200
     assert diff.json == {
-        "revision": history[0],
-        "against": history[1],
+        "revision": bot_revisions[0],
+        "against": bot_revisions[1],
         "changes": [{"path": "runtime.system_prompt", "before": "one", "after": "two"}],
     }
-    to_current = client.get(f"{base}/{history[0]}/diff").json
+    to_current = client.get(f"{base}/{bot_revisions[0]}/diff").json
     assert to_current["against"] == "current"
     assert to_current["changes"] == [
         {"path": "runtime.system_prompt", "before": "one", "after": "three"}
     ]
-    assert client.get(f"{base}/{history[2]}/diff?against=current").json["changes"] == []
+    assert client.get(f"{base}/{bot_revisions[2]}/diff?against=current").json["changes"] == []
 
 
-def test_revision_errors(client, history, service):
+def test_revision_errors(client, bot_revisions, service):
     base = "/api/registries/default/profiles/bot/revisions"
     assert client.get(f"{base}/999999").status_code == 404
     assert client.get(f"{base}/999999").json["detail"] == "revision not found"
     assert client.get(f"{base}/abc").status_code == 404
-    bad_against = client.get(f"{base}/{history[0]}/diff?against=yesterday")
+    bad_against = client.get(f"{base}/{bot_revisions[0]}/diff?against=yesterday")
     assert bad_against.status_code == 400 and fields(bad_against) == ["against"]
-    assert client.get(f"{base}/{history[0]}/diff?against=999999").status_code == 404
+    assert client.get(f"{base}/{bot_revisions[0]}/diff?against=999999").status_code == 404
     assert client.get("/api/registries/default/profiles/nope/revisions").status_code == 404
     # a revision id of another profile is not found under this one
     service.create_profile("default", Profile(slug="other"), actor="x")
@@ -393,29 +393,29 @@ def test_revision_errors(client, history, service):
     assert client.get(f"{base}?limit=0").status_code == 400
 
 
-def test_restore_a_revision(client, history, service):
+def test_restore_a_revision(client, bot_revisions, service):
     base = "/api/registries/default/profiles/bot/revisions"
-    response = client.post(f"{base}/{history[0]}/restore", json={"expected_version": 3})
+    response = client.post(f"{base}/{bot_revisions[0]}/restore", json={"expected_version": 3})
     assert response.status_code == 200, response.json
     assert response.json["runtime"]["system_prompt"] == "one"
     assert response.json["metadata"]["version"] == 4
     latest = client.get(base).json["items"][0]
     assert (latest["version"], latest["operation"], latest["actor"]) == (4, "restore", "local")
 
-    stale = client.post(f"{base}/{history[1]}/restore", json={"expected_version": 3})
+    stale = client.post(f"{base}/{bot_revisions[1]}/restore", json={"expected_version": 3})
     assert stale.status_code == 409
     etag = client.get("/api/registries/default/profiles/bot").headers["ETag"]
-    precondition = client.post(f"{base}/{history[1]}/restore", headers={"If-Match": '"old"'})
+    precondition = client.post(f"{base}/{bot_revisions[1]}/restore", headers={"If-Match": '"old"'})
     assert precondition.status_code == 412
     assert service.get_profile("default", "bot").metadata.version == 4
-    ok = client.post(f"{base}/{history[1]}/restore", headers={"If-Match": etag})
+    ok = client.post(f"{base}/{bot_revisions[1]}/restore", headers={"If-Match": etag})
     assert ok.status_code == 200 and ok.json["runtime"]["system_prompt"] == "two"
-    bad = client.post(f"{base}/{history[1]}/restore", json={"expected_version": "3", "x": 1})
+    bad = client.post(f"{base}/{bot_revisions[1]}/restore", json={"expected_version": "3", "x": 1})
     assert bad.status_code == 400 and fields(bad) == ["x"]
     assert client.post(f"{base}/999999/restore").status_code == 404
 
 
-def test_restore_recreates_a_deleted_profile(client, history, service):
+def test_restore_recreates_a_deleted_profile(client, bot_revisions, service):
     service.create_profile("default", Profile(slug="spare"), actor="x")
     service.set_default_profile("default", "spare", actor="x")
     service.delete_profile("default", "bot", actor="x")
@@ -426,7 +426,7 @@ def test_restore_recreates_a_deleted_profile(client, history, service):
     assert deleted["snapshot"] is None
     refused = client.post(f"{base}/{items[0]['id']}/restore")
     assert refused.status_code == 400 and fields(refused) == ["revision"]
-    restored = client.post(f"{base}/{history[2]}/restore")
+    restored = client.post(f"{base}/{bot_revisions[2]}/restore")
     assert restored.status_code == 200 and restored.json["runtime"]["system_prompt"] == "three"
 
 

@@ -1,4 +1,4 @@
-"""Every /api route x {no token, reader, editor, admin}, with auth on (SPEC 8.4).
+"""Every /api route x {no token, reader, editor, admin}, with auth on (see README, JSON API).
 
 Routes are enumerated from `app.url_map`, and each one's expectation comes from what its view
 declares with `@require(role, public=)`: a new route is covered as soon as it exists, and a
@@ -60,7 +60,7 @@ def outcome(status: int) -> str:
 
 
 @pytest.fixture
-def auth_app(make_app):
+def make_matrix_app(make_app):
     def _make(public_reads: bool):
         app = make_app(REGISTRY_AUTH="on", REGISTRY_PUBLIC_READS=public_reads)
         service = app.extensions["registry"]
@@ -89,8 +89,8 @@ def test_a_route_without_the_decorator_is_caught(make_app):
 
 
 @pytest.mark.parametrize("public_reads", [True, False], ids=["public-reads", "no-public-reads"])
-def test_auth_matrix(auth_app, public_reads):
-    app, tokens = auth_app(public_reads)
+def test_auth_matrix(make_matrix_app, public_reads):
+    app, tokens = make_matrix_app(public_reads)
     client = app.test_client()
     mismatches = []
     checked = 0

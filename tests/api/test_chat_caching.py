@@ -1,4 +1,4 @@
-"""ETags, If-None-Match (304) and If-Match (412) on the chat routes (SPEC 8.3)."""
+"""ETags, If-None-Match (304) and If-Match (412) on the chat routes (see README, JSON API)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The chat-client contract over HTTP: shapes, CRUD, errors, registries, schemas (reference
-contract section 13, cases 1-7, 14-18, 21; SPEC 8.1, 8.6).
+"""The chat-client contract over HTTP: shapes, CRUD, errors, registries, schemas (README,
+JSON API).
 
 Every failed write also checks that nothing was stored (the change feed did not move).
 """

@@ -1,5 +1,5 @@
 """Hostile and malformed input on the chat routes: a clear problem+json 4xx, nothing stored,
-no cookie set (SPEC 3, 8.5, 8.6, 11)."""
+no cookie set (see README, Concepts and decisions and README, JSON API)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The current-profile cookie and `POST /api/chat/resolve` (reference contract section 13,
-cases 5, 8-11, 14, 22; SPEC 6.1-6.3): selection precedence, legacy cookies and selectors,
+"""The current-profile cookie and `POST /api/chat/resolve` (README, Concepts and decisions:
+"Resolution"): selection precedence, legacy cookies and selectors,
 overrides and policy, fingerprints."""
 
 from __future__ import annotations

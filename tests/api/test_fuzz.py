@@ -1,4 +1,4 @@
-"""Fuzz the live API with schemathesis against its own OpenAPI document (SPEC 8.7, 11).
+"""Fuzz the live API with schemathesis against its own OpenAPI document (see README, JSON API).
 
 A real werkzeug server in a thread on a free loopback port, on a fresh SQLite file seeded with
 tests/fixtures/canonical-bundle.yaml, with auth on and an admin token sent on every request so

@@ -1,4 +1,4 @@
-"""The OpenAPI document (SPEC 8.7): valid OpenAPI 3.1, served publicly, complete and not stale
+"""The OpenAPI document: valid OpenAPI 3.1, served publicly, complete and not stale
 against `app.url_map`, security matching each view's `@require`, and schemas strict enough to
 catch wrong shapes. (Every response of the API suite is validated against it by the
 `ValidatingClient` the conftest installs; tests/api/test_fuzz.py fuzzes a live server.)"""

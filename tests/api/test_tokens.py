@@ -1,5 +1,5 @@
 """API tokens: format, hashing at rest, verification, authentication, the tokens API and the
-first-start admin token (SPEC 8.4)."""
+first-start admin token (see README, JSON API)."""
 
 from __future__ import annotations
 
@@ -27,16 +27,6 @@ from registry.web.tokens import announce_login, bootstrap_admin
 TOKEN_RE = re.compile(r"^prt_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$")
 
 
-@pytest.fixture
-def auth_app(make_app):
-    return make_app(REGISTRY_AUTH="on")
-
-
-@pytest.fixture
-def store(auth_app):
-    return auth_app.extensions["tokens"]
-
-
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
@@ -44,12 +34,12 @@ def bearer(secret: str) -> dict[str, str]:
 # --- domain helpers and the SQL store ----------------------------------------------------------
 
 
-def test_generated_tokens_have_the_documented_format_and_only_a_hash_is_kept(store):
-    issued = issue(store, "ci", "editor", created_by="tester")
+def test_generated_tokens_have_the_documented_format_and_only_a_hash_is_kept(token_store):
+    issued = issue(token_store, "ci", "editor", created_by="tester")
     assert TOKEN_RE.match(issued.secret), issued.secret
     token_id, secret = tk.parse(issued.secret)
     assert token_id == issued.token.id
-    found, stored_hash = store.find(token_id)
+    found, stored_hash = token_store.find(token_id)
     assert stored_hash == tk.hash_secret(secret) and secret not in stored_hash
     assert found.to_data() == {
         "id": token_id,
@@ -76,10 +66,10 @@ def test_secret_is_not_in_the_database_files(make_app, tmp_path):
     assert any(tk.hash_secret(secret).encode() in p.read_bytes() for p in files)
 
 
-def test_verify_accepts_only_the_exact_active_token(store):
-    issued = issue(store, "ci", "reader")
+def test_verify_accepts_only_the_exact_active_token(token_store):
+    issued = issue(token_store, "ci", "reader")
     token_id, secret = tk.parse(issued.secret)
-    assert tk.verify(store, issued.secret).id == token_id
+    assert tk.verify(token_store, issued.secret).id == token_id
     wrong = secret[:-1] + ("A" if secret[-1] != "A" else "B")
     for bad in (
         f"prt_{token_id}_{wrong}",
@@ -91,13 +81,13 @@ def test_verify_accepts_only_the_exact_active_token(store):
         "",
         "prt_" + "a" * 500,
     ):
-        assert tk.verify(store, bad) is None, bad
-    store.revoke(token_id)
-    assert tk.verify(store, issued.secret) is None
+        assert tk.verify(token_store, bad) is None, bad
+    token_store.revoke(token_id)
+    assert tk.verify(token_store, issued.secret) is None
 
 
-def test_verify_compares_in_constant_time_even_for_unknown_ids(store, monkeypatch):
-    issued = issue(store, "ci", "reader")
+def test_verify_compares_in_constant_time_even_for_unknown_ids(token_store, monkeypatch):
+    issued = issue(token_store, "ci", "reader")
     calls = []
     real = hmac.compare_digest
 
@@ -106,12 +96,12 @@ def test_verify_compares_in_constant_time_even_for_unknown_ids(store, monkeypatc
         return real(a, b)
 
     monkeypatch.setattr(tk.hmac, "compare_digest", spy)
-    assert tk.verify(store, issued.secret) is not None
-    assert tk.verify(store, f"prt_{'0' * 16}_whatever") is None
+    assert tk.verify(token_store, issued.secret) is not None
+    assert tk.verify(token_store, f"prt_{'0' * 16}_whatever") is None
     assert len(calls) == 2
 
 
-def test_names_are_validated_and_unique_among_active_tokens(store):
+def test_names_are_validated_and_unique_among_active_tokens(token_store):
     for name, message in (
         ("", "token name cannot be empty"),
         ("   ", "token name cannot be empty"),
@@ -120,27 +110,27 @@ def test_names_are_validated_and_unique_among_active_tokens(store):
         (7, "must be a string"),
     ):
         with pytest.raises(ValidationError) as err:
-            issue(store, name, "reader")
+            issue(token_store, name, "reader")
         assert (err.value.errors[0].field, err.value.errors[0].message) == ("name", message)
     with pytest.raises(ValidationError) as err:
-        issue(store, "ok", "root")
+        issue(token_store, "ok", "root")
     assert err.value.errors[0].field == "role"
-    assert issue(store, "  " + "x" * 100 + "  ", "READER").token.name == "x" * 100
-    first = issue(store, "bot", "reader")
+    assert issue(token_store, "  " + "x" * 100 + "  ", "READER").token.name == "x" * 100
+    first = issue(token_store, "bot", "reader")
     with pytest.raises(AlreadyExists, match='token "bot" already exists'):
-        issue(store, "bot", "editor")
-    store.revoke(first.token.id)
-    assert issue(store, "bot", "editor").token.role == "editor"  # the name is free again
-    assert [t.name for t in store.list() if t.name == "bot"] == ["bot"]
-    assert len([t for t in store.list(include_revoked=True) if t.name == "bot"]) == 2
+        issue(token_store, "bot", "editor")
+    token_store.revoke(first.token.id)
+    assert issue(token_store, "bot", "editor").token.role == "editor"  # the name is free again
+    assert [t.name for t in token_store.all() if t.name == "bot"] == ["bot"]
+    assert len([t for t in token_store.all(include_revoked=True) if t.name == "bot"]) == 2
 
 
-def test_revoke_is_idempotent_and_unknown_ids_raise(store):
-    issued = issue(store, "ci", "reader")
-    assert store.revoke(issued.token.id).revoked
-    assert store.revoke(issued.token.id).revoked
+def test_revoke_is_idempotent_and_unknown_ids_raise(token_store):
+    issued = issue(token_store, "ci", "reader")
+    assert token_store.revoke(issued.token.id).revoked
+    assert token_store.revoke(issued.token.id).revoked
     with pytest.raises(tk.TokenNotFound):
-        store.revoke("0" * 16)
+        token_store.revoke("0" * 16)
 
 
 def test_tokens_beside_a_yaml_store_live_in_the_instance_folder(tmp_path):
@@ -174,10 +164,12 @@ def test_an_existing_database_upgrades_to_the_tokens_step_without_data_loss(tmp_
 # --- authentication over HTTP ----------------------------------------------------------------
 
 
-def test_missing_malformed_and_revoked_tokens_get_401_with_a_bearer_challenge(auth_app, store):
-    client = auth_app.test_client()
-    issued = issue(store, "ci", "admin")
-    store.revoke(issued.token.id)
+def test_missing_malformed_and_revoked_tokens_get_401_with_a_bearer_challenge(
+    auth_on_app, token_store
+):
+    client = auth_on_app.test_client()
+    issued = issue(token_store, "ci", "admin")
+    token_store.revoke(issued.token.id)
     cases = {
         "no header": {},
         "basic": {"Authorization": "Basic dXNlcjpwYXNz"},
@@ -196,13 +188,13 @@ def test_missing_malformed_and_revoked_tokens_get_401_with_a_bearer_challenge(au
     assert client.get("/api/chat/profiles").status_code == 200
 
 
-def test_an_insufficient_role_gets_403_naming_the_roles(auth_app, store):
-    client = auth_app.test_client()
-    reader = issue(store, "viewer", "reader").secret
+def test_an_insufficient_role_gets_403_naming_the_roles(auth_on_app, token_store):
+    client = auth_on_app.test_client()
+    reader = issue(token_store, "viewer", "reader").secret
     response = client.post("/api/registries", json={"slug": "x"}, headers=bearer(reader))
     assert response.status_code == 403
     assert response.json["detail"] == 'forbidden: token "viewer" has role reader; this needs admin'
-    assert auth_app.extensions["registry"].list_registries() == []
+    assert auth_on_app.extensions["registry"].list_registries() == []
 
 
 def test_public_reads_can_be_turned_off(make_app):
@@ -213,13 +205,13 @@ def test_public_reads_can_be_turned_off(make_app):
     assert client.get("/api/chat/profiles", headers=bearer(secret)).status_code == 200
 
 
-def test_the_actor_is_the_token_name_and_use_is_recorded(auth_app, store):
-    client = auth_app.test_client()
-    issued = issue(store, "release-bot", "admin")
+def test_the_actor_is_the_token_name_and_use_is_recorded(auth_on_app, token_store):
+    client = auth_on_app.test_client()
+    issued = issue(token_store, "release-bot", "admin")
     response = client.post("/api/registries", json={"slug": "team"}, headers=bearer(issued.secret))
     assert response.status_code == 201
     assert response.json["metadata"]["created_by"] == "release-bot"
-    assert store.get(issued.token.id).last_used_at_ms >= issued.token.created_at_ms
+    assert token_store.get(issued.token.id).last_used_at_ms >= issued.token.created_at_ms
 
 
 def test_auth_off_needs_no_token_and_records_local(make_app):
@@ -263,16 +255,16 @@ def test_boolean_environment_variables_refuse_typos():
 # --- the tokens API --------------------------------------------------------------------------
 
 
-def test_tokens_api_create_list_revoke(auth_app, store):
-    client = auth_app.test_client()
-    admin = bearer(issue(store, "root", "admin").secret)
+def test_tokens_api_create_list_revoke(auth_on_app, token_store):
+    client = auth_on_app.test_client()
+    admin = bearer(issue(token_store, "root", "admin").secret)
     created = client.post("/api/tokens", json={"name": "ci", "role": "editor"}, headers=admin)
     assert created.status_code == 201
     assert created.headers["Cache-Control"] == "no-store"
     body = created.json
     assert TOKEN_RE.match(body["token"])
     assert body["name"] == "ci" and body["role"] == "editor" and body["created_by"] == "root"
-    assert tk.verify(store, body["token"]).id == body["id"]
+    assert tk.verify(token_store, body["token"]).id == body["id"]
 
     listed = client.get("/api/tokens", headers=admin)
     assert listed.status_code == 200
@@ -294,10 +286,10 @@ def test_tokens_api_create_list_revoke(auth_app, store):
     assert missing.status_code == 404 and missing.json["detail"] == "token not found"
 
 
-def test_tokens_api_bad_input(auth_app, store):
-    client = auth_app.test_client()
-    admin = bearer(issue(store, "root", "admin").secret)
-    before = [t.id for t in store.list(include_revoked=True)]
+def test_tokens_api_bad_input(auth_on_app, token_store):
+    client = auth_on_app.test_client()
+    admin = bearer(issue(token_store, "root", "admin").secret)
+    before = [t.id for t in token_store.all(include_revoked=True)]
     response = client.post("/api/tokens", json={"name": "", "role": "god", "x": 1}, headers=admin)
     assert response.status_code == 400
     assert [e["field"] for e in response.json["errors"]] == ["x"]
@@ -310,7 +302,7 @@ def test_tokens_api_bad_input(auth_app, store):
     response = client.post("/api/tokens", data="{", content_type="application/json", headers=admin)
     assert response.status_code == 400
     assert client.get("/api/tokens?include_revoked=maybe", headers=admin).status_code == 400
-    assert [t.id for t in store.list(include_revoked=True)] == before
+    assert [t.id for t in token_store.all(include_revoked=True)] == before
 
 
 # --- first start -----------------------------------------------------------------------------
@@ -320,7 +312,7 @@ def test_no_admin_token_is_bootstrapped_in_testing_mode_unless_asked(make_app, c
     app = make_app(REGISTRY_AUTH="on")
     assert bootstrap_admin(app) is None
     announce_login(app, "127.0.0.1", 5000)
-    assert app.extensions["tokens"].list() == []
+    assert app.extensions["tokens"].all() == []
     assert capsys.readouterr().err == ""
 
 
@@ -328,7 +320,7 @@ def test_no_admin_token_is_bootstrapped_with_auth_off(make_app, capsys):
     app = make_app(REGISTRY_AUTH="off", REGISTRY_BOOTSTRAP_ADMIN=True)
     assert bootstrap_admin(app) is None
     announce_login(app, "127.0.0.1", 5000)
-    assert app.extensions["tokens"].list() == []
+    assert app.extensions["tokens"].all() == []
     assert capsys.readouterr().err == ""
 
 
@@ -342,7 +334,7 @@ def test_building_the_app_creates_and_prints_no_credentials(tmp_path, capsys):
             "REGISTRY_BOOTSTRAP_ADMIN": True,
         }
     )
-    assert app.extensions["tokens"].list() == []
+    assert app.extensions["tokens"].all() == []
     assert capsys.readouterr().err == ""
 
 
@@ -359,13 +351,13 @@ def test_first_start_creates_admin_and_prints_a_login_link_until_an_admin_logs_i
     first = re.search(r"http://127\.0\.0\.1:8123/login#code=(\S+)$", err, re.M)
     assert first, err
     assert "prt_" not in err  # no reusable secret is printed
-    [admin] = app.extensions["tokens"].list()
+    [admin] = app.extensions["tokens"].all()
     assert (admin.name, admin.role, admin.created_by) == ("admin", "admin", "bootstrap")
 
     announce_login(create_app(config), "127.0.0.1", 8123)  # a restart: a fresh link
     second = re.search(r"/login#code=(\S+)$", capsys.readouterr().err, re.M)
     assert second and second.group(1) != first.group(1)
-    assert len(app.extensions["tokens"].list()) == 1
+    assert len(app.extensions["tokens"].all()) == 1
 
     client = app.test_client()
     refused = login_with_code(client, first.group(1))  # replaced by the second start's link
@@ -399,12 +391,12 @@ def login_with_code(client, code: str):
 
 
 def test_bootstrap_picks_a_free_name_when_a_non_admin_holds_admin(tmp_path, capsys):
-    store = SQLTokenStore.open(f"sqlite:///{tmp_path / 't.db'}")
-    issue(store, "admin", "reader")
-    issued = tk.bootstrap_admin(store)
+    token_store = SQLTokenStore.open(f"sqlite:///{tmp_path / 't.db'}")
+    issue(token_store, "admin", "reader")
+    issued = tk.bootstrap_admin(token_store)
     assert (issued.token.name, issued.token.role) == ("admin-2", "admin")
-    assert tk.bootstrap_admin(store) is None
-    store.close()
+    assert tk.bootstrap_admin(token_store) is None
+    token_store.close()
 
 
 def test_concurrent_first_starts_create_one_admin_token(tmp_path, capsys):
@@ -434,7 +426,7 @@ def test_concurrent_first_starts_create_one_admin_token(tmp_path, capsys):
     assert errors == []
     assert len([c for c in created if c is not None]) == 1
     assert capsys.readouterr().err == ""
-    admins = [t for t in apps[0].extensions["tokens"].list() if t.role == "admin"]
+    admins = [t for t in apps[0].extensions["tokens"].all() if t.role == "admin"]
     assert len(admins) == 1
 
 
@@ -445,9 +437,9 @@ def test_store_level_bootstrap_race_has_one_winner(tmp_path):
     barrier = threading.Barrier(len(stores))
     results = []
 
-    def race(store):
+    def race(token_store):
         barrier.wait()
-        results.append(tk.bootstrap_admin(store))
+        results.append(tk.bootstrap_admin(token_store))
 
     threads = [threading.Thread(target=race, args=(s,)) for s in stores]
     for t in threads:
@@ -456,7 +448,7 @@ def test_store_level_bootstrap_race_has_one_winner(tmp_path):
         t.join(timeout=60)
     winners = [r for r in results if r is not None]
     assert len(results) == len(stores) and len(winners) == 1
-    assert [t.name for t in stores[0].list()] == ["admin"]
+    assert [t.name for t in stores[0].all()] == ["admin"]
     for s in stores:
         s.close()
 
@@ -486,9 +478,9 @@ def test_worker_processes_starting_together_create_one_admin_token(tmp_path):
     outputs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
     assert all(out == "" and err == "" for out, err in outputs), outputs
-    store = SQLTokenStore.open(f"sqlite:///{db}")
-    assert [(t.name, t.role) for t in store.list()] == [("admin", "admin")]
-    store.close()
+    token_store = SQLTokenStore.open(f"sqlite:///{db}")
+    assert [(t.name, t.role) for t in token_store.all()] == [("admin", "admin")]
+    token_store.close()
 
 
 @pytest.mark.postgres
@@ -497,9 +489,9 @@ def test_token_store_on_postgresql(pg_url, make_app):
     barrier = threading.Barrier(len(stores))
     results = []
 
-    def race(store):
+    def race(token_store):
         barrier.wait()
-        results.append(tk.bootstrap_admin(store))
+        results.append(tk.bootstrap_admin(token_store))
 
     threads = [threading.Thread(target=race, args=(s,)) for s in stores]
     for t in threads:
@@ -507,13 +499,13 @@ def test_token_store_on_postgresql(pg_url, make_app):
     for t in threads:
         t.join(timeout=60)
     assert len([r for r in results if r is not None]) == 1
-    store = stores[0]
-    issued = issue(store, "ci", "editor")
+    token_store = stores[0]
+    issued = issue(token_store, "ci", "editor")
     with pytest.raises(AlreadyExists):
-        issue(store, "ci", "reader")
-    store.revoke(issued.token.id)
-    assert tk.verify(store, issued.secret) is None
-    assert issue(store, "ci", "reader").token.role == "reader"
+        issue(token_store, "ci", "reader")
+    token_store.revoke(issued.token.id)
+    assert tk.verify(token_store, issued.secret) is None
+    assert issue(token_store, "ci", "reader").token.role == "reader"
     for s in stores:
         s.close()
 

@@ -103,7 +103,7 @@ def live(make_live) -> LiveServer:
 
 
 @pytest.fixture
-def seeded(live: LiveServer) -> LiveServer:
+def seeded_live(live: LiveServer) -> LiveServer:
     """The canonical bundle: registry `default` (inventory*, analyst (read-only), default) and
     `team`."""
     live.seed()

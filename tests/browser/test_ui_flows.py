@@ -86,7 +86,7 @@ def test_create_a_registry_and_a_profile_through_the_forms(page, live):
 # --- the profile editor ------------------------------------------------------------------------
 
 
-def test_starter_suggestions_add_three_remove_one_and_save(page, seeded):
+def test_starter_suggestions_add_three_remove_one_and_save(page, seeded_live):
     page.goto("/registries/default/profiles/default")
     page.get_by_role("link", name="Edit", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Edit Default")
@@ -107,7 +107,9 @@ def test_starter_suggestions_add_three_remove_one_and_save(page, seeded):
     expect(field(page, f"{ITEMS}/2")).to_have_count(0)
     expect(field(page, f"{ITEMS}/0")).to_have_value("Alpha")
     expect(field(page, f"{ITEMS}/1")).to_have_value("Gamma")
-    assert seeded.service.get_profile("default", "default").extensions == {}  # nothing saved yet
+    assert (
+        seeded_live.service.get_profile("default", "default").extensions == {}
+    )  # nothing saved yet
 
     save(page)
     expect(page).to_have_url(re.compile(r"/registries/default/profiles/default$"))
@@ -116,11 +118,11 @@ def test_starter_suggestions_add_three_remove_one_and_save(page, seeded):
     expect(shown).to_contain_text("Alpha")
     expect(shown).to_contain_text("Gamma")
     expect(shown).not_to_contain_text("Beta")
-    stored = seeded.service.get_profile("default", "default")
+    stored = seeded_live.service.get_profile("default", "default")
     assert stored.extensions == {SUGGESTIONS: {"items": ["Alpha", "Gamma"]}}
 
 
-def test_middleware_config_inline_error_then_fixed_and_saved(page, seeded):
+def test_middleware_config_inline_error_then_fixed_and_saved(page, seeded_live):
     page.goto("/registries/default/profiles/inventory/edit")
     page.get_by_label("Add a middleware").select_option("sqlite")
     page.get_by_role("button", name="Add middleware").click()
@@ -149,13 +151,13 @@ def test_middleware_config_inline_error_then_fixed_and_saved(page, seeded):
     sqlite_row = mw_table.locator("tbody tr", has_text="sqlite")
     expect(sqlite_row).to_contain_text('"max_rows": 25')
     expect(sqlite_row).to_contain_text('"dsn": "file:stock.db"')
-    p = seeded.service.get_profile("default", "inventory")
+    p = seeded_live.service.get_profile("default", "inventory")
     assert [m.name for m in p.runtime.middlewares] == ["agentmode", "sqlite"]
     config = p.extensions["middleware.sqlite_config@v1"]["instances"]["index:1"]
     assert config["dsn"] == "file:stock.db" and config["max_rows"] == 25
 
 
-def test_concurrent_edits_show_the_conflict_and_overwrite(new_context, seeded):
+def test_concurrent_edits_show_the_conflict_and_overwrite(new_context, seeded_live):
     url = "/registries/default/profiles/inventory/edit"
     first = new_context().new_page()
     second = new_context().new_page()
@@ -179,20 +181,20 @@ def test_concurrent_edits_show_the_conflict_and_overwrite(new_context, seeded):
         ["runtime.system_prompt", re.compile("You are an inventory assistant"), '"Their prompt."']
     )
     expect(second.get_by_label("Display name")).to_have_value("Mine")  # my edit is kept
-    assert seeded.service.get_profile("default", "inventory").display_name == "Inventory"
+    assert seeded_live.service.get_profile("default", "inventory").display_name == "Inventory"
 
     second.get_by_role("button", name="Overwrite version 2 with my changes").click()
     expect(second).to_have_url(re.compile(r"/registries/default/profiles/inventory$"))
     expect(second.locator(".flash.success")).to_have_text("Saved Mine (version 3).")
     expect(second.get_by_role("heading", level=1)).to_have_text("Mine")
-    stored = seeded.service.get_profile("default", "inventory")
+    stored = seeded_live.service.get_profile("default", "inventory")
     assert stored.display_name == "Mine" and stored.metadata.version == 3
     # overwrite means the whole form wins: the other prompt is replaced by the one I had
     assert stored.runtime.system_prompt.startswith("You are an inventory assistant")
 
 
-def test_restore_an_older_revision_from_the_history_page(page, seeded):
-    seeded.service.update_profile(
+def test_restore_an_older_revision_from_the_history_page(page, seeded_live):
+    seeded_live.service.update_profile(
         "default", "inventory", ProfilePatch(display_name="Stock desk"), actor="alice"
     )
     page.goto("/registries/default/profiles/inventory")
@@ -221,7 +223,7 @@ def test_restore_an_older_revision_from_the_history_page(page, seeded):
     expect(revisions).to_have_count(3)
     page.get_by_role("link", name="Back to the profile").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Inventory")
-    stored = seeded.service.get_profile("default", "inventory")
+    stored = seeded_live.service.get_profile("default", "inventory")
     assert stored.display_name == "Inventory" and stored.metadata.version == 3
 
 
@@ -319,7 +321,7 @@ def _focused(page) -> str:
     )
 
 
-def test_keyboard_skip_link_and_tab_order_create_a_registry(page, seeded):
+def test_keyboard_skip_link_and_tab_order_create_a_registry(page, seeded_live):
     page.goto("/registries")
     page.keyboard.press("Tab")
     skip = page.get_by_role("link", name="Skip to content")
@@ -364,7 +366,7 @@ def test_keyboard_skip_link_and_tab_order_create_a_registry(page, seeded):
     expect(page.get_by_label("Search profiles")).to_be_focused()
 
 
-def test_pages_work_without_javascript(new_context, seeded):
+def test_pages_work_without_javascript(new_context, seeded_live):
     page = new_context(java_script_enabled=False).new_page()
     page.goto("/registries/default")
     rows = page.locator("#profiles tbody tr")
@@ -392,7 +394,7 @@ def test_pages_work_without_javascript(new_context, seeded):
     field(page, f"{ITEMS}/0").fill("No script needed")
     save(page)
     expect(page.locator(".flash.success")).to_have_text("Saved Default (version 2).")
-    assert seeded.service.get_profile("default", "default").extensions == {
+    assert seeded_live.service.get_profile("default", "default").extensions == {
         SUGGESTIONS: {"items": ["No script needed"]}
     }
 
@@ -418,8 +420,8 @@ MAIN_PAGES = [
 ]
 
 
-def test_main_pages_have_no_console_errors(page, seeded):
-    seeded.service.update_profile(
+def test_main_pages_have_no_console_errors(page, seeded_live):
+    seeded_live.service.update_profile(
         "default", "inventory", ProfilePatch(description="Second version"), actor="alice"
     )
     for name, path in MAIN_PAGES:

@@ -9,27 +9,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app import create_app
 from tests.conftest import FIXTURES
 
 
 @pytest.fixture
-def app(tmp_path):
-    return create_app(
-        {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "SECRET_KEY": "test"}
-    )
-
-
-@pytest.fixture
-def runner(app):
+def runner(cli_app):
     return (
-        app.test_cli_runner(mix_stderr=False)
-        if _mix_stderr_supported(app)
-        else app.test_cli_runner()
+        cli_app.test_cli_runner(mix_stderr=False)
+        if _mix_stderr_supported(cli_app)
+        else cli_app.test_cli_runner()
     )
 
 
-def _mix_stderr_supported(app):
+def _mix_stderr_supported(cli_app):
     import inspect
 
     from click.testing import CliRunner
@@ -37,22 +29,22 @@ def _mix_stderr_supported(app):
     return "mix_stderr" in inspect.signature(CliRunner.__init__).parameters
 
 
-def test_init_creates_the_default_registry(app, runner):
+def test_init_creates_the_default_registry(cli_app, runner):
     result = runner.invoke(args=["init"])
     assert result.exit_code == 0, result.output
     assert 'created registry "default"' in result.output
-    assert app.extensions["registry"].get_registry("default").slug == "default"
+    assert cli_app.extensions["registry"].get_registry("default").slug == "default"
     again = runner.invoke(args=["init"])
     assert again.exit_code == 0 and "created" not in again.output
 
 
-def test_import_dry_run_then_apply_then_export(app, runner, tmp_path):
+def test_import_dry_run_then_apply_then_export(cli_app, runner, tmp_path):
     bundle = str(FIXTURES / "canonical-bundle.yaml")
     dry = runner.invoke(args=["import", bundle, "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert "created   default/inventory" in dry.output
     assert "would change" in dry.output
-    assert app.extensions["registry"].list_registries() == []
+    assert cli_app.extensions["registry"].list_registries() == []
 
     applied = runner.invoke(args=["import", bundle, "--mode", "upsert"])
     assert applied.exit_code == 0, applied.output

@@ -13,29 +13,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from app import create_app
 from registry.domain import tokens as tk
 
 TOKEN_RE = re.compile(r"^prt_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$")
 
 
 @pytest.fixture
-def app(tmp_path):
-    return create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-            "SECRET_KEY": "test",
-            "REGISTRY_AUTH": "on",
-        }
-    )
-
-
-@pytest.fixture
-def run(app):
+def run(cli_app):
     """Invoke a command; `stdout` holds stdout alone (click < 8.2 needs mix_stderr=False)."""
     separate = "mix_stderr" in inspect.signature(CliRunner.__init__).parameters
-    runner = app.test_cli_runner(mix_stderr=False) if separate else app.test_cli_runner()
+    runner = cli_app.test_cli_runner(mix_stderr=False) if separate else cli_app.test_cli_runner()
 
     def _run(*args: str):
         return runner.invoke(args=list(args))
@@ -43,16 +30,16 @@ def run(app):
     return _run
 
 
-def test_token_create_prints_only_the_token(app, run):
+def test_token_create_prints_only_the_token(cli_app, run):
     result = run("token", "create", "--role", "editor", "--name", "ci")
     assert result.exit_code == 0, result.output
     assert TOKEN_RE.match(result.stdout.rstrip("\n")), result.stdout
     assert result.stdout.count("\n") == 1
-    token = tk.verify(app.extensions["tokens"], result.stdout.strip())
+    token = tk.verify(cli_app.extensions["tokens"], result.stdout.strip())
     assert (token.name, token.role, token.created_by) == ("ci", "editor", "cli")
 
 
-def test_token_list_shows_a_table_without_secrets(app, run):
+def test_token_list_shows_a_table_without_secrets(cli_app, run):
     secret = run("token", "create", "--role", "admin", "--name", "ops").stdout.strip()
     run("token", "create", "--role", "reader", "--name", "dashboard")
     result = run("token", "list")
@@ -64,7 +51,7 @@ def test_token_list_shows_a_table_without_secrets(app, run):
     assert secret not in result.stdout and tk.parse(secret)[1] not in result.stdout
 
 
-def test_token_revoke_by_name_or_id(app, run):
+def test_token_revoke_by_name_or_id(cli_app, run):
     first = run("token", "create", "--role", "reader", "--name", "one").stdout.strip()
     second = run("token", "create", "--role", "reader", "--name", "two").stdout.strip()
     result = run("token", "revoke", "one")
@@ -72,7 +59,7 @@ def test_token_revoke_by_name_or_id(app, run):
     assert "revoked token" in result.stdout and '"one"' in result.stdout
     token_id = tk.parse(second)[0]
     assert run("token", "revoke", token_id).exit_code == 0
-    store = app.extensions["tokens"]
+    store = cli_app.extensions["tokens"]
     assert tk.verify(store, first) is None and tk.verify(store, second) is None
     assert run("token", "list").stdout.splitlines()[1:] == []
     listed = run("token", "list", "--all").stdout

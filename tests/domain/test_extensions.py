@@ -1,4 +1,4 @@
-"""Extension keys, typed keys, codecs (reference 6.1-6.5, tests G14-G27)."""
+"""Extension keys, typed keys, codecs."""
 
 from dataclasses import dataclass
 
@@ -90,7 +90,7 @@ def test_codec_registry_duplicate_and_sorting():
     reg = CodecRegistry()
     reg.register(Codec("zeta.x@v1", {"type": "object"}))
     reg.register(Codec("Alpha.X@V1", {"type": "object"}))
-    assert [c.key for c in reg.list()] == ["alpha.x@v1", "zeta.x@v1"]
+    assert [c.key for c in reg.all()] == ["alpha.x@v1", "zeta.x@v1"]
     with pytest.raises(ValidationError) as exc:
         reg.register(Codec("ALPHA.x@v1", {"type": "object"}))
     assert exc.value.field == "extensions.codecs[alpha.x@v1]"

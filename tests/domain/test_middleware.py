@@ -1,4 +1,4 @@
-"""Middleware definitions and config projection (reference 6.6-6.7, tests G28-G30, H16)."""
+"""Middleware definitions and config projection."""
 
 import pytest
 
@@ -33,7 +33,7 @@ def test_registry_rejects_duplicates_and_lists_sorted():
     reg = MiddlewareRegistry()
     reg.register(MiddlewareDefinition("zeta", {"type": "object"}))
     reg.register(MiddlewareDefinition("alpha", {"type": "object"}))
-    assert [d.name for d in reg.list()] == ["alpha", "zeta"]
+    assert [d.name for d in reg.all()] == ["alpha", "zeta"]
     with pytest.raises(ValueError, match="already registered: alpha"):
         reg.register(MiddlewareDefinition("alpha", {"type": "object"}))
     with pytest.raises(ValueError, match="must not be empty"):

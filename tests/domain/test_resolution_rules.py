@@ -1,4 +1,4 @@
-"""Selection precedence, override canonicalization, policy, application (reference 5)."""
+"""Selection precedence, override canonicalization, policy, application."""
 
 import pytest
 

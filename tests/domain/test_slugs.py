@@ -1,4 +1,4 @@
-"""Slugs (reference 1.1, tests A1-A9)."""
+"""Slugs."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Validation field paths (reference 2.2, tests B1-B15) and model parsing."""
+"""Validation field paths and model parsing."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""The YAML codec: format detection, canonical encoding, hostile input (reference 4.2, 8.E)."""
+"""The YAML codec: format detection, canonical encoding, hostile input."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def test_legacy_registry_takes_the_default_registry_slug() -> None:
     assert [r.slug for r in doc.registries] == ["team"]
 
 
-def test_legacy_default_is_first_sorted_slug_without_default() -> None:  # reference 9.1
+def test_legacy_default_is_first_sorted_slug_without_default() -> None:
     text = """
 gpt-mini:
   ai-chat:

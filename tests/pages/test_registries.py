@@ -647,7 +647,7 @@ def test_managed_registry_is_read_only(managed_app):
 
 
 @pytest.fixture
-def auth_app(make_app):
+def seeded_auth_app(make_app):
     app = make_app(REGISTRY_AUTH="on")
     import_yaml(
         app.extensions["registry"], (FIXTURES / "canonical-bundle.yaml").read_text(), actor="t"
@@ -665,13 +665,13 @@ def logged_in(app, role: str):
     return client
 
 
-def test_anonymous_viewers_are_sent_to_log_in(auth_app):
-    response = auth_app.test_client().get("/registries/default")
+def test_anonymous_viewers_are_sent_to_log_in(seeded_auth_app):
+    response = seeded_auth_app.test_client().get("/registries/default")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
-def test_readers_see_no_write_controls_and_cannot_write(auth_app):
-    client = logged_in(auth_app, "reader")
+def test_readers_see_no_write_controls_and_cannot_write(seeded_auth_app):
+    client = logged_in(seeded_auth_app, "reader")
     listing = soup(client.get("/registries"))
     assert listing.find("form", action="/registries") is None
     assert listing.find("a", string="New registry") is None
@@ -687,7 +687,7 @@ def test_readers_see_no_write_controls_and_cannot_write(auth_app):
     assert client.get("/registries/default/clone-profile/inventory").status_code == 403
 
     token = csrf_token(client, "/registries")
-    service = auth_app.extensions["registry"]
+    service = seeded_auth_app.extensions["registry"]
     for url, data in WRITES:
         response = client.post(url, data={**data, "csrf_token": token})
         assert response.status_code == 403, url
@@ -695,8 +695,8 @@ def test_readers_see_no_write_controls_and_cannot_write(auth_app):
     assert [s.registry.slug for s in service.list_registries()] == ["default", "team"]
 
 
-def test_editors_edit_profiles_but_not_registries(auth_app):
-    client = logged_in(auth_app, "editor")
+def test_editors_edit_profiles_but_not_registries(seeded_auth_app):
+    client = logged_in(seeded_auth_app, "editor")
     page = soup(client.get("/registries/default"))
     assert page.find("a", string="Edit registry") is not None
     assert page.find("a", string="Delete registry") is None
@@ -710,13 +710,13 @@ def test_editors_edit_profiles_but_not_registries(auth_app):
         "/registries/default/default-profile", data={"csrf_token": token, "profile": "default"}
     )
     assert response.status_code == 303
-    service = auth_app.extensions["registry"]
+    service = seeded_auth_app.extensions["registry"]
     assert service.get_registry("default").default_profile_slug == "default"
     assert service.get_registry("default").metadata.updated_by == "ui-editor"
 
 
-def test_admins_create_and_delete_registries(auth_app):
-    client = logged_in(auth_app, "admin")
+def test_admins_create_and_delete_registries(seeded_auth_app):
+    client = logged_in(seeded_auth_app, "admin")
     assert soup(client.get("/registries")).find("form", action="/registries") is not None
     token = csrf_token(client, "/registries")
     assert client.post("/registries", data={"csrf_token": token, "slug": "x"}).status_code == 303

@@ -1,4 +1,5 @@
-"""YAML import (modes, dry run, all-or-nothing) and export round trips (SPEC 7)."""
+"""YAML import (modes, dry run, all-or-nothing) and export round trips (README, Concepts and
+decisions: "Imports")."""
 
 import pytest
 
@@ -12,32 +13,27 @@ from tests.conftest import FIXTURES
 FIXTURE_FILES = ["canonical-bundle.yaml", "legacy-profiles.yaml", "single-registry.yaml"]
 
 
-@pytest.fixture
-def service(store):
-    return RegistryService(store)
-
-
 def read(name):
     return (FIXTURES / name).read_text()
 
 
-def snapshot(service):
+def snapshot(empty_backend_service):
     """Everything a store holds, for before/after comparisons."""
-    return export_yaml(service)
+    return export_yaml(empty_backend_service)
 
 
 @pytest.mark.parametrize("name", FIXTURE_FILES)
-def test_every_fixture_imports(service, name):
-    plan = import_yaml(service, read(name), actor="ci")
+def test_every_fixture_imports(empty_backend_service, name):
+    plan = import_yaml(empty_backend_service, read(name), actor="ci")
     assert plan.applied and plan.counts()["created"] > 0
     for item in plan.items:
         if item.kind == "profile":
-            service.get_profile(item.registry, item.profile)
+            empty_backend_service.get_profile(item.registry, item.profile)
 
 
-def test_canonical_bundle_contents(service):
-    import_yaml(service, read("canonical-bundle.yaml"))
-    inv = service.get_profile("default", "inventory")
+def test_canonical_bundle_contents(empty_backend_service):
+    import_yaml(empty_backend_service, read("canonical-bundle.yaml"))
+    inv = empty_backend_service.get_profile("default", "inventory")
     assert inv.extensions["inventory.capabilities@v1"] == {
         "panels": ["stock_alerts", "reorder", "suppliers"]
     }
@@ -45,18 +41,20 @@ def test_canonical_bundle_contents(service):
         "instances": {"id:primary": {"default_mode": "plan"}}
     }
     assert inv.metadata.tags == ["ops", "inventory"]
-    analyst = service.get_profile("default", "analyst")
+    analyst = empty_backend_service.get_profile("default", "analyst")
     assert analyst.extensions["thirdparty.ui_hints@v2"]["nested"] == {
         "levels": [1, 2, 3],
         "note": None,
     }
-    assert service.get_profile("team", "analyst").metadata.version == 7  # declared metadata kept
-    assert service.get_registry("default").default_profile_slug == "inventory"
+    assert (
+        empty_backend_service.get_profile("team", "analyst").metadata.version == 7
+    )  # declared metadata kept
+    assert empty_backend_service.get_registry("default").default_profile_slug == "inventory"
 
 
-def test_single_registry_projects_inline_middleware_config(service):
-    import_yaml(service, read("single-registry.yaml"))
-    triage = service.get_profile("support", "triage")
+def test_single_registry_projects_inline_middleware_config(empty_backend_service):
+    import_yaml(empty_backend_service, read("single-registry.yaml"))
+    triage = empty_backend_service.get_profile("support", "triage")
     assert triage.runtime.middlewares[0].config is None
     assert triage.extensions["middleware.sqlite_config@v1"]["instances"]["index:0"] == {
         "dsn": "file:tickets.db",
@@ -65,26 +63,26 @@ def test_single_registry_projects_inline_middleware_config(service):
     }
 
 
-def test_legacy_fixture(service):
-    import_yaml(service, read("legacy-profiles.yaml"))
-    reg = service.get_registry("default")
+def test_legacy_fixture(empty_backend_service):
+    import_yaml(empty_backend_service, read("legacy-profiles.yaml"))
+    reg = empty_backend_service.get_registry("default")
     assert reg.default_profile_slug == "default"
-    local = service.get_profile("default", "local-llama")
+    local = empty_backend_service.get_profile("default", "local-llama")
     assert local.runtime.step_settings_patch["ollama-chat"] == {
         "ollama-base-url": "http://127.0.0.1:11434"
     }
 
 
-def test_export_import_export_is_byte_identical(store, tmp_path, service):
+def test_export_import_export_is_byte_identical(store, tmp_path, empty_backend_service):
     from registry.store import open_store
 
-    import_yaml(service, read("canonical-bundle.yaml"))
-    import_yaml(service, read("single-registry.yaml"))
-    first = export_yaml(service)
+    import_yaml(empty_backend_service, read("canonical-bundle.yaml"))
+    import_yaml(empty_backend_service, read("single-registry.yaml"))
+    first = export_yaml(empty_backend_service)
     # into the same store: nothing changes
-    plan = import_yaml(service, first)
+    plan = import_yaml(empty_backend_service, first)
     assert plan.changes == 0
-    assert export_yaml(service) == first
+    assert export_yaml(empty_backend_service) == first
     # into a fresh store of another backend: the same bytes come back
     other = RegistryService(open_store(f"yaml:{tmp_path / 'other.yaml'}"))
     import_yaml(other, first)
@@ -92,14 +90,14 @@ def test_export_import_export_is_byte_identical(store, tmp_path, service):
     other.close()
 
 
-def test_dry_run_writes_nothing_and_returns_the_plan(service):
-    before = snapshot(service)
-    change_id = service.latest_change_id()
-    plan = import_yaml(service, read("canonical-bundle.yaml"), dry_run=True)
+def test_dry_run_writes_nothing_and_returns_the_plan(empty_backend_service):
+    before = snapshot(empty_backend_service)
+    change_id = empty_backend_service.latest_change_id()
+    plan = import_yaml(empty_backend_service, read("canonical-bundle.yaml"), dry_run=True)
     assert not plan.applied and plan.dry_run
     assert plan.counts()["created"] == 4
-    assert snapshot(service) == before
-    assert service.latest_change_id() == change_id
+    assert snapshot(empty_backend_service) == before
+    assert empty_backend_service.latest_change_id() == change_id
     data = plan.to_data()
     created = [
         i for i in data["items"] if i["action"] == "created" and i.get("profile") == "default"
@@ -107,46 +105,48 @@ def test_dry_run_writes_nothing_and_returns_the_plan(service):
     assert created[0]["diff"][0]["before"] is None
 
 
-def test_modes(service):
-    import_yaml(service, read("canonical-bundle.yaml"))
-    service.update_profile("default", "default", ProfilePatch(description="edited"))
-    service.create_profile("default", Profile(slug="extra"))
+def test_modes(empty_backend_service):
+    import_yaml(empty_backend_service, read("canonical-bundle.yaml"))
+    empty_backend_service.update_profile("default", "default", ProfilePatch(description="edited"))
+    empty_backend_service.create_profile("default", Profile(slug="extra"))
     text = read("canonical-bundle.yaml")
 
-    plan = import_yaml(service, text, mode="create-only", dry_run=True)
+    plan = import_yaml(empty_backend_service, text, mode="create-only", dry_run=True)
     actions = {(i.registry, i.profile): i.action for i in plan.items if i.kind == "profile"}
     assert actions[("default", "default")] == "skipped"
     assert actions[("default", "inventory")] == "unchanged"
     assert ("default", "extra") not in actions
 
-    plan = import_yaml(service, text, mode="upsert", dry_run=True)
+    plan = import_yaml(empty_backend_service, text, mode="upsert", dry_run=True)
     upd = [i for i in plan.items if i.profile == "default" and i.registry == "default"][0]
     assert upd.action == "updated"
     assert upd.diff == [{"path": "description", "before": "edited", "after": None}]
 
-    plan = import_yaml(service, text, mode="mirror")
+    plan = import_yaml(empty_backend_service, text, mode="mirror")
     actions = {(i.registry, i.profile): i.action for i in plan.items if i.kind == "profile"}
     assert actions[("default", "extra")] == "deleted"
-    assert service.get_profile("default", "default").description == ""
-    assert service.get_profile("default", "default").metadata.version == 3  # stored + 1
-    assert [p.slug for p in service.list_profiles("default").items] == [
+    assert empty_backend_service.get_profile("default", "default").description == ""
+    assert (
+        empty_backend_service.get_profile("default", "default").metadata.version == 3
+    )  # stored + 1
+    assert [p.slug for p in empty_backend_service.list_profiles("default").items] == [
         "analyst",
         "default",
         "inventory",
     ]
 
 
-def test_mirror_deletes_registries_the_file_lacks(service):
-    import_yaml(service, read("canonical-bundle.yaml"))
-    import_yaml(service, read("single-registry.yaml"), mode="mirror")
-    assert [s.registry.slug for s in service.list_registries()] == ["support"]
+def test_mirror_deletes_registries_the_file_lacks(empty_backend_service):
+    import_yaml(empty_backend_service, read("canonical-bundle.yaml"))
+    import_yaml(empty_backend_service, read("single-registry.yaml"), mode="mirror")
+    assert [s.registry.slug for s in empty_backend_service.list_registries()] == ["support"]
 
 
-def test_unknown_extensions_survive_every_mode(service):
+def test_unknown_extensions_survive_every_mode(empty_backend_service):
     text = read("canonical-bundle.yaml")
     for mode in ("create-only", "upsert", "mirror"):
-        import_yaml(service, text, mode=mode)
-        ext = service.get_profile("default", "analyst").extensions
+        import_yaml(empty_backend_service, text, mode=mode)
+        ext = empty_backend_service.get_profile("default", "analyst").extensions
         assert ext["thirdparty.ui_hints@v2"] == {
             "accent": "#335577",
             "compact": True,
@@ -154,9 +154,9 @@ def test_unknown_extensions_survive_every_mode(service):
         }
 
 
-def test_invalid_import_is_all_or_nothing_and_lists_every_problem(service):
-    import_yaml(service, read("single-registry.yaml"))
-    before = snapshot(service)
+def test_invalid_import_is_all_or_nothing_and_lists_every_problem(empty_backend_service):
+    import_yaml(empty_backend_service, read("single-registry.yaml"))
+    before = snapshot(empty_backend_service)
     bad = """
 registries:
   support:
@@ -179,18 +179,18 @@ registries:
             - name: nope
 """
     with pytest.raises(ValidationError) as exc:
-        import_yaml(service, bad)
+        import_yaml(empty_backend_service, bad)
     assert [e.field for e in exc.value.errors] == [
         "registries[other].profiles[a].runtime.middlewares[0].name",
         "registries[other].profiles[a].extensions[bad key]",
         "registries[support].profiles[escalation].runtime.tools[0]",
     ]
-    assert snapshot(service) == before
+    assert snapshot(empty_backend_service) == before
 
 
-def test_failure_in_the_middle_of_apply_rolls_back(service, store, monkeypatch):
-    import_yaml(service, read("single-registry.yaml"))
-    before = snapshot(service)
+def test_failure_in_the_middle_of_apply_rolls_back(empty_backend_service, store, monkeypatch):
+    import_yaml(empty_backend_service, read("single-registry.yaml"))
+    before = snapshot(empty_backend_service)
     calls = {"n": 0}
     original = store.create_profile
 
@@ -202,42 +202,44 @@ def test_failure_in_the_middle_of_apply_rolls_back(service, store, monkeypatch):
 
     monkeypatch.setattr(store, "create_profile", flaky)
     with pytest.raises(RuntimeError):
-        import_yaml(service, read("canonical-bundle.yaml"), mode="mirror")
+        import_yaml(empty_backend_service, read("canonical-bundle.yaml"), mode="mirror")
     monkeypatch.undo()
-    assert snapshot(service) == before
+    assert snapshot(empty_backend_service) == before
 
 
-def test_default_must_exist(service):
+def test_default_must_exist(empty_backend_service):
     with pytest.raises(ValidationError) as exc:
-        import_yaml(service, "slug: r\ndefault_profile_slug: ghost\nprofiles:\n  a: {}\n")
+        import_yaml(
+            empty_backend_service, "slug: r\ndefault_profile_slug: ghost\nprofiles:\n  a: {}\n"
+        )
     assert exc.value.field == "registries[r].default_profile_slug"
     with pytest.raises(ValidationError, match="must be set when profiles are present"):
-        import_yaml(service, "registries:\n  r:\n    profiles:\n      a: {}\n")
+        import_yaml(empty_backend_service, "registries:\n  r:\n    profiles:\n      a: {}\n")
 
 
-def test_bad_mode(service):
+def test_bad_mode(empty_backend_service):
     with pytest.raises(ValidationError) as exc:
-        import_yaml(service, read("legacy-profiles.yaml"), mode="replace")
+        import_yaml(empty_backend_service, read("legacy-profiles.yaml"), mode="replace")
     assert exc.value.field == "mode"
 
 
-def test_import_refuses_registries_managed_by_another_file(service, store):
+def test_import_refuses_registries_managed_by_another_file(empty_backend_service, store):
     store.create_registry(
         Registry(slug="support", read_only=True, managed_by="seed.yaml"), WriteOptions()
     )
     with pytest.raises(ReadOnlyStore):
-        import_yaml(service, read("single-registry.yaml"))
+        import_yaml(empty_backend_service, read("single-registry.yaml"))
 
 
-def test_hostile_yaml_is_rejected_before_anything_is_written(service):
+def test_hostile_yaml_is_rejected_before_anything_is_written(empty_backend_service):
     bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
         for p, c in zip("abcdefgh", "bcdefghi", strict=True)
     )
     for text in (bomb, "!!python/object/apply:os.system ['echo hi']\n", "registries: [1, 2]\n"):
         with pytest.raises(ValidationError):
-            import_yaml(service, text)
-    assert service.list_registries() == []
+            import_yaml(empty_backend_service, text)
+    assert empty_backend_service.list_registries() == []
 
 
 # --- registries managed by a seed file ---------------------------------------------------------
@@ -246,56 +248,63 @@ SEEDED = read("single-registry.yaml")
 OTHER = "registries:\n  team:\n    default_profile_slug: a\n    profiles:\n      a: {}\n"
 
 
-def _seed(service):
-    import_yaml(service, SEEDED, mode="mirror", actor="seed", managed_by="seed.yaml", seed=True)
-    import_yaml(service, OTHER, actor="ci")
+def _seed(empty_backend_service):
+    import_yaml(
+        empty_backend_service,
+        SEEDED,
+        mode="mirror",
+        actor="seed",
+        managed_by="seed.yaml",
+        seed=True,
+    )
+    import_yaml(empty_backend_service, OTHER, actor="ci")
 
 
 @pytest.mark.parametrize("mode", ["create-only", "upsert", "mirror"])
-def test_an_export_with_a_managed_registry_imports_again_unchanged(service, mode):
-    _seed(service)
-    export = snapshot(service)
-    before = service.latest_change_id()
+def test_an_export_with_a_managed_registry_imports_again_unchanged(empty_backend_service, mode):
+    _seed(empty_backend_service)
+    export = snapshot(empty_backend_service)
+    before = empty_backend_service.latest_change_id()
     for dry_run in (True, False):
-        plan = import_yaml(service, export, mode=mode, dry_run=dry_run)
+        plan = import_yaml(empty_backend_service, export, mode=mode, dry_run=dry_run)
         items = {(i.registry, i.profile): i for i in plan.items}
         managed = items[("support", "")]
         assert managed.action == "unchanged"
         assert managed.reason == "managed by seed.yaml; left to its file"
         assert {items[("support", p)].action for p in ("triage", "escalation")} == {"unchanged"}
         assert plan.changes == 0 and not plan.applied
-    assert service.latest_change_id() == before
-    assert snapshot(service) == export
+    assert empty_backend_service.latest_change_id() == before
+    assert snapshot(empty_backend_service) == export
 
 
-def test_a_changed_managed_registry_is_refused_and_nothing_is_written(service):
-    _seed(service)
-    before = snapshot(service)
+def test_a_changed_managed_registry_is_refused_and_nothing_is_written(empty_backend_service):
+    _seed(empty_backend_service)
+    before = snapshot(empty_backend_service)
     changed = before.replace("Support desk", "Changed").replace(
         "team:\n", "team:\n    description: new\n"
     )
     for dry_run in (True, False):
         with pytest.raises(ReadOnlyStore) as exc:
-            import_yaml(service, changed, dry_run=dry_run)
+            import_yaml(empty_backend_service, changed, dry_run=dry_run)
         assert str(exc.value) == (
             'store is read-only: registry "support" is managed by seed.yaml; the import would change it '
             "(updated registry)"
         )
-    assert snapshot(service) == before
+    assert snapshot(empty_backend_service) == before
     extra = before.replace("  team:\n", "  team:\n").replace(
         "    profiles:\n      escalation:", "    profiles:\n      new: {}\n      escalation:", 1
     )
     with pytest.raises(ReadOnlyStore, match=r"would change it \(created profile new\)"):
-        import_yaml(service, extra)
-    assert snapshot(service) == before
+        import_yaml(empty_backend_service, extra)
+    assert snapshot(empty_backend_service) == before
 
 
-def test_mirror_keeps_a_managed_registry_the_file_lacks(service):
-    _seed(service)
+def test_mirror_keeps_a_managed_registry_the_file_lacks(empty_backend_service):
+    _seed(empty_backend_service)
     only_other = OTHER.replace("a: {}", "b: {}").replace(
         "default_profile_slug: a", "default_profile_slug: b"
     )
-    plan = import_yaml(service, only_other, mode="mirror")
+    plan = import_yaml(empty_backend_service, only_other, mode="mirror")
     items = {(i.registry, i.profile): i for i in plan.items}
     kept = items[("support", "")]
     assert kept.action == "skipped"
@@ -304,6 +313,9 @@ def test_mirror_keeps_a_managed_registry_the_file_lacks(service):
         ("support", "")
     ]
     assert items[("team", "a")].action == "deleted" and plan.applied
-    assert [p.slug for p in service.iter_profiles("support")] == ["escalation", "triage"]
-    assert [p.slug for p in service.iter_profiles("team")] == ["b"]
+    assert [p.slug for p in empty_backend_service.iter_profiles("support")] == [
+        "escalation",
+        "triage",
+    ]
+    assert [p.slug for p in empty_backend_service.iter_profiles("team")] == ["b"]
     assert kept.to_data()["reason"] == kept.reason

@@ -1,4 +1,4 @@
-"""Resolution through the service (reference 5, tests G1-G9, G43-G44, I15-I17, I30)."""
+"""Resolution through the service, on every backend."""
 
 import pytest
 
@@ -10,28 +10,21 @@ from registry.domain.errors import (
 )
 from registry.domain.model import MiddlewareUse, PolicySpec, Profile, Registry, RuntimeSpec
 from registry.domain.resolution import select_profile
-from registry.domain.service import ProfilePatch, RegistryService
+from registry.domain.service import ProfilePatch
 
 
-@pytest.fixture
-def service(store):
-    svc = RegistryService(store)
-    svc.create_registry(Registry(slug="default"))
-    return svc
+def add(backend_service, slug, registry="default", **kw):
+    return backend_service.create_profile(registry, Profile(slug=slug, **kw))
 
 
-def add(service, slug, registry="default", **kw):
-    return service.create_profile(registry, Profile(slug=slug, **kw))
-
-
-def test_default_profile_fallback_and_metadata(service):
+def test_default_profile_fallback_and_metadata(backend_service):
     add(
-        service,
+        backend_service,
         "agent",
         runtime=RuntimeSpec(step_settings_patch={"ai-chat": {"ai-engine": "gpt-4.1-mini"}}),
     )
-    add(service, "other")
-    r = service.resolve()
+    add(backend_service, "other")
+    r = backend_service.resolve()
     assert (r.registry, r.profile, r.runtime_key, r.version) == ("default", "agent", "agent", 1)
     assert r.effective_runtime.step_settings_patch == {"ai-chat": {"ai-engine": "gpt-4.1-mini"}}
     data = r.to_data()
@@ -52,26 +45,26 @@ def test_default_profile_fallback_and_metadata(service):
     }
 
 
-def test_unknown_registry_and_profile(service):
+def test_unknown_registry_and_profile(backend_service):
     with pytest.raises(RegistryNotFound):
-        service.resolve("missing")
+        backend_service.resolve("missing")
     with pytest.raises(ProfileNotFound):
-        service.resolve(None, "missing")
+        backend_service.resolve(None, "missing")
 
 
-def test_registry_without_default_needs_a_profile(service):
-    service.create_registry(Registry(slug="empty"))
+def test_registry_without_default_needs_a_profile(backend_service):
+    backend_service.create_registry(Registry(slug="empty"))
     with pytest.raises(ValidationError) as exc:
-        service.resolve("empty")
+        backend_service.resolve("empty")
     assert (exc.value.field, exc.value.reason) == (
         "profile.slug",
         "profile slug is required and registry has no default",
     )
 
 
-def test_precedence_and_policy(service):
+def test_precedence_and_policy(backend_service):
     add(
-        service,
+        backend_service,
         "open",
         runtime=RuntimeSpec(
             step_settings_patch={"ai-chat": {"ai-engine": "profile-engine", "t": 1}},
@@ -81,8 +74,8 @@ def test_precedence_and_policy(service):
         ),
         policy=PolicySpec(allow_overrides=True),
     )
-    add(service, "locked", runtime=RuntimeSpec(system_prompt="locked"))
-    r = service.resolve(
+    add(backend_service, "locked", runtime=RuntimeSpec(system_prompt="locked"))
+    r = backend_service.resolve(
         None,
         "open",
         {
@@ -107,15 +100,15 @@ def test_precedence_and_policy(service):
         }
     ]
     with pytest.raises(PolicyViolation, match="request overrides are disabled"):
-        service.resolve(None, "locked", {"system_prompt": "x"})
+        backend_service.resolve(None, "locked", {"system_prompt": "x"})
     # no overrides: policy is not consulted
-    assert service.resolve(None, "locked").effective_runtime.system_prompt == "locked"
+    assert backend_service.resolve(None, "locked").effective_runtime.system_prompt == "locked"
 
 
-def test_override_middleware_config_is_validated(service):
-    add(service, "open", policy=PolicySpec(allow_overrides=True))
+def test_override_middleware_config_is_validated(backend_service):
+    add(backend_service, "open", policy=PolicySpec(allow_overrides=True))
     with pytest.raises(ValidationError) as exc:
-        service.resolve(
+        backend_service.resolve(
             None,
             "open",
             {"middlewares": [{"name": "sqlite", "config": {"dsn": "x", "max_rows": 0}}]},
@@ -123,9 +116,9 @@ def test_override_middleware_config_is_validated(service):
     assert exc.value.field == "request_overrides.middlewares[0].config.max_rows"
 
 
-def test_allowed_and_denied_keys(service):
+def test_allowed_and_denied_keys(backend_service):
     add(
-        service,
+        backend_service,
         "agent",
         policy=PolicySpec(
             allow_overrides=True,
@@ -134,46 +127,53 @@ def test_allowed_and_denied_keys(service):
         ),
     )
     assert (
-        service.resolve(None, "agent", {"system_prompt": "x"}).effective_runtime.system_prompt
+        backend_service.resolve(
+            None, "agent", {"system_prompt": "x"}
+        ).effective_runtime.system_prompt
         == "x"
     )
     with pytest.raises(PolicyViolation, match='"tools" is denied'):
-        service.resolve(None, "agent", {"tools": ["x"]})
+        backend_service.resolve(None, "agent", {"tools": ["x"]})
     with pytest.raises(PolicyViolation, match='"middlewares" is not allowed'):
-        service.resolve(None, "agent", {"middlewares": []})
+        backend_service.resolve(None, "agent", {"middlewares": []})
 
 
-def test_read_only_does_not_block_resolution(service):
-    add(service, "ro", policy=PolicySpec(read_only=True))
-    assert service.resolve(None, "ro").profile == "ro"
+def test_read_only_does_not_block_resolution(backend_service):
+    add(backend_service, "ro", policy=PolicySpec(read_only=True))
+    assert backend_service.resolve(None, "ro").profile == "ro"
 
 
-def test_fingerprint_is_stable_and_sensitive(service):
+def test_fingerprint_is_stable_and_sensitive(backend_service):
     add(
-        service,
+        backend_service,
         "a",
         runtime=RuntimeSpec(system_prompt="x"),
         policy=PolicySpec(allow_overrides=True),
     )
-    first = service.resolve(None, "a").fingerprint
-    assert service.resolve(None, "a").fingerprint == first
-    assert service.resolve(None, "a", {"system_prompt": "y"}).fingerprint != first
-    assert service.resolve(None, "a", {"system_prompt": "x"}).fingerprint == first
-    service.update_profile(None, "a", ProfilePatch(description="only metadata-ish"))
-    assert service.resolve(None, "a").fingerprint != first  # any write bumps the version
+    first = backend_service.resolve(None, "a").fingerprint
+    assert backend_service.resolve(None, "a").fingerprint == first
+    assert backend_service.resolve(None, "a", {"system_prompt": "y"}).fingerprint != first
+    assert backend_service.resolve(None, "a", {"system_prompt": "x"}).fingerprint == first
+    backend_service.update_profile(None, "a", ProfilePatch(description="only metadata-ish"))
+    assert backend_service.resolve(None, "a").fingerprint != first  # any write bumps the version
 
 
-def test_legacy_cookie_reads_a_profile_of_the_default_registry(service):
-    add(service, "default")
-    add(service, "agent")
-    service.create_registry(Registry(slug="team"))
-    add(service, "helper", registry="team")
-    assert service.resolve_selection(select_profile(cookie="agent")).profile == "agent"
+def test_legacy_cookie_reads_a_profile_of_the_default_registry(backend_service):
+    add(backend_service, "default")
+    add(backend_service, "agent")
+    backend_service.create_registry(Registry(slug="team"))
+    add(backend_service, "helper", registry="team")
+    assert backend_service.resolve_selection(select_profile(cookie="agent")).profile == "agent"
     # an unknown bare slug falls back to the default
-    assert service.resolve_selection(select_profile(cookie="ghost")).profile == "default"
-    assert service.resolve_selection(select_profile(cookie="team/helper")).registry == "team"
+    assert backend_service.resolve_selection(select_profile(cookie="ghost")).profile == "default"
+    assert (
+        backend_service.resolve_selection(select_profile(cookie="team/helper")).registry == "team"
+    )
 
 
-def test_current_profile_falls_back_from_stale_cookie(service):
-    add(service, "default")
-    assert service.current_profile(select_profile(cookie="default/ghost")) == ("default", "default")
+def test_current_profile_falls_back_from_stale_cookie(backend_service):
+    add(backend_service, "default")
+    assert backend_service.current_profile(select_profile(cookie="default/ghost")) == (
+        "default",
+        "default",
+    )

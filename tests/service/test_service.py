@@ -1,4 +1,4 @@
-"""Service use cases on every store backend (reference 3.5, 3.6, G10-G18, G31-G32)."""
+"""Service use cases on every store backend."""
 
 import pytest
 
@@ -22,40 +22,35 @@ from registry.domain.model import (
 from registry.domain.service import ProfilePatch, RegistryPatch, RegistryService
 
 
-@pytest.fixture
-def service(store):
-    svc = RegistryService(store)
-    svc.create_registry(Registry(slug="default", display_name="Default"), actor="alice")
-    return svc
-
-
-def test_first_profile_becomes_the_default(service):
-    service.create_profile(None, Profile(slug="Agent", display_name=" Agent "), actor="alice")
-    service.create_profile(None, Profile(slug="other"), actor="alice")
-    reg = service.get_registry(None)
+def test_first_profile_becomes_the_default(backend_service):
+    backend_service.create_profile(
+        None, Profile(slug="Agent", display_name=" Agent "), actor="alice"
+    )
+    backend_service.create_profile(None, Profile(slug="other"), actor="alice")
+    reg = backend_service.get_registry(None)
     assert reg.default_profile_slug == "agent"
-    agent = service.get_profile("default", "AGENT")
+    agent = backend_service.get_profile("default", "AGENT")
     assert (agent.slug, agent.display_name, agent.metadata.version) == ("agent", "Agent", 1)
     assert agent.metadata.created_by == agent.metadata.updated_by == "alice"
 
 
-def test_create_duplicate_and_missing_registry(service):
-    service.create_profile(None, Profile(slug="a"))
+def test_create_duplicate_and_missing_registry(backend_service):
+    backend_service.create_profile(None, Profile(slug="a"))
     with pytest.raises(AlreadyExists, match='profile "a" already exists'):
-        service.create_profile(None, Profile(slug="a"))
+        backend_service.create_profile(None, Profile(slug="a"))
     with pytest.raises(RegistryNotFound):
-        service.create_profile("nope", Profile(slug="a"))
+        backend_service.create_profile("nope", Profile(slug="a"))
     with pytest.raises(AlreadyExists, match='registry "default" already exists'):
-        service.create_registry(Registry(slug="Default"))
+        backend_service.create_registry(Registry(slug="Default"))
 
 
-def test_create_with_expected_version_on_new_profile_conflicts(service):
+def test_create_with_expected_version_on_new_profile_conflicts(backend_service):
     with pytest.raises(VersionConflict):
-        service.create_profile(None, Profile(slug="a"), expected_version=3)
-    assert service.list_profiles(None).items == []
+        backend_service.create_profile(None, Profile(slug="a"), expected_version=3)
+    assert backend_service.list_profiles(None).items == []
 
 
-def test_invalid_profile_is_not_stored_and_reports_every_problem(service):
+def test_invalid_profile_is_not_stored_and_reports_every_problem(backend_service):
     bad = Profile(
         slug="a",
         runtime=RuntimeSpec(tools=[""], middlewares=[MiddlewareUse("nope")]),
@@ -63,7 +58,7 @@ def test_invalid_profile_is_not_stored_and_reports_every_problem(service):
         extensions={"bad key": 1, "webchat.starter_suggestions@v1": {"items": [""]}},
     )
     with pytest.raises(ValidationError) as exc:
-        service.create_profile(None, bad)
+        backend_service.create_profile(None, bad)
     assert [e.field for e in exc.value.errors] == [
         "runtime.tools[0]",
         "policy.override_keys",
@@ -71,12 +66,12 @@ def test_invalid_profile_is_not_stored_and_reports_every_problem(service):
         "profile.extensions[bad key]",
         "profile.extensions[webchat.starter_suggestions@v1].items[0]",
     ]
-    assert service.list_profiles(None).items == []
-    assert service.get_registry(None).default_profile_slug == ""
+    assert backend_service.list_profiles(None).items == []
+    assert backend_service.get_registry(None).default_profile_slug == ""
 
 
-def test_patch_semantics(service):
-    service.create_profile(
+def test_patch_semantics(backend_service):
+    backend_service.create_profile(
         None,
         Profile(
             slug="a",
@@ -85,23 +80,27 @@ def test_patch_semantics(service):
             extensions={"vendor.x@v1": {"deep": [1, {"n": None}]}},
         ),
     )
-    updated = service.update_profile(None, "a", ProfilePatch(display_name=" New "), actor="bob")
+    updated = backend_service.update_profile(
+        None, "a", ProfilePatch(display_name=" New "), actor="bob"
+    )
     assert updated.display_name == "New"
     assert updated.description == "keep me"
     assert updated.runtime.tools == ["t"]
     assert updated.extensions == {"vendor.x@v1": {"deep": [1, {"n": None}]}}
     assert (updated.metadata.version, updated.metadata.updated_by) == (2, "bob")
-    updated = service.update_profile(None, "a", ProfilePatch(runtime=RuntimeSpec(tools=["u"])))
+    updated = backend_service.update_profile(
+        None, "a", ProfilePatch(runtime=RuntimeSpec(tools=["u"]))
+    )
     assert updated.runtime.system_prompt == "" and updated.runtime.tools == ["u"]
-    cleared = service.update_profile(None, "a", ProfilePatch(extensions={}))
+    cleared = backend_service.update_profile(None, "a", ProfilePatch(extensions={}))
     assert cleared.extensions == {}
 
 
-def test_unknown_extensions_survive_partial_update_and_reopen(service, store, reopen):
-    service.create_profile(
+def test_unknown_extensions_survive_partial_update_and_reopen(backend_service, store, reopen):
+    backend_service.create_profile(
         None, Profile(slug="a", extensions={"Vendor.Custom@V1": {"flags": [{"on": True}]}})
     )
-    service.update_profile(None, "a", ProfilePatch(display_name="x"))
+    backend_service.update_profile(None, "a", ProfilePatch(display_name="x"))
     again = RegistryService(reopen(store))
     assert again.get_profile(None, "a").extensions == {
         "vendor.custom@v1": {"flags": [{"on": True}]}
@@ -109,69 +108,71 @@ def test_unknown_extensions_survive_partial_update_and_reopen(service, store, re
     again.close()
 
 
-def test_update_checks_versions(service):
-    service.create_profile(None, Profile(slug="a"))
-    service.update_profile(None, "a", ProfilePatch(description="x"), expected_version=1)
+def test_update_checks_versions(backend_service):
+    backend_service.create_profile(None, Profile(slug="a"))
+    backend_service.update_profile(None, "a", ProfilePatch(description="x"), expected_version=1)
     with pytest.raises(VersionConflict, match=r'profile "a" version conflict: expected=1 actual=2'):
-        service.update_profile(None, "a", ProfilePatch(description="y"), expected_version=1)
+        backend_service.update_profile(None, "a", ProfilePatch(description="y"), expected_version=1)
     with pytest.raises(VersionConflict):
-        service.update_profile(None, "a", ProfilePatch(description="y"), expected_version=999)
-    assert service.get_profile(None, "a").description == "x"
+        backend_service.update_profile(
+            None, "a", ProfilePatch(description="y"), expected_version=999
+        )
+    assert backend_service.get_profile(None, "a").description == "x"
 
 
-def test_tags_are_client_owned(service):
+def test_tags_are_client_owned(backend_service):
     p = Profile(slug="a")
     p.metadata.tags = [" ops "]
     p.metadata.version = 99
-    created = service.create_profile(None, p)
+    created = backend_service.create_profile(None, p)
     assert (created.metadata.tags, created.metadata.version) == (["ops"], 1)
-    updated = service.update_profile(None, "a", ProfilePatch(tags=["a", "b"]))
+    updated = backend_service.update_profile(None, "a", ProfilePatch(tags=["a", "b"]))
     assert updated.metadata.tags == ["a", "b"]
 
 
-def test_read_only_profiles(service):
-    service.create_profile(None, Profile(slug="a", policy=PolicySpec(read_only=True)))
-    service.create_profile(None, Profile(slug="b"))
+def test_read_only_profiles(backend_service):
+    backend_service.create_profile(None, Profile(slug="a", policy=PolicySpec(read_only=True)))
+    backend_service.create_profile(None, Profile(slug="b"))
     with pytest.raises(
         PolicyViolation, match='policy violation for profile "a": profile is read-only'
     ):
-        service.update_profile(None, "a", ProfilePatch(policy=PolicySpec(read_only=False)))
-    service.set_default_profile(None, "b")
+        backend_service.update_profile(None, "a", ProfilePatch(policy=PolicySpec(read_only=False)))
+    backend_service.set_default_profile(None, "b")
     with pytest.raises(PolicyViolation):
-        service.delete_profile(None, "a")
+        backend_service.delete_profile(None, "a")
     # set-default has no read-only check (as the reference)
-    assert service.set_default_profile(None, "a").default_profile_slug == "a"
+    assert backend_service.set_default_profile(None, "a").default_profile_slug == "a"
 
 
-def test_deleting_the_default_profile(service):
-    service.create_profile(None, Profile(slug="default"))
-    service.create_profile(None, Profile(slug="agent"))
+def test_deleting_the_default_profile(backend_service):
+    backend_service.create_profile(None, Profile(slug="default"))
+    backend_service.create_profile(None, Profile(slug="agent"))
     with pytest.raises(DefaultProfileInUse, match="set another default first"):
-        service.delete_profile(None, "default")
-    assert service.get_profile(None, "default")
-    service.set_default_profile(None, "agent")
-    service.delete_profile(None, "default")
+        backend_service.delete_profile(None, "default")
+    assert backend_service.get_profile(None, "default")
+    backend_service.set_default_profile(None, "agent")
+    backend_service.delete_profile(None, "default")
     with pytest.raises(ProfileNotFound):
-        service.get_profile(None, "default")
-    assert service.get_registry(None).default_profile_slug == "agent"
-    service.delete_profile(None, "agent")
-    assert service.get_registry(None).default_profile_slug == ""
+        backend_service.get_profile(None, "default")
+    assert backend_service.get_registry(None).default_profile_slug == "agent"
+    backend_service.delete_profile(None, "agent")
+    assert backend_service.get_registry(None).default_profile_slug == ""
 
 
-def test_delete_missing_profile_is_not_found(service):
+def test_delete_missing_profile_is_not_found(backend_service):
     with pytest.raises(ProfileNotFound):
-        service.delete_profile(None, "ghost")
+        backend_service.delete_profile(None, "ghost")
 
 
-def test_set_default_requires_existing_profile_and_checks_registry_version(service):
-    service.create_profile(None, Profile(slug="a"))
-    service.create_profile(None, Profile(slug="b"))
+def test_set_default_requires_existing_profile_and_checks_registry_version(backend_service):
+    backend_service.create_profile(None, Profile(slug="a"))
+    backend_service.create_profile(None, Profile(slug="b"))
     with pytest.raises(ProfileNotFound):
-        service.set_default_profile(None, "ghost")
-    version = service.get_registry(None).metadata.version
+        backend_service.set_default_profile(None, "ghost")
+    version = backend_service.get_registry(None).metadata.version
     with pytest.raises(VersionConflict):
-        service.set_default_profile(None, "b", expected_version=version + 100)
-    reg = service.set_default_profile(None, "b", expected_version=version, actor="bob")
+        backend_service.set_default_profile(None, "b", expected_version=version + 100)
+    reg = backend_service.set_default_profile(None, "b", expected_version=version, actor="bob")
     assert (reg.default_profile_slug, reg.metadata.version, reg.metadata.updated_by) == (
         "b",
         version + 1,
@@ -179,32 +180,36 @@ def test_set_default_requires_existing_profile_and_checks_registry_version(servi
     )
 
 
-def test_registry_crud(service):
-    created = service.create_registry(Registry(slug="Team", display_name="Team"), actor="alice")
+def test_registry_crud(backend_service):
+    created = backend_service.create_registry(
+        Registry(slug="Team", display_name="Team"), actor="alice"
+    )
     assert (created.slug, created.metadata.version, created.metadata.created_by) == (
         "team",
         1,
         "alice",
     )
     with pytest.raises(ValidationError) as exc:
-        service.create_registry(Registry(slug="bad slug"))
+        backend_service.create_registry(Registry(slug="bad slug"))
     assert exc.value.field == "registry.slug"
     with pytest.raises(ValidationError):
-        service.create_registry(Registry(slug="x", default_profile_slug="ghost"))
-    updated = service.update_registry("team", RegistryPatch(description="d"), expected_version=1)
+        backend_service.create_registry(Registry(slug="x", default_profile_slug="ghost"))
+    updated = backend_service.update_registry(
+        "team", RegistryPatch(description="d"), expected_version=1
+    )
     assert (updated.description, updated.metadata.version) == ("d", 2)
     with pytest.raises(VersionConflict):
-        service.update_registry("team", RegistryPatch(description="e"), expected_version=1)
-    service.create_profile("team", Profile(slug="p"))
-    summaries = {s.registry.slug: s.profile_count for s in service.list_registries()}
+        backend_service.update_registry("team", RegistryPatch(description="e"), expected_version=1)
+    backend_service.create_profile("team", Profile(slug="p"))
+    summaries = {s.registry.slug: s.profile_count for s in backend_service.list_registries()}
     assert summaries == {"default": 0, "team": 1}
-    service.delete_registry("team")
+    backend_service.delete_registry("team")
     with pytest.raises(RegistryNotFound):
-        service.get_profile("team", "p")
-    assert [s.registry.slug for s in service.list_registries()] == ["default"]
+        backend_service.get_profile("team", "p")
+    assert [s.registry.slug for s in backend_service.list_registries()] == ["default"]
 
 
-def test_managed_registries_are_read_only(service, store):
+def test_managed_registries_are_read_only(backend_service, store):
     from registry.domain.ports import WriteOptions
 
     store.create_registry(
@@ -213,50 +218,54 @@ def test_managed_registries_are_read_only(service, store):
     with pytest.raises(
         ReadOnlyStore, match='store is read-only: registry "seeded" is managed by profiles.yaml'
     ):
-        service.create_profile("seeded", Profile(slug="a"))
+        backend_service.create_profile("seeded", Profile(slug="a"))
     with pytest.raises(ReadOnlyStore):
-        service.update_registry("seeded", RegistryPatch(description="x"))
+        backend_service.update_registry("seeded", RegistryPatch(description="x"))
     with pytest.raises(ReadOnlyStore):
-        service.delete_registry("seeded")
+        backend_service.delete_registry("seeded")
 
 
-def test_clone_gets_a_fresh_history_and_is_isolated(service):
+def test_clone_gets_a_fresh_history_and_is_isolated(backend_service):
     p = Profile(slug="a", runtime=RuntimeSpec(tools=["t"]), policy=PolicySpec(read_only=True))
     p.metadata.tags = ["x"]
-    service.create_profile(None, p)
-    clone = service.clone_profile(None, "a", "b", actor="bob")
+    backend_service.create_profile(None, p)
+    clone = backend_service.clone_profile(None, "a", "b", actor="bob")
     assert (clone.slug, clone.metadata.version, clone.metadata.tags) == ("b", 1, ["x"])
     assert clone.runtime.tools == ["t"] and not clone.policy.read_only
-    service.update_profile(None, "b", ProfilePatch(runtime=RuntimeSpec(tools=["u"])))
-    assert service.get_profile(None, "a").runtime.tools == ["t"]
+    backend_service.update_profile(None, "b", ProfilePatch(runtime=RuntimeSpec(tools=["u"])))
+    assert backend_service.get_profile(None, "a").runtime.tools == ["t"]
     with pytest.raises(AlreadyExists):
-        service.clone_profile(None, "a", "b")
+        backend_service.clone_profile(None, "a", "b")
 
 
-def test_list_profiles_search_tags_and_pages(service):
+def test_list_profiles_search_tags_and_pages(backend_service):
     for i in range(7):
         p = Profile(
             slug=f"p{i}", display_name=f"Name {i}", description="Finance helper" if i % 2 else ""
         )
         p.metadata.tags = ["even"] if i % 2 == 0 else []
-        service.create_profile(None, p)
-    page = service.list_profiles(None, limit=3)
+        backend_service.create_profile(None, p)
+    page = backend_service.list_profiles(None, limit=3)
     assert [p.slug for p in page.items] == ["p0", "p1", "p2"]
-    page2 = service.list_profiles(None, limit=3, cursor=page.next_cursor)
+    page2 = backend_service.list_profiles(None, limit=3, cursor=page.next_cursor)
     assert [p.slug for p in page2.items] == ["p3", "p4", "p5"]
-    assert [p.slug for p in service.list_profiles(None, q="FINANCE").items] == ["p1", "p3", "p5"]
-    assert [p.slug for p in service.list_profiles(None, tag="even").items] == [
+    assert [p.slug for p in backend_service.list_profiles(None, q="FINANCE").items] == [
+        "p1",
+        "p3",
+        "p5",
+    ]
+    assert [p.slug for p in backend_service.list_profiles(None, tag="even").items] == [
         "p0",
         "p2",
         "p4",
         "p6",
     ]
     with pytest.raises(ValidationError):
-        service.list_profiles(None, limit=0)
+        backend_service.list_profiles(None, limit=0)
 
 
-def test_middleware_configs_through_the_service(service):
-    created = service.create_profile(
+def test_middleware_configs_through_the_service(backend_service):
+    created = backend_service.create_profile(
         None,
         Profile(
             slug="a",
@@ -272,7 +281,7 @@ def test_middleware_configs_through_the_service(service):
         "instances": {"id:db": {"dsn": "x.db", "max_rows": 5, "execution_timeout_ms": 2000}}
     }
     with pytest.raises(ValidationError) as exc:
-        service.update_profile(
+        backend_service.update_profile(
             None,
             "a",
             ProfilePatch(
@@ -284,7 +293,7 @@ def test_middleware_configs_through_the_service(service):
     assert exc.value.field == "runtime.middlewares[0].config.dsn"
     # a stored slot that breaks its schema is reported at the extension path
     with pytest.raises(ValidationError) as exc:
-        service.update_profile(
+        backend_service.update_profile(
             None,
             "a",
             ProfilePatch(
@@ -301,44 +310,46 @@ def test_middleware_configs_through_the_service(service):
 
 
 @pytest.fixture
-def history(sql_store):
+def sql_service(sql_store):
     svc = RegistryService(sql_store)
     svc.create_registry(Registry(slug="default"))
     return svc
 
 
-def test_revisions_and_restore_write_a_new_revision(history):
-    history.create_profile(None, Profile(slug="a", description="one"), actor="alice")
-    history.update_profile(None, "a", ProfilePatch(description="two"), actor="bob")
-    revs = history.list_revisions(None, "a")
+def test_revisions_and_restore_write_a_new_revision(sql_service):
+    sql_service.create_profile(None, Profile(slug="a", description="one"), actor="alice")
+    sql_service.update_profile(None, "a", ProfilePatch(description="two"), actor="bob")
+    revs = sql_service.list_revisions(None, "a")
     assert [(r.version, r.operation, r.actor) for r in revs] == [
         (2, "update", "bob"),
         (1, "create", "alice"),
     ]
-    restored = history.restore_revision(None, "a", revs[1].id, expected_version=2, actor="carol")
+    restored = sql_service.restore_revision(
+        None, "a", revs[1].id, expected_version=2, actor="carol"
+    )
     assert (restored.description, restored.metadata.version) == ("one", 3)
-    assert [r.operation for r in history.list_revisions(None, "a")][:1] == ["restore"]
+    assert [r.operation for r in sql_service.list_revisions(None, "a")][:1] == ["restore"]
     with pytest.raises(VersionConflict):
-        history.restore_revision(None, "a", revs[0].id, expected_version=2)
+        sql_service.restore_revision(None, "a", revs[0].id, expected_version=2)
 
 
-def test_restore_recreates_a_deleted_profile(history):
-    history.create_profile(None, Profile(slug="a", description="keep"))
-    first = history.list_revisions(None, "a")[0]
-    history.delete_profile(None, "a")
-    deleted = history.list_revisions(None, "a")[0]
+def test_restore_recreates_a_deleted_profile(sql_service):
+    sql_service.create_profile(None, Profile(slug="a", description="keep"))
+    first = sql_service.list_revisions(None, "a")[0]
+    sql_service.delete_profile(None, "a")
+    deleted = sql_service.list_revisions(None, "a")[0]
     with pytest.raises(ValidationError, match="records a delete"):
-        history.restore_revision(None, "a", deleted.id)
-    back = history.restore_revision(None, "a", first.id)
+        sql_service.restore_revision(None, "a", deleted.id)
+    back = sql_service.restore_revision(None, "a", first.id)
     assert back.description == "keep"
-    assert history.get_registry(None).default_profile_slug == "a"
+    assert sql_service.get_registry(None).default_profile_slug == "a"
 
 
-def test_unknown_revision_and_profile(history):
+def test_unknown_revision_and_profile(sql_service):
     from registry.domain.errors import RevisionNotFound
 
     with pytest.raises(ProfileNotFound):
-        history.list_revisions(None, "ghost")
-    history.create_profile(None, Profile(slug="a"))
+        sql_service.list_revisions(None, "ghost")
+    sql_service.create_profile(None, Profile(slug="a"))
     with pytest.raises(RevisionNotFound):
-        history.get_revision(None, "a", 10**9)
+        sql_service.get_revision(None, "a", 10**9)

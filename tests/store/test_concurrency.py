@@ -1,4 +1,4 @@
-"""No lost update across processes (SPEC 11): each conditional write either gets a unique new
+"""No lost update across processes: each conditional write either gets a unique new
 version or a version conflict, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""The store contract (SPEC 4, reference section 3): one suite for every backend.
+"""The store contract: one suite for every backend, against the `Store` protocol of
+`registry/domain/ports.py` (README, Architecture).
 
-Ports the Go store tests of reference section 8 (D1-D6 in-memory, F1-F10 SQLite, G31-G32
-backend parity) to the `Store` protocol of `registry/domain/ports.py`. Where this store differs
-from the Go one on purpose, the test says so: explicit create/update instead of upsert, missing
+Where this store differs from the reference system's on purpose, the test says so (README,
+"Differences from the reference system"): explicit create/update instead of upsert, missing
 targets raise instead of no-op, the registry version moves only on header writes, and the
 default profile is the service's business (the store never rewrites it).
 """
@@ -860,3 +860,22 @@ def test_change_feed(history_store: Store) -> None:
     assert [c.id for c in store.list_changes(after=ids[0], limit=2)] == ids[1:3]
     assert store.list_changes(after=ids[-1]) == []
     assert all(c.at_ms > 0 for c in changes)
+
+
+# --- the protocol itself: lifecycle and identity ------------------------------------------
+
+
+def test_every_backend_implements_the_whole_protocol(store: Store, reopen) -> None:
+    """The service calls `url`, `release`, `disconnect` and `forget_inherited` on any store
+    without duck typing, so every backend has them; they leave the store usable."""
+    assert isinstance(store, Store)
+    store.create_registry(Registry(slug="kept"), WriteOptions())
+    store.release()
+    store.disconnect()  # as before a fork: the next call connects again
+    assert not store.forget_inherited()  # nothing was inherited in this process
+    assert store.get_registry("kept") is not None
+    other = reopen(store)  # `url` opens the same data
+    try:
+        assert other.get_registry("kept") is not None
+    finally:
+        other.close()

@@ -1,4 +1,4 @@
-"""YAML file store specifics (reference 4.3, 8.E); the shared behaviour is in the contract suite."""
+"""YAML file store specifics; the shared behaviour is in the contract suite."""
 
 from __future__ import annotations
 

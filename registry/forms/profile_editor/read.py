@@ -100,11 +100,11 @@ def read_form(
         extensions=parsed.extensions,
         tags=lists["tags"],
     )
-    form.middleware_choices = service.middlewares.list()
+    form.middleware_choices = service.middlewares.all()
     present = {ext.key for ext in form.extensions}
     form.extension_choices = [
         c
-        for c in service.codecs.list()
+        for c in service.codecs.all()
         if not isinstance(c, MiddlewareConfigCodec) and c.key not in present
     ]
     form.parse_errors = problems

@@ -1,4 +1,5 @@
-"""The admin API (SPEC 8.2): registries, profile listing, clone, revisions, import/export,
+"""The admin API (README, JSON API: "Admin routes"): registries, profile listing, clone,
+revisions, import/export,
 change feed and tokens. Everything the admin UI can do, as JSON.
 
 Views are thin: parse the request, call one service (or token store) use case, shape the
@@ -501,7 +502,7 @@ def list_tokens() -> Response:
     """`{items: [{id, name, role, created_at_ms, created_by, last_used_at_ms, revoked}]}`:
     active tokens (`include_revoked=true` for all). Secrets are never shown."""
     include_revoked = _bool_param("include_revoked")
-    items = [t.to_data() for t in _tokens().list(include_revoked=include_revoked)]
+    items = [t.to_data() for t in _tokens().all(include_revoked=include_revoked)]
     data = {"items": items}
     return json_response(data, etag=f"tokens:{canonical_digest(data)}")
 

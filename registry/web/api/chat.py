@@ -1,4 +1,4 @@
-"""The chat-client contract: `/api/chat/...` (SPEC 8.1, reference contract sections 2-9).
+"""The chat-client contract: `/api/chat/...` (see README, JSON API).
 
 Existing chat clients depend on these routes and shapes exactly, so every view is thin: parse
 the HTTP request, call one service use case, shape the answer with `shapes`. The service owns
@@ -46,7 +46,8 @@ from .shapes import document, document_etag, document_state, list_item
 # Body keys the routes consume themselves; everything else is a profile field.
 LIST_CACHE_SIZE = 8
 ENVELOPE_KEYS = frozenset({"registry", "set_default", "expected_version"})
-# `stack` is in the model but not in the chat contract yet (SPEC 6.4): rejected as unknown.
+# `stack` is in the model but not in the chat contract yet (README, Differences from the
+# reference system: "Not yet built"): rejected as unknown.
 CREATE_KEYS = PROFILE_KEYS - {"stack"}
 PATCH_KEYS = CREATE_KEYS - {"slug"}
 RESOLVE_KEYS = frozenset(
@@ -179,7 +180,7 @@ def create_profile() -> Response:
 @require("reader", public=True)
 def get_profile(slug: str) -> Response:
     """One profile. Without `?registry=` the registries are searched in slug order and the
-    first one holding the slug wins (reference 5.2; chat resolution does not search)."""
+    first one holding the slug wins (chat resolution does not search)."""
     service = get_service()
     slug = slug_param(slug, "slug")
     registry = _registry_param()
@@ -226,7 +227,7 @@ def update_profile(slug: str) -> Response:
 @bp.delete("/chat/profiles/<slug>")
 @require("editor")
 def delete_profile(slug: str) -> Response:
-    """204. Registry and `expected_version` come from the query only (reference 5.5)."""
+    """204. Registry and `expected_version` come from the query only."""
     service = get_service()
     slug = slug_param(slug, "slug")
     registry = _registry_param()
@@ -243,7 +244,7 @@ def delete_profile(slug: str) -> Response:
 @require("editor")
 def set_default_profile(slug: str) -> Response:
     """Make `{slug}` its registry's default. The body is optional and a malformed one is
-    ignored (reference 5.6); `expected_version` is checked against the registry version."""
+    ignored; `expected_version` is checked against the registry version."""
     service = get_service()
     slug = slug_param(slug, "slug")
     try:
@@ -266,7 +267,7 @@ def _blank(value: Any) -> bool:
 
 
 def _current(registry: str, profile: str) -> dict[str, str]:
-    # `slug` duplicates `profile` for older clients that read only `slug` (reference 9.1).
+    # `slug` duplicates `profile` for older clients that read only `slug`.
     return {"profile": profile, "registry": registry, "slug": profile}
 
 
@@ -320,7 +321,7 @@ def set_current_profile() -> Response:
 
 
 def _with_object_schema(item: dict[str, Any]) -> dict[str, Any]:
-    # Both clients reject `"schema": null` (reference 5.9).
+    # Both clients reject `"schema": null`.
     if not isinstance(item.get("schema"), dict):
         item["schema"] = {"type": "object"}
     return item
@@ -330,7 +331,7 @@ def _with_object_schema(item: dict[str, Any]) -> dict[str, Any]:
 @require("reader", public=True)
 def middleware_schemas() -> Response:
     """`[{name, version, display_name, description?, schema}]` sorted by name."""
-    data = [_with_object_schema(d.describe()) for d in get_service().middlewares.list()]
+    data = [_with_object_schema(d.describe()) for d in get_service().middlewares.all()]
     return json_response(data, etag=_content_etag("middlewares", data))
 
 
@@ -339,7 +340,7 @@ def middleware_schemas() -> Response:
 def extension_schemas() -> Response:
     """`[{key, schema, display_name?, description?}]` sorted by key: every codec, explicit
     ones and one per middleware config."""
-    data = [_with_object_schema(c.describe()) for c in get_service().codecs.list()]
+    data = [_with_object_schema(c.describe()) for c in get_service().codecs.all()]
     return json_response(data, etag=_content_etag("extensions", data))
 
 
@@ -349,7 +350,7 @@ def extension_schemas() -> Response:
 @bp.post("/chat/resolve")
 @require("reader", public=True)
 def resolve() -> Response:
-    """Selection as chat requests do it (SPEC 6.1: body > query > cookie > defaults), then
+    """Selection as chat requests do it (body > query > cookie > defaults), then
     the effective runtime and fingerprint. Forbidden overrides are 403."""
     service = get_service()
     body = json_body(required=False)

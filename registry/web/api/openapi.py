@@ -1,4 +1,4 @@
-"""`GET /api/openapi.json`: the OpenAPI 3.1 document of the JSON API (SPEC 8.7).
+"""`GET /api/openapi.json`: the OpenAPI 3.1 document of the JSON API (see README, JSON API).
 
 The document lives next to this module as `openapi.yaml`, loaded once; tests keep it true
 (tests/api/test_openapi.py: every route documented with its role, nothing stale; the API
@@ -204,8 +204,8 @@ def _served() -> tuple[dict[str, Any], str]:
     if cached is None:
         service = get_service()
         doc = deployment_document(
-            [d.describe() for d in service.middlewares.list()],
-            [c.describe() for c in service.codecs.list()],
+            [d.describe() for d in service.middlewares.all()],
+            [c.describe() for c in service.codecs.all()],
         )
         if not auth_enabled():
             _without_auth(doc)

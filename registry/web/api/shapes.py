@@ -1,4 +1,4 @@
-"""JSON shapes of the chat-client contract (reference contract section 4), built once here.
+"""JSON shapes of the chat-client contract, built once here.
 
 Key allow-lists are exact: clients' tests fail on extra keys. `is_default` is always a boolean
 in documents and present only when true in list items.
@@ -53,7 +53,7 @@ def list_item(registry: Registry, p: Profile) -> dict[str, Any]:
 
 def document(registry: Registry, p: Profile) -> dict[str, Any]:
     data = profile_to_data(p)
-    data.pop("stack", None)  # not part of the contract yet (SPEC 6.4)
+    data.pop("stack", None)  # not part of the contract yet (profile stacks are not built)
     doc: dict[str, Any] = {"registry": registry.slug}
     doc.update(data)
     doc["is_default"] = registry.default_profile_slug == p.slug

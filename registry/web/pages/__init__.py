@@ -1,4 +1,4 @@
-"""The HTML admin UI (SPEC 9): server-rendered pages, htmx fragments from page blocks.
+"""The HTML admin UI (see README, Admin UI): server-rendered pages, htmx fragments from page blocks.
 
 Pages call the same service functions as the JSON API and link their JSON twin. Each module
 registers its routes on `bp`.

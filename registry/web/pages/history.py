@@ -99,11 +99,9 @@ class _History:
         self.by_id = {r.id: r for r in self.revisions}
 
     def snapshot(self, ref: int | str) -> Profile | None:
-        if ref == CURRENT:
+        if isinstance(ref, str):  # `_ref` gives a revision id or CURRENT
             return self.current
-        rev = self.by_id.get(ref) or self.service.get_revision(  # type: ignore[arg-type]
-            self.registry.slug, self.slug, ref
-        )
+        rev = self.by_id.get(ref) or self.service.get_revision(self.registry.slug, self.slug, ref)
         self.by_id[rev.id] = rev
         return rev.snapshot
 

@@ -1,4 +1,4 @@
-"""The profile page and the schema-driven profile editor (SPEC 9).
+"""The profile page and the schema-driven profile editor (see README, Admin UI).
 
 Decisions (kept here so the next change keeps them):
 - One editor form. Its fields map to the profile by name (see `registry.forms.profile_editor`);
@@ -105,7 +105,7 @@ def profile(slug: str, profile: str):
     """A profile: runtime, middlewares with effective configs, policy, tags, extensions."""
     service = get_service()
     reg, p = _load(slug, profile)
-    definitions = {d.name: d for d in service.middlewares.list()}
+    definitions = {d.name: d for d in service.middlewares.all()}
     middlewares = [
         {**entry, "definition": definitions.get(entry["name"]), "pretty": _pretty(entry["config"])}
         for entry in effective_configs(p.runtime.middlewares, p.extensions, service.middlewares)

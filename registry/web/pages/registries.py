@@ -1,4 +1,4 @@
-"""Registries and their profile tables (SPEC 9).
+"""Registries and their profile tables (see README, Admin UI).
 
 Pages: the registry list (with a create form), one registry's profiles (search, tag filter,
 cursor pagination, per-row set default / clone / delete, a "new profile" form), the registry
@@ -20,7 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Response, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
+from werkzeug.wrappers import Response
 
 from registry.domain.errors import (
     AlreadyExists,

@@ -142,11 +142,11 @@ def login():
                 flash("Logged in.", "success")
                 return redirect(_safe_next(nxt))
         else:
-            token = tk.verify(store, request.form.get("token", "").strip())
-            if token is None:
+            pasted = tk.verify(store, request.form.get("token", "").strip())
+            if pasted is None:
                 error, status = BAD_TOKEN, 401
             else:
-                _start_session(token)
+                _start_session(pasted)
                 flash("Logged in.", "success")
                 return redirect(_safe_next(nxt))
     minutes = current_app.config["REGISTRY_LOGIN_LINK_MINUTES"]
