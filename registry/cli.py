@@ -37,7 +37,7 @@ from registry.domain.sessions import AccountStore
 from registry.domain.tokens import ADMIN, ROLES, issue
 from registry.domain.yaml_codec import decode_registries, encode_registries
 from registry.serve import serve_command
-from registry.web.auth import auth_enabled
+from registry.web.deps import auth_enabled
 from registry.web.tokens import announce_login, bootstrap_admin, login_link_url
 
 

@@ -20,8 +20,8 @@ from registry.domain import sessions
 from registry.domain import tokens as tk
 from registry.domain.metadata import now_ms
 
-from ..auth import auth_enabled
-from . import bp
+from ..deps import auth_enabled
+from .blueprint import bp
 
 F = TypeVar("F", bound=Callable[..., Any])
 SESSION_KEY = "sid"  # the cookie's session id; the record lives in the token store
