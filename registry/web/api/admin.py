@@ -31,7 +31,7 @@ from registry.domain.service import SOURCE_API, RegistryPatch, RegistryService
 from registry.domain.tokens import ADMIN, EDITOR, READER, TokenNotFound, TokenStore, issue
 
 from ..auth import authorize, current_actor, require
-from ..deps import get_service
+from ..deps import get_service, token_store
 from ..errors import APIProblem
 from ..guards import check_body_type
 from ..http import (
@@ -178,7 +178,7 @@ def _require_history(service: RegistryService) -> None:
 
 
 def _tokens() -> TokenStore:
-    return current_app.extensions["tokens"]
+    return token_store()
 
 
 # --- registries ------------------------------------------------------------------------------
