@@ -26,6 +26,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest -n auto $(PYTEST_ARGS)
 
 # The edit-test loop: no subprocess servers, fuzzing or browser (a minute or so).
@@ -35,6 +36,7 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # mypy over `registry` and `app.py` (settings in pyproject.toml: the domain and forms strict).
 typecheck: $(STAMP)

@@ -1,4 +1,4 @@
-"""The `profile-registry` command line (a Flask CLI group over `create_app`).
+"""The `profile-registry` commands (the group that runs them is registry/main.py).
 
 Only commands that use the store build the app: `--help`, `--version`, `validate`,
 `migrate-legacy` and `bench` never open or create one (nor the instance folder). The
@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
+from flask.cli import ScriptInfo, with_appcontext
 from flask.cli import run_command as flask_run_command
 
 from registry import config as cfg
@@ -37,7 +37,7 @@ from registry.domain.sessions import AccountStore
 from registry.domain.tokens import ADMIN, ROLES, issue
 from registry.domain.yaml_codec import decode_registries, encode_registries
 from registry.serve import serve_command
-from registry.web.auth import auth_enabled
+from registry.web.deps import auth_enabled
 from registry.web.tokens import announce_login, bootstrap_admin, login_link_url
 
 
@@ -393,53 +393,3 @@ COMMANDS = [
 def register_commands(app: Flask) -> None:
     for command in COMMANDS:
         app.cli.add_command(command)
-
-
-class RegistryCLI(FlaskGroup):
-    """Flask's CLI group, but the app (and with it the store) is built only by the commands
-    that need it: listing commands (`--help`), `--version`, `validate`, `migrate-legacy` and
-    `bench` never open or create a store."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(click.Group.list_commands(self, ctx))
-
-
-def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if not value or ctx.resilient_parsing:
-        return
-    from registry import __version__
-
-    click.echo(f"profile-registry {__version__}")
-    ctx.exit()
-
-
-def build_cli() -> RegistryCLI:
-    def create_app() -> Flask:  # imported late: `--help` and offline commands never need it
-        from app import create_app as factory
-
-        return factory()
-
-    group = RegistryCLI(
-        name="profile-registry",
-        create_app=create_app,
-        add_version_option=False,
-        params=[
-            click.Option(
-                ["--version"],
-                is_flag=True,
-                expose_value=False,
-                is_eager=True,
-                callback=_version,
-                help="Show the version and exit.",
-            )
-        ],
-        help="Profile Registry: profiles for AI chat apps, as data.",
-    )
-    for command in COMMANDS:
-        group.add_command(command)
-    group.add_command(run_command)  # replaces Flask's `run`
-    return group
-
-
-def main() -> None:
-    build_cli().main(prog_name="profile-registry")

@@ -56,7 +56,7 @@ def test_quick_bench_reports_every_endpoint(tmp_path: Path) -> None:
     env["DATABASE_URL"] = f"sqlite:///{user_store}"
     env["REGISTRY_INSTANCE_PATH"] = str(tmp_path / "instance")
     run = subprocess.run(
-        [sys.executable, "-c", "from registry.cli import main; main()", "bench", "--quick"]
+        [sys.executable, "-c", "from registry.main import main; main()", "bench", "--quick"]
         + ["--output", str(output)],
         cwd=ROOT,
         env=env,

@@ -27,7 +27,7 @@ def free_port() -> int:
 
 def cli_command() -> list[str]:
     """How to run `profile-registry` with this interpreter (works without the console script)."""
-    return [sys.executable, "-c", "from registry.cli import main; main()"]
+    return [sys.executable, "-c", "from registry.main import main; main()"]
 
 
 class ServerNotReady(RuntimeError):

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, Flask, jsonify
 
 from registry import __version__
 from registry.domain.errors import StoreClosed, StoreUnavailable
-from registry.domain.service import RegistryService
+
+from .deps import get_service
 
 log = logging.getLogger(__name__)
 core = Blueprint("core", __name__)
-
-
-def get_service() -> RegistryService:
-    return current_app.extensions["registry"]
 
 
 @core.get("/healthz")

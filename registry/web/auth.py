@@ -11,16 +11,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import current_app, g
+from flask import g
 
-from registry import config as cfg
+from .deps import auth_enabled
+from .tokens import authenticate
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def auth_enabled() -> bool:
-    """`registry.config.auth_enabled` for the current app."""
-    return cfg.auth_enabled(current_app.config)
 
 
 def require(role: str, *, public: bool = False) -> Callable[[F], F]:
@@ -44,8 +40,6 @@ def authorize(role: str, *, public: bool = False) -> None:
     if not auth_enabled():
         g.actor = "local"
         return
-    from .tokens import authenticate
-
     authenticate(role, public=public)
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, json, request
+from flask import Flask, Response, json, render_template, request
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from registry.domain.errors import (
@@ -180,7 +181,12 @@ _HTTP_DETAILS = {
 
 def _html_error(status: int, message: str, headers: dict[str, str] | None = None):
     """The HTML error page (escaped by the template)."""
-    from .ui import render_error
-
     body, status = render_error(status, message)
     return body, status, headers or {}
+
+
+def render_error(status: int, message: str) -> tuple[str, int]:
+    try:
+        return render_template("error.html", status=status, message=message, nav=""), status
+    except Exception:  # the error page must never fail itself (e.g. outside a request)
+        return f"<!doctype html><title>{status}</title><p>{escape(message)}</p>", status

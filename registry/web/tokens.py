@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
 
 from registry import config as cfg
 from registry.domain import sessions
@@ -22,18 +22,11 @@ from registry.domain.metadata import now_ms
 from registry.domain.sessions import AccountStore
 from registry.domain.tokens import Token
 
+from .deps import auth_enabled, public_reads, token_store
 from .errors import APIProblem
 
 REALM = 'Bearer realm="profile-registry"'
 LAST_USED_RESOLUTION_MS = 60_000  # last-used times are written at most once a minute
-
-
-def token_store() -> AccountStore:
-    return current_app.extensions["tokens"]
-
-
-def public_reads() -> bool:
-    return cfg.flag(current_app.config, "REGISTRY_PUBLIC_READS", True)
 
 
 def _unauthorized(detail: str, *, invalid: bool = False) -> APIProblem:
@@ -86,8 +79,6 @@ def _note_use(token: Token) -> None:
 
 def should_bootstrap(app: Flask) -> bool:
     """Auth on and `REGISTRY_BOOTSTRAP_ADMIN` true ("auto": true unless TESTING)."""
-    from .auth import auth_enabled
-
     with app.app_context():
         if not auth_enabled():
             return False

@@ -15,6 +15,8 @@ from markupsafe import Markup
 from registry import __version__
 from registry.domain.metadata import human_time, iso_time
 
+from .errors import problem, render_error, wants_problem_json
+
 csrf = CSRFProtect()
 
 # Third-party front-end code is installed from npm by the set-up command (package.json pins
@@ -67,8 +69,6 @@ def init_ui(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
-        from .errors import problem, wants_problem_json
-
         message = "The form expired or was sent without its security token; reload the page and try again."
         if wants_problem_json():
             return problem(400, message)
@@ -118,17 +118,6 @@ def session_cookie_secure(app: Flask) -> bool:
     if not has_request_context():
         return True
     return not _loopback(urlsplit(f"//{request.host}").hostname or "")
-
-
-def render_error(status: int, message: str) -> tuple[str, int]:
-    from flask import render_template
-
-    try:
-        return render_template("error.html", status=status, message=message, nav=""), status
-    except Exception:  # the error page must never fail itself (e.g. outside a request)
-        from markupsafe import escape
-
-        return f"<!doctype html><title>{status}</title><p>{escape(message)}</p>", status
 
 
 def time_tag(ms: int | None) -> Markup:

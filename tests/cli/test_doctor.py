@@ -109,7 +109,7 @@ def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'registry.db'}"
     env["REGISTRY_INSTANCE_PATH"] = str(tmp_path / "instance")
     return subprocess.run(
-        [sys.executable, "-c", "from registry.cli import main; main()", "doctor", *args],
+        [sys.executable, "-c", "from registry.main import main; main()", "doctor", *args],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+# Route modules register on `bp` (defined in .blueprint) when imported.
+from . import admin, chat, openapi  # noqa: F401
+from .blueprint import bp
 
-from ..guards import check_api_request
-
-bp = Blueprint("api", __name__, url_prefix="/api")
-bp.before_request(check_api_request)  # cross-site writes: origin, then body media type
-
-# Route modules register on `bp` when imported.
-from . import admin, chat, openapi  # noqa: E402,F401
+__all__ = ["bp"]

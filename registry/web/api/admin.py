@@ -30,8 +30,8 @@ from registry.domain.ports import Change, Revision
 from registry.domain.service import SOURCE_API, RegistryPatch, RegistryService
 from registry.domain.tokens import ADMIN, EDITOR, READER, TokenNotFound, TokenStore, issue
 
-from .. import get_service
 from ..auth import authorize, current_actor, require
+from ..deps import get_service, token_store
 from ..errors import APIProblem
 from ..guards import check_body_type
 from ..http import (
@@ -44,7 +44,7 @@ from ..http import (
     text_param,
     version_param,
 )
-from . import bp
+from .blueprint import bp
 from .shapes import document, document_etag, document_state
 
 REGISTRY_CREATE_KEYS = frozenset({"slug", "display_name", "description", "extensions", "tags"})
@@ -178,7 +178,7 @@ def _require_history(service: RegistryService) -> None:
 
 
 def _tokens() -> TokenStore:
-    return current_app.extensions["tokens"]
+    return token_store()
 
 
 # --- registries ------------------------------------------------------------------------------

@@ -29,8 +29,8 @@ from registry.domain.resolution import COOKIE_NAME, select_profile
 from registry.domain.service import SOURCE_API, ProfilePatch
 from registry.domain.slugs import SlugError, parse_slug
 
-from .. import get_service
 from ..auth import current_actor, require
+from ..deps import get_service
 from ..http import (
     expected_version_from_request,
     json_body,
@@ -40,7 +40,7 @@ from ..http import (
     text_param,
     version_param,
 )
-from . import bp
+from .blueprint import bp
 from .shapes import document, document_etag, document_state, list_item
 
 # Body keys the routes consume themselves; everything else is a profile field.

@@ -25,10 +25,10 @@ from registry import __version__
 from registry.domain.jsonutil import canonical_digest
 from registry.domain.tokens import READER
 
-from .. import get_service
-from ..auth import auth_enabled, require
+from ..auth import require
+from ..deps import auth_enabled, get_service
 from ..http import json_response
-from . import bp
+from .blueprint import bp
 
 DOCUMENT_FILE = "openapi.yaml"
 

@@ -6,9 +6,9 @@ from flask import current_app, url_for
 
 from registry.domain.health import find_problems
 
-from .. import get_service
+from ..deps import get_service
 from ..htmx import render
-from . import bp
+from .blueprint import bp
 from .session import page_require
 
 RECENT = 15

@@ -21,10 +21,10 @@ from registry.domain.ports import Revision
 from registry.domain.service import SOURCE_UI
 from registry.domain.slugs import SlugError, parse_slug
 
-from .. import get_service
+from ..deps import get_service
 from ..errors import status_for
 from ..htmx import render
-from . import bp
+from .blueprint import bp
 from .session import actor, current_viewer, page_require
 
 REVISIONS_SHOWN = 100

@@ -35,9 +35,9 @@ from registry.domain.errors import (
 from registry.domain.importer import MODES, ImportPlan, export_yaml, import_yaml
 from registry.domain.slugs import SlugError, parse_slug
 
-from .. import get_service
+from ..deps import get_service
 from ..htmx import render
-from . import bp
+from .blueprint import bp
 from .history import diff_rows
 from .session import actor, current_viewer, page_require
 

@@ -49,9 +49,9 @@ from registry.forms.profile_editor import (
     validate,
 )
 
-from .. import get_service
+from ..deps import get_service
 from ..htmx import htmx_redirect, is_htmx, render
-from . import bp
+from .blueprint import bp
 from .session import actor, current_viewer, page_require
 
 EDITOR = "profiles/edit.html"

@@ -34,9 +34,9 @@ from registry.domain.errors import (
 from registry.domain.model import Profile, Registry
 from registry.domain.service import SOURCE_UI, RegistryPatch, RegistryService
 
-from .. import get_service
+from ..deps import get_service
 from ..htmx import is_htmx, render
-from . import bp
+from .blueprint import bp
 from .session import actor, page_require
 
 PAGE_SIZE = 50

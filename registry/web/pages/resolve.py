@@ -27,11 +27,9 @@ from registry.domain.jsonutil import parse_json
 from registry.domain.resolution import canonical_override_key
 from registry.domain.service import MAX_PAGE
 
-from .. import get_service
-from ..auth import auth_enabled
+from ..deps import auth_enabled, get_service, public_reads
 from ..htmx import is_htmx, render
-from ..tokens import public_reads
-from . import bp
+from .blueprint import bp
 from .history import display_value
 from .session import page_require
 

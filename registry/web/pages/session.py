@@ -20,8 +20,8 @@ from registry.domain import sessions
 from registry.domain import tokens as tk
 from registry.domain.metadata import now_ms
 
-from ..auth import auth_enabled
-from . import bp
+from ..deps import auth_enabled, token_store
+from .blueprint import bp
 
 F = TypeVar("F", bound=Callable[..., Any])
 SESSION_KEY = "sid"  # the cookie's session id; the record lives in the token store
@@ -56,7 +56,7 @@ def current_viewer() -> Viewer | None:
         viewer = Viewer("local", tk.ADMIN, can_logout=False)
     elif session.get(SESSION_KEY):
         token = sessions.session_token(
-            current_app.extensions["tokens"], session[SESSION_KEY], now_ms(), session_policy()
+            token_store(), session[SESSION_KEY], now_ms(), session_policy()
         )
         if token is not None:
             viewer = Viewer(token.name, token.role)
@@ -102,7 +102,7 @@ def _safe_next(target: str | None) -> str:
 
 def _start_session(token: tk.Token) -> None:
     """Log the browser in as `token`: a fresh cookie (no fixation) naming a new session."""
-    store = current_app.extensions["tokens"]
+    store = token_store()
     at = now_ms()
     session.clear()
     session[SESSION_KEY] = sessions.start_session(store, token, at, session_policy())
@@ -131,7 +131,7 @@ def login():
     if request.method == "GET" and "token" in request.args:
         error, status = TOKEN_IN_URL, 400
     elif request.method == "POST":
-        store = current_app.extensions["tokens"]
+        store = token_store()
         if "code" in request.form:
             try:
                 token = sessions.redeem_login_link(store, request.form["code"], now_ms())
@@ -159,7 +159,7 @@ def logout():
     """End the server-side session too: a copy of the cookie is useless afterwards."""
     sid = session.get(SESSION_KEY)
     if sid and auth_enabled():
-        sessions.end_session(current_app.extensions["tokens"], sid)
+        sessions.end_session(token_store(), sid)
     session.clear()
     flash("Logged out.", "success")
     return redirect(url_for("pages.login"))
