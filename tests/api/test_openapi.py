@@ -19,9 +19,14 @@ from registry.domain.model import Profile, Registry
 from registry.domain.ports import Change, Revision
 from registry.domain.resolution import ResolvedProfile
 from registry.domain.tokens import ROLES, Token, issue
-from registry.web.api.admin import change_item, registry_summary, revision_item
 from registry.web.api.openapi import openapi_document
-from registry.web.api.shapes import DOCUMENT_KEYS, LIST_ITEM_KEYS
+from registry.web.api.shapes import (
+    DOCUMENT_KEYS,
+    LIST_ITEM_KEYS,
+    change_item,
+    registry_summary,
+    revision_item,
+)
 from tests.api.openapi_check import METHODS, ResponseChecker, checker, is_api_path
 
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Route modules register on `bp` (defined in .blueprint) when imported.
-from . import admin, chat, openapi  # noqa: F401
+from . import changes, chat, openapi, registries, registry_profiles, revisions, tokens, transfer  # noqa: F401
 from .blueprint import bp
 
 __all__ = ["bp"]

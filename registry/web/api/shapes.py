@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from registry.domain.model import Profile, Registry, profile_to_data
+from registry.domain.model import Profile, Registry, metadata_to_data, profile_to_data
+from registry.domain.ports import Change, Revision
 from registry.domain.service import RegistryService
 
 LIST_ITEM_KEYS = (
@@ -70,3 +71,45 @@ def document_state(service: RegistryService, registry: str | None, slug: str) ->
     reg = service.get_registry(registry)
     p = service.get_profile(reg.slug, slug)
     return document_etag(reg, p), p.metadata.version
+
+
+def registry_summary(reg: Registry, profile_count: int) -> dict[str, Any]:
+    """A registry header with its profile count; every key always present."""
+    return {
+        "slug": reg.slug,
+        "display_name": reg.display_name,
+        "description": reg.description,
+        "default_profile_slug": reg.default_profile_slug,
+        "read_only": reg.is_managed,
+        "managed_by": reg.managed_by,
+        "metadata": metadata_to_data(reg.metadata),
+        "extensions": reg.extensions,
+        "profile_count": profile_count,
+    }
+
+
+def registry_etag(reg: Registry, profile_count: int) -> str:
+    """Changes with the registry's version and with its profile count."""
+    return f"registry:{reg.slug}:v{reg.metadata.version}:n{profile_count}"
+
+
+def revision_item(rev: Revision) -> dict[str, Any]:
+    return {
+        "id": rev.id,
+        "version": rev.version,
+        "operation": rev.operation,
+        "actor": rev.actor,
+        "at_ms": rev.at_ms,
+    }
+
+
+def change_item(change: Change) -> dict[str, Any]:
+    return {
+        "id": change.id,
+        "registry": change.registry,
+        "profile": change.profile,
+        "operation": change.operation,
+        "version": change.version,
+        "actor": change.actor,
+        "at_ms": change.at_ms,
+    }

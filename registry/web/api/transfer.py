@@ -1,0 +1,82 @@
+"""Import (YAML body: plan, dry run or apply, all or nothing) and export (canonical YAML)."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, request
+
+from registry.domain.errors import FieldError, ValidationError
+from registry.domain.importer import MODES, export_yaml, import_yaml
+from registry.domain.tokens import ADMIN, EDITOR, READER
+
+from ..auth import authorize, current_actor, require
+from ..deps import get_service
+from ..guards import check_body_type
+from ..http import (
+    json_response,
+    not_modified,
+    text_param,
+)
+from .blueprint import bp
+from .common import (
+    YAML_TYPES,
+    bool_param,
+    registry_path,
+)
+
+
+@bp.post("/import")
+@require(EDITOR)
+def import_document() -> Response:
+    """A YAML body (bundle, single registry or legacy map) -> the import plan.
+
+    `mode`: create-only | upsert (default) | mirror (admin only: it deletes);
+    `dry_run=true` plans without writing. Applying is all or nothing.
+    """
+    service = get_service()
+    mode = request.args.get("mode", "upsert").strip().lower() or "upsert"
+    if mode not in MODES:
+        raise ValidationError(FieldError("mode", f"must be one of {', '.join(MODES)}"))
+    dry_run = bool_param("dry_run")
+    if mode == "mirror":
+        authorize(ADMIN)
+    check_body_type(YAML_TYPES)
+    raw = request.get_data(cache=False)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            FieldError("body", f"not valid UTF-8 (byte {exc.start})"),
+            message="bad request: the YAML document is not valid UTF-8",
+        ) from None
+    if not text.strip():
+        # An empty document would mean "nothing" (a mirror of it deletes everything).
+        raise ValidationError(FieldError("body", "request body must be a YAML document"))
+    plan = import_yaml(
+        service,
+        text,
+        mode=mode,
+        dry_run=dry_run,
+        actor=current_actor(),
+        max_bytes=current_app.config["REGISTRY_MAX_IMPORT_BYTES"],
+    )
+    return json_response(plan.to_data())
+
+
+@bp.get("/export")
+@require(READER)
+def export_document() -> Response:
+    """The canonical YAML bundle of the store (or of `?registry=`), as a download."""
+    service = get_service()
+    registry = text_param("registry")
+    if registry is not None:
+        registry = service.get_registry(registry_path(registry)).slug
+    etag = f"export:{service.latest_change_id()}:{registry or '*'}"
+    if not_modified(etag):
+        return json_response(None, etag=etag)
+    text = export_yaml(service, registry)
+    response = Response(text, content_type="application/yaml; charset=utf-8")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{registry or "profiles"}.yaml"'
+    )
+    response.set_etag(etag)
+    return response
