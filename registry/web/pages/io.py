@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Response, abort, current_app, request, url_for
+from flask import Blueprint, Response, abort, current_app, request, url_for
 
 from registry.domain.errors import (
     ConflictError,
@@ -37,9 +37,10 @@ from registry.domain.slugs import SlugError, parse_slug
 
 from ..deps import get_service
 from ..htmx import render
-from .blueprint import bp
 from .history import diff_rows
 from .session import actor, current_viewer, page_require
+
+bp = Blueprint("io", __name__)
 
 MODE_HELP = {
     "create-only": "Add what is missing. Existing registries and profiles are never changed, "
@@ -219,7 +220,7 @@ def export_page():
         "io/export.html",
         registries=get_service().list_registries(),
         selected=registry or "",
-        api_url=url_for("api.export_document", registry=registry),
+        api_url=url_for("api.transfer.export_document", registry=registry),
         nav="io",
     )
 
