@@ -33,10 +33,10 @@ from registry.domain.errors import (
     ValidationError,
 )
 from registry.domain.importer import MODES, ImportPlan, export_yaml, import_yaml
-from registry.domain.slugs import SlugError, parse_slug
 
 from ..deps import get_service
 from ..htmx import render
+from ..http import slug_param, text_param
 from .history import diff_rows
 from .session import actor, current_viewer, page_require
 
@@ -202,13 +202,11 @@ def import_submit():
 
 
 def _registry_param() -> str | None:
-    raw = request.args.get("registry", "").strip()
-    if not raw:
+    """`?registry=` as the export API reads it: a malformed slug is a 400, a missing one 404."""
+    raw = text_param("registry")
+    if raw is None:
         return None
-    try:
-        return get_service().get_registry(parse_slug(raw, "registry slug")).slug
-    except SlugError as exc:
-        abort(404, str(exc))
+    return get_service().get_registry(slug_param(raw, "registry", "registry")).slug
 
 
 @bp.get("/export")
