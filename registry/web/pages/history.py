@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, request, url_for
 
 from registry.domain.diff import profile_diff
-from registry.domain.errors import ConflictError, RegistryError, VersionConflict
+from registry.domain.errors import ConflictError, RegistryError, ValidationError, VersionConflict
 from registry.domain.model import Profile, Registry
 from registry.domain.ports import Revision
 from registry.domain.service import SOURCE_UI
@@ -24,6 +24,7 @@ from registry.domain.slugs import SlugError, parse_slug
 from ..deps import get_service
 from ..errors import status_for
 from ..htmx import render
+from ..http import parse_int
 from .session import actor, current_viewer, page_require
 
 bp = Blueprint("history", __name__)
@@ -69,9 +70,10 @@ def _ref(raw: str | None, name: str) -> int | str | None:
         return None
     if raw == CURRENT:
         return CURRENT
-    if raw.isdigit() and len(raw) <= 18:
-        return int(raw)
-    raise ValueError(f'{name}: must be a revision number or "current"')
+    try:
+        return parse_int(raw, name, minimum=1, maximum=10**18 - 1)
+    except ValidationError:
+        raise ValueError(f'{name}: must be a revision number or "current"') from None
 
 
 def _label(ref: int | str, revisions: dict[int, Revision], current: Profile | None) -> str:
