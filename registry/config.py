@@ -27,6 +27,17 @@ DEFAULTS: dict[str, Any] = {
     "REGISTRY_SESSION_IDLE_MINUTES": 8 * 60,  # a UI session ends after this long without use
     "REGISTRY_SESSION_LIFETIME_HOURS": 7 * 24,  # and this long after login, whatever happens
     "REGISTRY_LOGIN_LINK_MINUTES": 15,  # one-time login links expire after this
+    # Change notifications (README, Change notifications)
+    "REGISTRY_STREAM_MAX_CONNECTIONS": 0,  # open streams per worker process; 0 = threads // 2
+    "REGISTRY_STREAM_HEARTBEAT_SECONDS": 15.0,  # a comment line when nothing changed
+    "REGISTRY_STREAM_POLL_SECONDS": 0.25,  # how often a stream reads the change feed
+    "REGISTRY_STREAM_MAX_SECONDS": 300.0,  # a stream ends then; clients resume (Last-Event-ID)
+    "REGISTRY_WEBHOOK_ALLOW_HOSTS": "",  # hosts exempt from the private-address refusal
+    "REGISTRY_WEBHOOK_WORKER": "auto",  # deliver in this process: auto = not when TESTING
+    "REGISTRY_WEBHOOK_TIMEOUT_SECONDS": 5.0,  # connect + response time-out per attempt
+    "REGISTRY_WEBHOOK_RETRY_BASE_SECONDS": 5.0,  # first retry delay; doubles, capped at 1 h
+    "REGISTRY_WEBHOOK_RETRY_HOURS": 24.0,  # an event is retried this long, then failed
+    "REGISTRY_WEBHOOK_DISABLE_AFTER": 20,  # consecutive failed attempts disable a subscription
 }
 
 ENV_KEYS = [k for k in DEFAULTS if k != "MAX_CONTENT_LENGTH"]
@@ -41,6 +52,8 @@ def from_environ(environ: os._Environ[str] | dict[str, str] = os.environ) -> dic
                 value = flag(environ, key)  # a typo fails the start instead of meaning false
             elif isinstance(DEFAULTS[key], int):
                 value = int(value)
+            elif isinstance(DEFAULTS[key], float):
+                value = float(value)
             out[key] = value
     return out
 

@@ -148,6 +148,9 @@ def serve(
 ) -> None:
     """Run gunicorn in this process until SIGTERM/SIGINT (graceful stop, exit code 0)."""
     prepare_app(app)
+    from registry.web.api.stream import set_stream_limit
+
+    set_stream_limit(app, threads)
     options = gunicorn_options(
         app,
         host=host,
