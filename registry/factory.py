@@ -15,6 +15,8 @@ from registry.domain.middleware import MiddlewareRegistry, load_definitions
 from registry.domain.service import RegistryService
 from registry.store import open_store
 from registry.store.sql_tokens import open_token_store
+from registry.store.sql_webhooks import open_webhook_store
+from registry.webhook_worker import ensure_worker
 
 # The project folder (templates/, static/, node_modules/, instance/), beside app.py: the
 # factory moved into the package, the app's files did not.
@@ -56,6 +58,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _seed(app, service)
     tokens = open_token_store(store, app.config["REGISTRY_TOKEN_STORE"], app.instance_path)
     app.extensions["tokens"] = tokens
+    app.extensions["webhooks"] = open_webhook_store(store)  # None beside a YAML store
+
+    @app.before_request
+    def start_webhook_worker() -> None:
+        # Per process, on its first request: `serve` forks workers after building the app,
+        # and a thread started before a fork does not exist in the children.
+        ensure_worker(app)
 
     @app.teardown_appcontext
     def release_connection(_exc: BaseException | None) -> None:

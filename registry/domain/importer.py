@@ -385,6 +385,17 @@ def apply_plan(
                 )
             if progress:
                 progress(done, total)
+        counts: dict[str, int] = {}
+        for op in ops:
+            verb, kind = op[0].split("_", 1)
+            key = f"{'registries' if kind == 'registry' else 'profiles'}_{verb}d"
+            counts[key] = counts.get(key, 0) + 1
+        touched = sorted({op[1].slug if hasattr(op[1], "slug") else str(op[1]) for op in ops})
+        store.notify(
+            "import.completed",
+            tuple(touched),
+            {"actor": actor, "source": source, "registries": touched, "counts": counts},
+        )
     plan.applied = True
     return plan
 

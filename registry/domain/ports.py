@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from .model import Profile, Registry
 
@@ -142,3 +142,8 @@ class Store(Connections, Protocol):
         ...
 
     def latest_change_id(self) -> int: ...
+
+    def notify(self, event_type: str, registries: tuple[str, ...], data: dict[str, Any]) -> None:
+        """Queue a webhook event that is not one write (an import's summary) in the current
+        transaction; a no-op for stores without webhooks."""
+        ...

@@ -183,11 +183,71 @@ def _v4_ui_sessions(db: pw.Database) -> None:
     db.create_tables([UISession, LoginLink], safe=False)
 
 
+def _v5_webhooks(db: pw.Database) -> None:
+    """Webhook subscriptions, their outbox (one delivery row per event and subscription,
+    written in the transaction of the change) and the attempts made."""
+
+    class Subscription(pw.Model):
+        id = pw.BigAutoField()
+        url = pw.TextField()
+        registry = pw.TextField(default="")
+        events = pw.TextField(default="")
+        secret = pw.TextField()
+        created_at_ms = pw.BigIntegerField()
+        created_by = pw.TextField(default="")
+        disabled_at_ms = pw.BigIntegerField(null=True)
+        disabled_reason = pw.TextField(default="")
+        failures = pw.IntegerField(default=0)
+
+        class Meta:
+            database = db
+            table_name = "webhook_subscriptions"
+
+    class Delivery(pw.Model):
+        id = pw.BigAutoField()
+        subscription_id = pw.BigIntegerField()
+        message_id = pw.TextField()
+        event_type = pw.TextField()
+        payload = pw.TextField()
+        order_key = pw.TextField(default="")
+        status = pw.TextField(default="pending")
+        attempts = pw.IntegerField(default=0)
+        created_at_ms = pw.BigIntegerField()
+        next_attempt_ms = pw.BigIntegerField()
+        lease_until_ms = pw.BigIntegerField(default=0)
+        delivered_at_ms = pw.BigIntegerField(null=True)
+        last_status = pw.IntegerField(null=True)
+
+        class Meta:
+            database = db
+            table_name = "webhook_deliveries"
+            indexes = (
+                (("status", "next_attempt_ms"), False),
+                (("subscription_id", "id"), False),
+            )
+
+    class Attempt(pw.Model):
+        id = pw.BigAutoField()
+        delivery_id = pw.BigIntegerField(index=True)
+        at_ms = pw.BigIntegerField()
+        status = pw.IntegerField()
+        latency_ms = pw.IntegerField()
+        error = pw.TextField(default="")
+        response_excerpt = pw.TextField(default="")
+
+        class Meta:
+            database = db
+            table_name = "webhook_attempts"
+
+    db.create_tables([Subscription, Delivery, Attempt], safe=False)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "registries, profiles and revisions", _v1_initial),
     Migration(2, "casefolded search text on profiles", _v2_search_text),
     Migration(3, "API tokens", _v3_tokens),
     Migration(4, "UI sessions and login links", _v4_ui_sessions),
+    Migration(5, "webhook subscriptions, outbox and attempts", _v5_webhooks),
 ]
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -47,8 +48,10 @@ from ..domain.model import (
 )
 from ..domain.ports import Change, ProfilePage, ProfileQuery, Revision, WriteOptions
 from ..domain.text import SUSPECT_JSON_RE, repair_tree
+from ..domain.webhooks import change_data, event_type_of
 from .migrations import migrate, search_text
 from .sql_models import build_models
+from .sql_outbox import fan_out, outbox_models
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -336,6 +339,7 @@ class SQLStore(PooledConnections):
     def __init__(self, url: str) -> None:
         self.db, self.kind, self.url = connect_database(url)
         self.models = build_models(self.db)
+        self.outbox = outbox_models(self.db)
         self._closed = False
         self._thread_writer = threading.RLock()
         self._writer_depth = 0
@@ -546,16 +550,47 @@ class SQLStore(PooledConnections):
         at_ms: int,
         snapshot: str | None,
     ) -> None:
-        self.models.revision.insert(
+        """Append the revision (history and change feed) and queue its webhook deliveries,
+        in the write's transaction (the outbox, see `sql_outbox`)."""
+        operation = _column_text(opts.operation or action)
+        actor = _column_text(opts.actor)
+        change_id = self.models.revision.insert(
             registry=registry,
             profile=profile,
             version=version,
             action=action,
-            operation=_column_text(opts.operation or action),
-            actor=_column_text(opts.actor),
+            operation=operation,
+            actor=actor,
             at_ms=at_ms,
             snapshot=snapshot,
         ).execute()
+        event_type = event_type_of(profile, action, operation)
+        if event_type is None:
+            return
+        change = Change(int(change_id), registry, profile, operation, version, actor, at_ms)
+        fan_out(
+            self.outbox,
+            message_id=f"msg_change_{change.id}",
+            event_type=event_type,
+            registries=(registry,),
+            data=change_data(change),
+            at_ms=at_ms,
+            order_key=f"{registry}/{profile}",
+        )
+
+    def notify(self, event_type: str, registries: tuple[str, ...], data: dict[str, Any]) -> None:
+        """Queue a store-wide webhook event (an import's summary) in the current transaction."""
+        self._check()
+        at = now_ms()
+        fan_out(
+            self.outbox,
+            message_id=f"msg_{event_type.replace('.', '_')}_{uuid.uuid4().hex}",
+            event_type=event_type,
+            registries=registries,
+            data=data,
+            at_ms=at,
+            order_key=event_type,
+        )
 
     # --- registries ------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..domain.errors import (
     AlreadyExists,
@@ -452,6 +452,9 @@ class YAMLFileStore:
     ) -> list[Change]:
         self._check()
         return []
+
+    def notify(self, event_type: str, registries: tuple[str, ...], data: dict[str, Any]) -> None:
+        """Webhooks need an SQL store (their outbox is a table): nothing to queue."""
 
     def latest_change_id(self) -> int:
         """The file's mtime in microseconds (0 while there is no file): every write moves it

@@ -13,6 +13,7 @@ from flask import current_app
 from registry import config as cfg
 from registry.domain.service import RegistryService
 from registry.domain.sessions import AccountStore
+from registry.domain.webhooks import WebhookStore, WebhooksUnavailable
 
 
 def get_service() -> RegistryService:
@@ -21,6 +22,14 @@ def get_service() -> RegistryService:
 
 def token_store() -> AccountStore:
     return current_app.extensions["tokens"]
+
+
+def webhook_store() -> WebhookStore:
+    """The webhook store; a YAML deployment has none (409: webhooks need an SQL store)."""
+    store = current_app.extensions.get("webhooks")
+    if store is None:
+        raise WebhooksUnavailable()
+    return store
 
 
 def auth_enabled() -> bool:

@@ -20,6 +20,7 @@ from . import (
     stream,
     tokens,
     transfer,
+    webhooks,
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -37,6 +38,7 @@ ROUTE_BLUEPRINTS = tuple(
         changes,
         stream,
         tokens,
+        webhooks,
         openapi,
     )
 )
