@@ -35,10 +35,20 @@ from registry.domain.middleware import MiddlewareRegistry, load_definitions
 from registry.domain.service import SOURCE_CLI, RegistryService
 from registry.domain.sessions import AccountStore
 from registry.domain.tokens import ADMIN, ROLES, issue
+from registry.domain.webhooks import (
+    EVENT_TYPES,
+    WebhookStore,
+    WebhooksUnavailable,
+    add_subscription,
+    allowed_hosts,
+    enqueue_test,
+    subscription,
+)
 from registry.domain.yaml_codec import decode_registries, encode_registries
 from registry.serve import serve_command
 from registry.web.deps import auth_enabled
 from registry.web.tokens import announce_login, bootstrap_admin, login_link_url
+from registry.webhook_worker import LEASE_MS, deliver
 
 
 def _service() -> RegistryService:
@@ -317,6 +327,95 @@ def token_revoke_command(id_or_name: str) -> None:
     click.echo(f'revoked token {token.id} ("{token.name}", {token.role})')
 
 
+@click.group("webhook")
+def webhook_group() -> None:
+    """Add, list, remove and test webhook subscriptions (secrets are shown once)."""
+
+
+def _webhooks() -> WebhookStore:
+    store = current_app.extensions.get("webhooks")
+    if store is None:
+        raise click.ClickException(str(WebhooksUnavailable()))
+    return store
+
+
+@webhook_group.command("add")
+@click.argument("url")
+@click.option("--registry", default="", help="Only this registry's events.")
+@click.option(
+    "--events",
+    multiple=True,
+    help=f"Event types (repeat, or comma-separated) [default: all]: {', '.join(EVENT_TYPES)}",
+)
+@with_appcontext
+def webhook_add_command(url: str, registry: str, events: tuple[str, ...]) -> None:
+    """Subscribe URL and print its signing secret alone on stdout (the only time it is shown)."""
+    allow = allowed_hosts(str(current_app.config.get("REGISTRY_WEBHOOK_ALLOW_HOSTS") or ""))
+    try:
+        if registry:
+            _service().get_registry(registry)
+        new = add_subscription(
+            _webhooks(),
+            url,
+            registry=registry,
+            events=events,
+            allow=allow,
+            actor="cli",
+            now_ms=now_ms(),
+        )
+    except RegistryError as exc:
+        _fail(exc)
+        return
+    click.echo(f"added webhook {new.subscription.id} -> {new.subscription.url}", err=True)
+    click.echo(new.secret)
+
+
+@webhook_group.command("list")
+@with_appcontext
+def webhook_list_command() -> None:
+    """Subscriptions as a table (never their secrets)."""
+    rows = [("ID", "URL", "REGISTRY", "EVENTS", "STATE")]
+    for sub in _webhooks().list_subscriptions():
+        state = "active" if sub.active else f"disabled: {sub.disabled_reason}"
+        rows.append((str(sub.id), sub.url, sub.registry or "*", ",".join(sub.events) or "*", state))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+@webhook_group.command("remove")
+@click.argument("sub_id", type=int)
+@with_appcontext
+def webhook_remove_command(sub_id: int) -> None:
+    """Remove a subscription with its pending deliveries and log."""
+    try:
+        _webhooks().remove_subscription(sub_id)
+    except RegistryError as exc:
+        _fail(exc)
+        return
+    click.echo(f"removed webhook {sub_id}")
+
+
+@webhook_group.command("test")
+@click.argument("sub_id", type=int)
+@with_appcontext
+def webhook_test_command(sub_id: int) -> None:
+    """Send a signed test event now and say how the receiver answered."""
+    store = _webhooks()
+    try:
+        sub = subscription(store, sub_id)
+    except RegistryError as exc:
+        _fail(exc)
+        return
+    at = now_ms()
+    delivery = enqueue_test(store, sub, at, due_ms=at + LEASE_MS)
+    attempt = deliver(store, delivery, current_app.config)
+    if attempt is None or not attempt.ok:
+        detail = "" if attempt is None else (attempt.error or f"HTTP {attempt.status}")
+        raise click.ClickException(f"test event not accepted: {detail} (it will be retried)")
+    click.echo(f"delivered: HTTP {attempt.status} in {attempt.latency_ms} ms")
+
+
 @click.command("login-link")
 @click.option(
     "--role", type=click.Choice(ROLES), default=ADMIN, show_default=True, help="Role to log in as."
@@ -380,6 +479,7 @@ COMMANDS = [
     init_command,
     login_link_command,
     token_group,
+    webhook_group,
     serve_command,
     import_command,
     export_command,
