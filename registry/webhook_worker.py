@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from registry import config as cfg
+from registry.domain.errors import StoreClosed, StoreUnavailable
 from registry.domain.metadata import now_ms
 from registry.domain.webhooks import (
     RESPONSE_EXCERPT_BYTES,
@@ -151,7 +152,10 @@ class DeliveryWorker(threading.Thread):
             sent = 0
             try:
                 sent = drain(self.store, self.config)
-            except Exception:  # the database is down, or a bug: keep the worker alive
+            except (StoreUnavailable, StoreClosed) as exc:  # an outage: wait for the database
+                log.warning("webhook delivery paused: %s", exc)
+                self.stopping.wait(5)
+            except Exception:  # a bug: keep the worker alive
                 log.exception("webhook delivery failed; retrying")
                 self.stopping.wait(5)
             finally:

@@ -27,7 +27,7 @@ from ..domain.webhooks import (
 )
 from .migrations import write_transaction
 from .sql_outbox import OutboxModels, outbox_models, subscription_of
-from .sql_store import PooledConnections
+from .sql_store import MAX_ID, PooledConnections
 
 
 def delivery_of(row: Any) -> Delivery:
@@ -88,6 +88,8 @@ class SQLWebhookStore(PooledConnections):
 
     def get_subscription(self, sub_id: int) -> Subscription | None:
         self._check()
+        if not 0 < sub_id <= MAX_ID:
+            return None
         S = self.m.subscription
         row = S.select().where(S.id == sub_id).first()
         return None if row is None else subscription_of(row)
@@ -95,6 +97,8 @@ class SQLWebhookStore(PooledConnections):
     def remove_subscription(self, sub_id: int) -> None:
         self._check()
         S, D, A = self.m.subscription, self.m.delivery, self.m.attempt
+        if not 0 < sub_id <= MAX_ID:
+            raise SubscriptionNotFound(sub_id)
         with write_transaction(self.db):
             if not S.delete().where(S.id == sub_id).execute():
                 raise SubscriptionNotFound(sub_id)
@@ -105,6 +109,8 @@ class SQLWebhookStore(PooledConnections):
     def enable_subscription(self, sub_id: int) -> None:
         self._check()
         S = self.m.subscription
+        if not 0 < sub_id <= MAX_ID:
+            raise SubscriptionNotFound(sub_id)
         updated = (
             S.update(disabled_at_ms=None, disabled_reason="", failures=0)
             .where(S.id == sub_id)
@@ -123,6 +129,8 @@ class SQLWebhookStore(PooledConnections):
 
     def get_delivery(self, delivery_id: int) -> Delivery | None:
         self._check()
+        if not 0 < delivery_id <= MAX_ID:
+            return None
         D = self.m.delivery
         row = D.select().where(D.id == delivery_id).first()
         return None if row is None else delivery_of(row)
