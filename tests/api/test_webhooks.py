@@ -297,7 +297,9 @@ def test_redirects_are_not_followed(hook_app, receiver: Receiver):
 
 
 def test_yaml_store_answers_that_webhooks_need_sql(make_app, tmp_path):
-    app = make_app(REGISTRY_STORE=f"yaml:{tmp_path / 'r.yaml'}")
+    app = make_app(
+        REGISTRY_STORE=f"yaml:{tmp_path / 'r.yaml'}", REGISTRY_INSTANCE_PATH=str(tmp_path)
+    )
     response = app.test_client().post("/api/webhooks", json={"url": "https://example.com/"})
     assert response.status_code == 409
     assert "SQL store" in response.json["detail"]
