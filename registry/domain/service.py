@@ -120,6 +120,8 @@ class RegistryService:
                 self.codecs.register(codec)
         self.default_registry = registry_slug(default_registry, "default_registry")
         self.limits = limits or Limits()
+        # registry -> (change id, tags): valid while the store's latest change id is the same
+        self._tags: dict[str, tuple[int, list[str]]] = {}
 
     # --- the store behind the service (lifecycle; the store itself stays private) ----------
 
@@ -300,8 +302,19 @@ class RegistryService:
         return self._store.list_profiles(reg.slug, query)
 
     def list_tags(self, registry: str | None) -> list[str]:
-        """The tags a registry's profiles use (for pickers), case-insensitively distinct."""
-        return self._store.list_tags(self.get_registry(registry).slug)
+        """The tags a registry's profiles use (for pickers), case-insensitively distinct.
+
+        Reading them scans the registry's tag column, so the answer is kept until the store's
+        latest change id moves (one cheap query; any write anywhere moves it, so the list is
+        never stale; stores without a change feed are read every time)."""
+        slug = self.get_registry(registry).slug
+        change = self._store.latest_change_id()
+        hit = self._tags.get(slug)
+        if hit is not None and change and hit[0] == change:
+            return list(hit[1])
+        tags = self._store.list_tags(slug)
+        self._tags[slug] = (change, tags)
+        return list(tags)
 
     def iter_profiles(self, registry: str | None) -> Iterator[Profile]:
         return self._store.iter_profiles(self.get_registry(registry).slug)
