@@ -94,6 +94,20 @@ class RegistryPatch:
 
 
 @dataclass
+class SearchHit:
+    registry: str
+    profile: Profile
+    by_tag: bool  # matched only a tag (not the slug, name or description)
+
+
+@dataclass
+class SearchResult:
+    hits: list[SearchHit]  # at most the limit, by registry then slug
+    total: int  # every match in every registry
+    per_registry: dict[str, int]  # registry -> matches (registries with none left out)
+
+
+@dataclass
 class RegistrySummary:
     registry: Registry
     profile_count: int
@@ -300,6 +314,27 @@ class RegistryService:
             descending=descending,
         )
         return self._store.list_profiles(reg.slug, query)
+
+    def search_profiles(self, q: str, limit: int = 20) -> SearchResult:
+        """Profiles of every registry whose slug, name, description or tags hold `q` (any
+        case): the header's search box, for when the registry is not known. Reads one page of
+        `limit` and a count per registry."""
+        q = q.strip()
+        if limit < 1 or limit > MAX_PAGE:
+            raise ValidationError(FieldError("limit", f"must be between 1 and {MAX_PAGE}"))
+        hits: list[SearchHit] = []
+        per_registry: dict[str, int] = {}
+        if not q:
+            return SearchResult(hits=hits, total=0, per_registry=per_registry)
+        folded = q.casefold()
+        for reg in sorted(self._store.list_registries(), key=lambda r: r.slug):
+            page = self._store.list_profiles(reg.slug, ProfileQuery(q=q, limit=limit))
+            if page.total:
+                per_registry[reg.slug] = page.total
+            for p in page.items[: limit - len(hits)]:
+                text = "\n".join((p.slug, p.display_name, p.description)).casefold()
+                hits.append(SearchHit(reg.slug, p, by_tag=folded not in text))
+        return SearchResult(hits=hits, total=sum(per_registry.values()), per_registry=per_registry)
 
     def list_tags(self, registry: str | None) -> list[str]:
         """The tags a registry's profiles use (for pickers), case-insensitively distinct.
