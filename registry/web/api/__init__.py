@@ -17,6 +17,7 @@ from . import (
     registries,
     registry_profiles,
     revisions,
+    search,
     stream,
     tokens,
     transfer,
@@ -39,6 +40,7 @@ ROUTE_BLUEPRINTS = tuple(
         stream,
         tokens,
         webhooks,
+        search,
         openapi,
     )
 )
