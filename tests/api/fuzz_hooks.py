@@ -19,13 +19,13 @@ UNKNOWN_TOKEN_ID = "0" * 16
 
 @schemathesis.hook
 def before_call(context: schemathesis.HookContext, case: schemathesis.Case, kwargs: Any) -> None:
-    body = case.body if isinstance(case.body, dict) else None
-    if case.method == "POST" and case.path == "/api/webhooks" and body:
-        # Whether a webhook URL is refused depends on where it points (private addresses,
-        # REGISTRY_WEBHOOK_ALLOW_HOSTS), which no schema says; tests/api/test_webhooks.py
-        # covers refusals. A schema-valid URL is made a public one.
-        if isinstance(body.get("url"), str) and body["url"].startswith(("http://", "https://")):
-            body["url"] = "https://hooks.example.com/in"
+    # Whether a webhook URL is refused depends on where it points (private addresses,
+    # REGISTRY_WEBHOOK_ALLOW_HOSTS), which no schema says; tests/api/test_webhooks.py covers
+    # refusals. A schema-valid URL is made a public one.
+    body = case.body if isinstance(case.body, dict) else {}
+    url = body.get("url")
+    if case.path == "/api/webhooks" and isinstance(url, str) and url.startswith("http"):
+        body["url"] = "https://hooks.example.com/in"
     protected = os.environ.get("FUZZ_PROTECTED_TOKEN_ID", "")
     params = case.path_parameters
     if protected and params and str(params.get("token_id", "")).strip() == protected:
