@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import test_serve
 from tests.test_serve import Instance, profile_body
 
 
@@ -59,18 +60,6 @@ def servers() -> Iterator[list[Instance]]:
         inst.stop()
 
 
-def start(url: str, tmp: Path, name: str, servers: list[Instance], **env: str) -> Instance:
-    inst = Instance(url, tmp, name, workers=1)
-    inst.env.update(env)
-    servers.append(inst)
-    return inst
-
-
-def started(inst: Instance) -> Instance:
-    inst.wait_ready()
-    return inst
-
-
 @pytest.mark.slow
 def test_stream_resumes_after_a_reconnect_and_keeps_order_under_a_burst(
     tmp_path: Path, servers: list[Instance]
@@ -112,9 +101,20 @@ def test_stream_resumes_after_a_reconnect_and_keeps_order_under_a_burst(
 
 
 @pytest.mark.slow
-def test_stream_connection_bound_answers_503(tmp_path: Path, servers: list[Instance]) -> None:
+def test_stream_connection_bound_answers_503(
+    tmp_path: Path, servers: list[Instance], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain_env = test_serve.server_env
+
+    def env(url: str) -> dict[str, str]:
+        return {
+            **plain_env(url),
+            "REGISTRY_STREAM_MAX_CONNECTIONS": "2",
+            "REGISTRY_STREAM_HEARTBEAT_SECONDS": "0.5",  # a gone client is noticed soon
+        }
+
+    monkeypatch.setattr(test_serve, "server_env", env)
     server = Instance(f"sqlite:///{tmp_path / 'r.db'}", tmp_path, "s", workers=1)
-    server.env["REGISTRY_STREAM_MAX_CONNECTIONS"] = "2"
     servers.append(server)
     server.wait_ready()
     held = [SSE(server.port, "/api/changes/stream") for _ in range(2)]

@@ -101,6 +101,7 @@ def test_heartbeat_comments_when_nothing_happens(make_app):
         ("?after=-1", {}, "after"),
         ("?after=x", {}, "after"),
         ("", {"Last-Event-ID": "abc"}, "Last-Event-ID"),
+        ("?after=x", {"Last-Event-ID": "3"}, "after"),
         ("?registry=Not%20a%20slug", {}, "registry"),
     ],
 )

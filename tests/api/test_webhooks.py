@@ -253,6 +253,8 @@ def test_unsafe_urls_are_refused_at_add_time(hook_app, url):
         ({"url": "https://example.com/", "events": ["profile.exploded"]}, "events"),
         ({"url": "https://example.com/", "events": "nope"}, "events"),
         ({"url": "https://example.com/", "registry": "Bad Slug"}, "registry"),
+        ({"url": "https://example.com/", "registry": None}, "registry"),
+        ({"url": "https://example.com/", "events": None}, "events"),
         ({"url": 5}, "url"),
         ({"url": "https://example.com/", "secret": "mine"}, "secret"),
     ],

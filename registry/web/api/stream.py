@@ -70,12 +70,14 @@ def set_stream_limit(app: Flask, threads: int) -> None:
 
 
 def _resume_point() -> int:
-    """`Last-Event-ID` (a reconnecting EventSource) wins over `?after=`; 0 = from now on."""
+    """`Last-Event-ID` (a reconnecting EventSource) wins over `?after=`; -1 = from now on.
+    Both are checked whenever given."""
+    raw = request.args.get("after", "").strip()
+    after = parse_int(raw, "after", maximum=2**63 - 1) if raw else -1
     header = request.headers.get("Last-Event-ID", "").strip()
     if header:
         return parse_int(header, "Last-Event-ID", maximum=2**63 - 1)
-    raw = request.args.get("after", "").strip()
-    return parse_int(raw, "after", maximum=2**63 - 1) if raw else -1
+    return after
 
 
 @bp.get("/changes/stream")

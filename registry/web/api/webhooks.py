@@ -31,14 +31,12 @@ def create_subscription(url: Any, registry: Any, events: Any, actor: str) -> wh.
     """The add use case with the web's parsing (API and admin page share it)."""
     if not isinstance(url, str):
         raise ValidationError(FieldError("url", "must be a string"))
+    if not isinstance(registry, str):
+        raise ValidationError(FieldError("registry", "must be a registry slug or empty"))
     slug = ""
-    if registry not in (None, ""):
+    if registry.strip():
         slug = slug_param(registry, "registry", "registry")
         get_service().get_registry(slug)  # 404 for an unknown registry
-    if isinstance(events, str):
-        events = [events]
-    if events is None:
-        events = []
     if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
         raise ValidationError(FieldError("events", "must be a list of event types"))
     return wh.add_subscription(
@@ -77,7 +75,7 @@ def add_webhook() -> Response:
     body = json_body()
     no_unknown(body, WEBHOOK_KEYS).raise_if_any()
     new = create_subscription(
-        body.get("url"), body.get("registry"), body.get("events"), current_actor()
+        body.get("url"), body.get("registry", ""), body.get("events", []), current_actor()
     )
     data = new.subscription.to_data()
     data["secret"] = new.secret
