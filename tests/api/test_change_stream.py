@@ -103,6 +103,7 @@ def test_heartbeat_comments_when_nothing_happens(make_app):
         ("", {"Last-Event-ID": "abc"}, "Last-Event-ID"),
         ("?after=x", {"Last-Event-ID": "3"}, "after"),
         ("?registry=Not%20a%20slug", {}, "registry"),
+        ("?registry=%1C", {}, "registry"),
     ],
 )
 def test_bad_resume_points_and_filters_are_400(stream_app, query, headers, field):

@@ -33,6 +33,7 @@ bp = Blueprint("stream", __name__)
 BATCH = 500  # changes read per poll
 DEFAULT_STREAM_LIMIT = 8  # per process when the thread count is unknown (`run`, tests)
 RETRY_MS = 1000  # the reconnection delay clients are told
+ASCII_SPACE = " \t\n\r\f\v"
 
 
 class StreamSlots:
@@ -86,8 +87,10 @@ def change_stream() -> Response:
     """`text/event-stream` of change-feed entries after `Last-Event-ID` / `after` (without
     either: from now on); `registry` filters one registry. Anonymous callers (public reads)
     must name a registry: a registry's profiles are public, the whole store's activity is not."""
-    registry_raw = request.args.get("registry", "").strip()
-    registry = slug_param(registry_raw, "registry", "registry") if registry_raw else None
+    registry_raw = request.args.get("registry", "")
+    # blank (ASCII spaces only, as the document's `\s`) = every registry
+    blank = not registry_raw.strip(ASCII_SPACE)
+    registry = None if blank else slug_param(registry_raw, "registry", "registry")
     if g.get("actor") == "anonymous" and registry is None:
         raise APIProblem(
             401,

@@ -34,7 +34,7 @@ def create_subscription(url: Any, registry: Any, events: Any, actor: str) -> wh.
     if not isinstance(registry, str):
         raise ValidationError(FieldError("registry", "must be a registry slug or empty"))
     slug = ""
-    if registry.strip():
+    if registry.strip(" \t\n\r\f\v"):
         slug = slug_param(registry, "registry", "registry")
         get_service().get_registry(slug)  # 404 for an unknown registry
     if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
