@@ -91,8 +91,24 @@ def content(profile: Profile) -> dict[str, Any]:
     data = profile_to_data(profile)
     data.pop("slug", None)
     meta = data.pop("metadata", {})
-    data["metadata"] = {"tags": list(meta.get("tags", []))}
-    return data
+    # every fixed field present (empty when unset): "absent" is left for keys of open objects
+    out: dict[str, Any] = {"display_name": "", "description": "", "stack": []}
+    out.update(data)
+    out["runtime"] = {
+        "system_prompt": "",
+        "tools": [],
+        "middlewares": [],
+        "step_settings_patch": {},
+        **data.get("runtime", {}),
+    }
+    out["policy"] = {
+        "allowed_override_keys": [],
+        "denied_override_keys": [],
+        **data.get("policy", {}),
+    }
+    out["metadata"] = {"tags": list(meta.get("tags", []))}
+    out.setdefault("extensions", {})
+    return out
 
 
 def same(a: Any, b: Any) -> bool:

@@ -484,6 +484,7 @@ class RegistryService:
         resolutions: dict[str, str] | None = None,
         actor: str = "",
         source: str = "",
+        set_default: bool = False,
     ) -> Profile:
         """Apply `patch`, made against `base_version`, on top of the current version: fields
         only the patch changed are applied, fields changed meanwhile are kept, fields both
@@ -501,7 +502,9 @@ class RegistryService:
         plan = self._plan(reg, current, patch, base_version, resolutions)
         if plan.merged is None:
             raise MergeConflict(current.slug, base_version, now, plan.result.collisions)
-        return self._write_update(reg, current, plan.merged, now, actor, source)
+        return self._write_update(
+            reg, current, plan.merged, now, actor, source, set_default=set_default
+        )
 
     def _make_default(self, registry: str, slug: str, *, actor: str, source: str) -> None:
         """Inside a write's transaction: make `slug` the default unless it already is."""
