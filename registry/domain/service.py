@@ -410,21 +410,18 @@ class RegistryService:
         """The profile as it was at `base_version` (from its history), for a merge.
 
         Raises `MergeUnavailable` when the store keeps no history or the version is not in
-        the profile's current history, and `ValidationError` (field `merge`) for a version
-        the profile never had."""
+        the profile's current history (or beyond its current version)."""
         reg = self.get_registry(registry)
         current = self._profile_in(reg, slug)
         return self._base_of(reg, current, base_version)
 
     def _base_of(self, reg: Registry, current: Profile, base_version: int) -> Profile:
         now = current.metadata.version
-        if base_version < 1 or base_version > now:
-            raise ValidationError(
-                FieldError(
-                    "merge",
-                    f"base version must be between 1 and the current version {now}, "
-                    f"not {base_version}",
-                )
+        if base_version < 1:
+            raise ValidationError(FieldError("merge", "base version must be at least 1"))
+        if base_version > now:
+            raise MergeUnavailable(
+                f"profile {current.slug!r} is at version {now}; it has no version {base_version}"
             )
         if base_version == now:
             return current.clone()

@@ -142,21 +142,28 @@ def test_bad_merge_values_are_400(api, value):
     assert _feed(api) == feed
 
 
-def test_a_base_version_the_profile_never_had_is_400(api):
+def test_a_base_version_the_profile_never_had_is_unavailable(api):
     response = api.patch(URL + "?merge=base:7", json={"description": "x"})
-    assert response.status_code == 400
-    assert response.get_json()["errors"][0]["field"] == "merge"
+    assert response.status_code == 409
+    assert response.get_json()["type"].endswith("/merge-unavailable")
+    assert "has no version 7" in response.get_json()["detail"]
 
 
-def test_merge_with_expected_version_or_if_match_is_400(api):
-    both = api.patch(URL + "?merge=base:1", json={"description": "x", "expected_version": 1})
-    assert both.status_code == 400
-    etag = api.get(URL).headers["ETag"]
-    with_if_match = api.patch(
-        URL + "?merge=base:1", json={"description": "x"}, headers={"If-Match": etag}
+def test_expected_version_or_if_match_guard_the_version_a_merge_lands_on(api):
+    api.patch(URL, json={"description": "A"})  # v2
+    stale = api.patch(URL + "?merge=base:1", json={"display_name": "B", "expected_version": 1})
+    assert stale.status_code == 409
+    assert stale.get_json()["type"].endswith("/conflict")
+    old_etag = api.get(URL).headers["ETag"]
+    api.patch(URL, json={"description": "A2"})  # v3
+    precondition = api.patch(
+        URL + "?merge=base:1", json={"display_name": "B"}, headers={"If-Match": old_etag}
     )
-    assert with_if_match.status_code == 400
-    assert api.get(URL).get_json()["metadata"]["version"] == 1
+    assert precondition.status_code == 412
+    assert api.get(URL).get_json()["metadata"]["version"] == 3
+    ok = api.patch(URL + "?merge=base:1", json={"display_name": "B", "expected_version": 3})
+    assert ok.status_code == 200, ok.get_json()
+    assert (ok.get_json()["display_name"], ok.get_json()["description"]) == ("B", "A2")
 
 
 def test_merge_on_the_yaml_store_is_unavailable(make_app, tmp_path):

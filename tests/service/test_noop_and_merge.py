@@ -219,10 +219,12 @@ def test_a_newer_version_than_seen_is_a_version_conflict(history_service):
 def test_bad_base_versions(history_service):
     s = history_service
     _agent(s)
-    for bad in (0, 2, -1):
+    for bad in (0, -1):
         with pytest.raises(ValidationError) as exc:
             s.merge_update(None, "agent", ProfilePatch(tags=["b"]), base_version=bad)
         assert exc.value.field == "merge"
+    with pytest.raises(MergeUnavailable, match="has no version 2"):
+        s.merge_update(None, "agent", ProfilePatch(tags=["b"]), base_version=2)
     # the base is the current version: a plain update
     assert (
         s.merge_update(None, "agent", ProfilePatch(tags=["b"]), base_version=1).metadata.version

@@ -230,24 +230,21 @@ def update_profile(slug: str) -> Response:
     expected = version_param(source=body)
     base = _merge_param()
     patch = ProfilePatch.from_fields(_profile_fields(body, PATCH_KEYS))
+    if_match = expected_version_from_request(lambda: document_state(service, registry, slug))
+    expected = expected or if_match
     actor = current_actor()
     if base is not None:
-        if expected or "If-Match" in request.headers:
-            raise ValidationError(
-                FieldError("merge", "give either merge or expected_version / If-Match, not both")
-            )
         merged = service.merge_update(
             registry,
             slug,
             patch,
             base_version=base,
+            theirs_version=expected,
             actor=actor,
             source=SOURCE_API,
             set_default=set_default,
         )
         return _document_response(service.get_registry(registry), merged)
-    if_match = expected_version_from_request(lambda: document_state(service, registry, slug))
-    expected = expected or if_match
     updated = service.update_profile(
         registry,
         slug,
