@@ -232,17 +232,23 @@ def test_bad_base_versions(history_service):
     )
 
 
-def test_merge_needs_history(empty_backend_service):
-    s = empty_backend_service
-    if s.supports_history:
-        pytest.skip("only the YAML store keeps no history")
+def test_merge_needs_history(tmp_path):
     from registry.domain.model import Registry
+    from registry.domain.service import RegistryService
+    from registry.store import open_store
 
+    s = RegistryService(open_store(f"yaml:{tmp_path / 'registry.yaml'}"))
     s.create_registry(Registry(slug="default"))
     _agent(s)
     s.update_profile(None, "agent", ProfilePatch(description="A"))
     with pytest.raises(MergeUnavailable, match="keeps no history"):
         s.merge_update(None, "agent", ProfilePatch(tags=["b"]), base_version=1)
+    # a base that is the current version needs no history
+    assert (
+        s.merge_update(None, "agent", ProfilePatch(tags=["b"]), base_version=2).metadata.version
+        == 3
+    )
+    s.close()
 
 
 def test_merge_respects_read_only(history_service):
