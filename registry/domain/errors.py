@@ -165,6 +165,19 @@ class DefaultProfileInUse(ConflictError):
         super().__init__(f'profile "{slug}" is the default profile; set another default first')
 
 
+class ConfirmationRequired(ConflictError):
+    """A write that deletes (a mirror import) without the caller confirming how much: nothing
+    was written. `errors` list what would go; `deletions` is the count to confirm with."""
+
+    kind = "confirmation_required"
+
+    def __init__(self, message: str, deletions: int, errors: list[FieldError], plan: object):
+        self.deletions = deletions
+        self.errors = errors
+        self.plan = plan  # the import plan (kept for pages that show it again)
+        super().__init__(message)
+
+
 class PayloadTooLarge(RegistryError):
     kind = "too_large"
 

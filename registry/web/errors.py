@@ -117,7 +117,7 @@ def domain_headers(exc: RegistryError) -> dict[str, str]:
 
 
 def from_domain(exc: RegistryError) -> Response:
-    errors = exc.errors if isinstance(exc, ValidationError) else []
+    errors: list[FieldError] = getattr(exc, "errors", None) or []
     return problem(
         status_for(exc),
         str(exc),

@@ -537,9 +537,16 @@ def test_mirror_imports_need_an_admin(make_app):
     assert app.extensions["registry"].list_registries() == []
     upsert = client.post("/api/import", data=BUNDLE, content_type=YAML, headers=editor)
     assert upsert.status_code == 200
-    mirror = client.post(url, data="registries: {}\n", content_type=YAML, headers=admin)
+    # default (3 profiles) and team (1): 6 deletions, confirmed
+    mirror = client.post(
+        url + "&confirm=6", data="registries: {}\n", content_type=YAML, headers=admin
+    )
     assert mirror.status_code == 200 and mirror.json["applied"] is True
-    deleted = [(i["kind"], i["registry"], i["action"]) for i in mirror.json["items"]]
+    deleted = [
+        (i["kind"], i["registry"], i["action"])
+        for i in mirror.json["items"]
+        if i["kind"] == "registry"
+    ]
     assert deleted == [("registry", "default", "deleted"), ("registry", "team", "deleted")]
     assert app.extensions["registry"].list_registries() == []
 
