@@ -89,7 +89,7 @@ def _read(path: str, limit: int | None = None) -> str:
 def _fail(exc: RegistryError) -> None:
     if isinstance(exc, ValidationError):
         for err in exc.errors:
-            click.echo(f"{err.field or 'document'}: {err.message}", err=True)
+            click.echo(f"{err.field or 'document'}: {err.text}", err=True)
         raise SystemExit(1)
     raise click.ClickException(str(exc))
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .messages import plain
+
 
 class RegistryError(Exception):
     """Base class of every domain error."""
@@ -35,6 +37,11 @@ class FieldError:
 
     field: str
     message: str
+
+    @property
+    def text(self) -> str:
+        """The problem as a person reads it (`messages.plain`): what every door shows."""
+        return plain(self.field, self.message)
 
     def __str__(self) -> str:
         if self.field:
@@ -163,6 +170,15 @@ class DefaultProfileInUse(ConflictError):
     def __init__(self, slug: str):
         self.slug = slug
         super().__init__(f'profile "{slug}" is the default profile; set another default first')
+
+
+class DefaultProfileRequired(ConflictError):
+    """Clearing a registry's default while it holds profiles: the request is well formed (an
+    empty registry accepts it), the registry's state refuses it, like `DefaultProfileInUse`."""
+
+    def __init__(self, field: str = "registry.default_profile_slug"):
+        self.errors = [FieldError(field, "must be set when profiles are present")]
+        super().__init__(f"validation error ({field}): must be set when profiles are present")
 
 
 class ConfirmationRequired(ConflictError):

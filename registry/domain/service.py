@@ -14,6 +14,7 @@ from typing import Any
 from .errors import (
     AlreadyExists,
     DefaultProfileInUse,
+    DefaultProfileRequired,
     FieldError,
     PolicyViolation,
     ProfileNotFound,
@@ -656,11 +657,7 @@ class RegistryService:
         if not reg.default_profile_slug:
             page = self._store.list_profiles(reg.slug, ProfileQuery(limit=1))
             if page.items:
-                raise ValidationError(
-                    FieldError(
-                        "registry.default_profile_slug", "must be set when profiles are present"
-                    )
-                )
+                raise DefaultProfileRequired()
             return
         if self._store.get_profile(reg.slug, reg.default_profile_slug) is None:
             raise ProfileNotFound(reg.default_profile_slug)

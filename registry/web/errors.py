@@ -102,7 +102,7 @@ def problem(
         "title": TITLES.get(status, "Error"),
         "status": status,
         "detail": detail,
-        "errors": [{"field": e.field, "message": e.message} for e in errors or []],
+        "errors": [{"field": e.field, "message": e.text} for e in errors or []],
     }
     response = Response(json.dumps(body) + "\n", status=status, mimetype=PROBLEM_MIMETYPE)
     for name, value in (headers or {}).items():

@@ -41,8 +41,8 @@ def test_an_unconfirmed_deleting_mirror_is_409_and_writes_nothing(client, seeded
     expected = "confirm=6" if not query else f"{query[1:]} does not match its 6 deletions"
     assert expected in body["detail"]
     assert body["errors"] == [
-        {"field": "registries[default]", "message": "would be deleted with its 3 profiles"},
-        {"field": "registries[team]", "message": "would be deleted with its 1 profile"},
+        {"field": "registries[default]", "message": "Would be deleted with its 3 profiles"},
+        {"field": "registries[team]", "message": "Would be deleted with its 1 profile"},
     ]
     assert export_yaml(seeded) == before and seeded.latest_change_id() == change
 
