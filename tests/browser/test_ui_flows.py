@@ -209,14 +209,17 @@ def test_restore_an_older_revision_from_the_history_page(page, seeded_live):
     diff = page.locator("#diff")
     expect(diff).to_contain_text("display_name")
     expect(diff).to_contain_text("Stock desk")
+    # the compare selects follow the diff shown: from version 1 to version 2
+    expect(page.get_by_label("From")).to_have_value(re.compile(r"\d+"))
+    expect(page.get_by_label("From").locator("option:checked")).to_contain_text("version 1")
+    expect(page.get_by_label("To").locator("option:checked")).to_contain_text("version 2")
+    expect(revisions.first.locator("td.changed")).to_have_text("display_name")
 
     revisions.last.get_by_role("link", name="Restore…").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(
-        re.compile(r"Restore revision #\d+\?")
-    )
+    expect(page.get_by_role("heading", level=1)).to_have_text("Restore version 1?")
     expect(page.locator("#restore")).to_contain_text("What will change")
     expect(page.locator("#restore table")).to_contain_text("Stock desk")
-    page.get_by_role("button", name=re.compile(r"Restore revision #\d+")).click()
+    page.get_by_role("button", name="Restore version 1").click()
 
     expect(page.locator(".flash.success")).to_contain_text("the profile is now version 3")
     expect(page.get_by_role("heading", level=1)).to_have_text("History of Inventory")
@@ -282,7 +285,7 @@ def test_search_as_you_type_in_a_1000_profile_registry(page, live):
     _seed_big(live.service)
     page.goto("/registries/big")
     summary = page.locator("#profiles-summary")
-    expect(summary).to_contain_text("1000 profiles.")
+    expect(summary).to_contain_text("1,000 profiles.")
     rows = page.locator("#profiles tbody tr")
     expect(rows).to_have_count(50)
     page.evaluate("window.__sameDocument = true")  # gone if the page reloads
@@ -290,7 +293,7 @@ def test_search_as_you_type_in_a_1000_profile_registry(page, live):
     search = page.get_by_label("Search profiles")
     search.click()
     search.press_sequentially("p-012")
-    expect(summary).to_contain_text("10 of 1000 profiles match “p-012”.")
+    expect(summary).to_contain_text("10 of 1,000 profiles match “p-012”.")
     expect(rows).to_have_count(10)
     expect(rows.locator("td:first-child code")).to_have_text([f"p-012{i}" for i in range(10)])
     expect(page).to_have_url(re.compile(r"/registries/big\?q=p-012(&tag=)?$"))  # hx-push-url
@@ -302,9 +305,23 @@ def test_search_as_you_type_in_a_1000_profile_registry(page, live):
 
     search.press("Control+a")
     search.press("Backspace")
-    expect(summary).to_contain_text("1000 profiles.")
+    expect(summary).to_contain_text("1,000 profiles.")
     expect(rows).to_have_count(50)
     assert page.evaluate("window.__sameDocument") is True  # no full page load
+
+    # sort by a column, page to the end, then filter: the sort is kept
+    page.locator("th").get_by_role("link", name="Display name").click()
+    expect(page.locator("th[aria-sort]")).to_contain_text("Display name")
+    expect(rows.first.locator("td:first-child code")).to_have_text("p-0000")
+    page.get_by_role("navigation", name="Pages of profiles (top)").get_by_role(
+        "link", name="Last »"
+    ).click()
+    expect(page.locator(".pager-position").first).to_have_text("951–1,000 of 1,000")
+    page.get_by_label("Tag").select_option("odd")
+    expect(summary).to_contain_text("500 of 1,000 profiles match with tag odd.")
+    expect(page).to_have_url(re.compile(r"sort=display_name"))
+    expect(page.locator("th[aria-sort]")).to_contain_text("Display name")
+    assert page.evaluate("window.__sameDocument") is True
 
 
 # --- keyboard and no-JavaScript ----------------------------------------------------------------
