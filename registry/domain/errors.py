@@ -14,6 +14,9 @@ the object's own keys uses `FieldError.relative` (`runtime.tools[0]`). Request-l
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from .messages import plain
 
 
 class RegistryError(Exception):
@@ -35,6 +38,11 @@ class FieldError:
 
     field: str
     message: str
+
+    @property
+    def text(self) -> str:
+        """The problem as a person reads it (`messages.plain`): what every door shows."""
+        return plain(self.field, self.message)
 
     def __str__(self) -> str:
         if self.field:
@@ -149,6 +157,35 @@ class VersionConflict(ConflictError):
         )
 
 
+class MergeConflict(ConflictError):
+    """A merge of an edit made against an old version met changes to the same fields: the
+    colliding paths (`merge.Collision`) need a choice; nothing was written."""
+
+    kind = "merge_conflict"
+
+    def __init__(self, slug: str, base_version: int, current_version: int, collisions: list[Any]):
+        self.slug = slug
+        self.base_version = base_version
+        self.current_version = current_version
+        self.collisions = list(collisions)
+        paths = ", ".join(c.path for c in self.collisions)
+        super().__init__(
+            f'profile "{slug}" merge conflict: changed since version {base_version} by both '
+            f"sides (now version {current_version}): {paths}"
+        )
+
+
+class MergeUnavailable(ConflictError):
+    """The base version an edit was made against cannot be found (a store without history,
+    or a version from before the profile was deleted and created again)."""
+
+    kind = "merge_unavailable"
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(f"cannot merge: {reason}")
+
+
 class AlreadyExists(ConflictError):
     def __init__(self, resource: str, slug: str):
         self.resource = resource
@@ -163,6 +200,28 @@ class DefaultProfileInUse(ConflictError):
     def __init__(self, slug: str):
         self.slug = slug
         super().__init__(f'profile "{slug}" is the default profile; set another default first')
+
+
+class DefaultProfileRequired(ConflictError):
+    """Clearing a registry's default while it holds profiles: the request is well formed (an
+    empty registry accepts it), the registry's state refuses it, like `DefaultProfileInUse`."""
+
+    def __init__(self, field: str = "registry.default_profile_slug"):
+        self.errors = [FieldError(field, "must be set when profiles are present")]
+        super().__init__(f"validation error ({field}): must be set when profiles are present")
+
+
+class ConfirmationRequired(ConflictError):
+    """A write that deletes (a mirror import) without the caller confirming how much: nothing
+    was written. `errors` list what would go; `deletions` is the count to confirm with."""
+
+    kind = "confirmation_required"
+
+    def __init__(self, message: str, deletions: int, errors: list[FieldError], plan: object):
+        self.deletions = deletions
+        self.errors = errors
+        self.plan = plan  # the import plan (kept for pages that show it again)
+        super().__init__(message)
 
 
 class PayloadTooLarge(RegistryError):

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from .errors import FieldError, ValidationError
+from .messages import json_syntax
 from .text import child_path, refused_fields
 
 
@@ -111,6 +112,10 @@ def _bounded_int(text: str) -> int:
     return int(text)
 
 
+class NotJSONText(ValidationError):
+    """The text is not JSON at all (a syntax error), as opposed to JSON with bad content."""
+
+
 def parse_json(
     text: str, *, field: str = "body", base: str = "", max_depth: int = MAX_PARSE_DEPTH
 ) -> Any:
@@ -134,8 +139,8 @@ def parse_json(
     except RecursionError:
         raise ValidationError(FieldError(field, _too_deep(max_depth))) from None
     except json.JSONDecodeError as exc:
-        message = f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        raise ValidationError(FieldError(field, message)) from None
+        message = json_syntax(exc.msg, exc.lineno, exc.colno)
+        raise NotJSONText(FieldError(field, message)) from None
     except _Refused as exc:
         raise ValidationError(FieldError(field, str(exc))) from None
     errors = _structure_errors(data, field, base, max_depth)
@@ -147,10 +152,11 @@ def parse_json(
 
 
 def textarea_message(message: str) -> str:
-    """A whole-text problem as an editor shows it beside a JSON textarea."""
-    if message.startswith("JSON is nested deeper"):
+    """A whole-text problem as an editor shows it beside a JSON textarea (syntax errors
+    already say `JSON: ...`)."""
+    if message.startswith(("JSON", "must be valid JSON")):
         return message
-    return "must be valid JSON: " + message.removeprefix("invalid JSON: ")
+    return "must be valid JSON: " + message
 
 
 def _too_deep(max_depth: int) -> str:

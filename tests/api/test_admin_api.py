@@ -3,6 +3,8 @@ export, the change feed; bad input, 404s, conflicts, 412 and 304; actors."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from registry.domain.importer import import_yaml
@@ -105,7 +107,7 @@ def test_create_registry_bad_input_reports_every_field_and_stores_nothing(client
     ]
     bad_slug = client.post("/api/registries", json={"slug": "Not a slug!"})
     assert bad_slug.status_code == 400 and fields(bad_slug) == ["registry.slug"]
-    assert 'registry slug "Not a slug!" is invalid' in bad_slug.json["errors"][0]["message"]
+    assert 'Registry slug "Not a slug!" is invalid' in bad_slug.json["errors"][0]["message"]
     no_slug = client.post("/api/registries", json={})
     assert no_slug.status_code == 400 and fields(no_slug) == ["registry.slug"]
     bad_ext = client.post("/api/registries", json={"slug": "x", "extensions": {"bad key": 1}})
@@ -174,8 +176,10 @@ def test_patch_registry_bad_input_and_missing_things(client, seeded):
     assert fields(bad) == ["registry.slug", "registry.extensions", "registry.tags[0]"]
     missing_default = client.patch("/api/registries/default", json={"default_profile_slug": "nope"})
     assert missing_default.status_code == 404
+    # the registry's state refuses it (an empty registry accepts it): 409, like deleting the
+    # default profile
     clear = client.patch("/api/registries/default", json={"default_profile_slug": ""})
-    assert clear.status_code == 400
+    assert clear.status_code == 409
     assert fields(clear) == ["registry.default_profile_slug"]
     assert client.patch("/api/registries/nope", json={}).status_code == 404
     bad_path = client.patch("/api/registries/Bad!", json={})
@@ -254,6 +258,7 @@ def test_profile_listing_paginates_filters_and_caches(client, service):
 def test_profile_listing_sorts_and_pages_both_ways(client, service):
     client.post("/api/registries", json={"slug": "big"})
     make_profiles(service, "big", 7, tag_every=3)
+    time.sleep(0.003)  # a later millisecond than the creations, so "newest" is unambiguous
     service.update_profile("big", "p03", ProfilePatch(display_name="aardvark"), actor="x")
     url = "/api/registries/big/profiles"
     by_name = client.get(f"{url}?sort=display_name&limit=2").json
@@ -271,6 +276,14 @@ def test_profile_listing_sorts_and_pages_both_ways(client, service):
     # tag filter and the tag list ignore case
     assert client.get(f"{url}?tag=GOLD").json["total"] == 3
     assert client.get("/api/registries/big/tags").json == {"items": ["gold"]}
+    # a profile's slug is a cursor in any sort; a string that is neither is an unknown id
+    after_p03 = client.get(f"{url}?sort=display_name&limit=2&cursor=p03").json
+    assert [p["slug"] for p in after_p03["items"]] == ["p00", "p01"]
+    assert client.get(f"{url}?sort=updated&cursor=nope").status_code == 404
+    assert client.get(f"{url}?sort=display_name&before=%25%25").status_code == 404
+    # several positions: cursor wins over before, either over last
+    both = client.get(f"{url}?limit=3&cursor=p02&before=p05&last=true").json
+    assert [p["slug"] for p in both["items"]] == ["p03", "p04", "p05"]
 
 
 @pytest.mark.parametrize(
@@ -278,9 +291,6 @@ def test_profile_listing_sorts_and_pages_both_ways(client, service):
     [
         ("sort=size", "sort"),
         ("order=up", "order"),
-        ("sort=updated&cursor=p01", "cursor"),
-        ("sort=display_name&before=%%%", "before"),
-        ("cursor=p01&last=true", "before"),
         ("last=maybe", "last"),
     ],
 )
@@ -525,10 +535,26 @@ def test_import_dry_run_writes_nothing_then_apply(client, service):
     assert again.json["counts"]["unchanged"] == 4 and again.json["applied"] is False
 
 
+def test_import_takes_the_bundle_as_json(client, make_app, seeded):
+    exported = client.get("/api/export?format=json").data
+    other = make_app().test_client()
+    dry = other.post("/api/import?dry_run=true", data=exported, content_type="application/json")
+    assert dry.status_code == 200, dry.json
+    assert dry.json["counts"]["created"] > 0 and dry.json["applied"] is False
+    applied = other.post("/api/import", data=exported, content_type="application/json")
+    assert applied.status_code == 200 and applied.json["applied"] is True
+    assert other.get("/api/export").data == client.get("/api/export").data
+
+
 def test_import_bad_input_writes_nothing(client, seeded):
     before = snapshot(seeded)
     cases = {
-        "wrong type": ({"data": BUNDLE, "content_type": "application/json"}, 415),
+        "wrong type": ({"data": BUNDLE, "content_type": "application/xml"}, 415),
+        "YAML sent as JSON": ({"data": BUNDLE, "content_type": "application/json"}, 400),
+        "JSON duplicate key": (
+            {"data": '{"registries": {"a": {}, "a": {}}}', "content_type": "application/json"},
+            400,
+        ),
         # text/plain is what a cross-site <form enctype="text/plain"> sends
         "text/plain": ({"data": BUNDLE, "content_type": "text/plain; charset=utf-8"}, 415),
         "no type": ({"data": BUNDLE}, 415),
@@ -578,9 +604,16 @@ def test_mirror_imports_need_an_admin(make_app):
     assert app.extensions["registry"].list_registries() == []
     upsert = client.post("/api/import", data=BUNDLE, content_type=YAML, headers=editor)
     assert upsert.status_code == 200
-    mirror = client.post(url, data="registries: {}\n", content_type=YAML, headers=admin)
+    # default (3 profiles) and team (1): 6 deletions, confirmed
+    mirror = client.post(
+        url + "&confirm=6", data="registries: {}\n", content_type=YAML, headers=admin
+    )
     assert mirror.status_code == 200 and mirror.json["applied"] is True
-    deleted = [(i["kind"], i["registry"], i["action"]) for i in mirror.json["items"]]
+    deleted = [
+        (i["kind"], i["registry"], i["action"])
+        for i in mirror.json["items"]
+        if i["kind"] == "registry"
+    ]
     assert deleted == [("registry", "default", "deleted"), ("registry", "team", "deleted")]
     assert app.extensions["registry"].list_registries() == []
 
@@ -605,6 +638,20 @@ def test_export_round_trip_is_byte_identical(client, make_app, seeded):
     assert b"team:" in one.data and b"inventory" not in one.data
     assert client.get("/api/export?registry=nope").status_code == 404
     assert client.get("/api/export?registry=Bad!").status_code == 400
+
+
+def test_json_export_imports_back_to_the_same_bundle(client, make_app, seeded):
+    yaml_text = client.get("/api/export").data
+    response = client.get("/api/export?format=json")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="profiles.json"'
+    assert response.headers["ETag"] != client.get("/api/export").headers["ETag"]
+    other = make_app().test_client()
+    imported = other.post("/api/import", data=response.data, content_type=YAML)
+    assert imported.status_code == 200, imported.json
+    assert other.get("/api/export").data == yaml_text
+    bad = client.get("/api/export?format=xml")
+    assert bad.status_code == 400 and bad.json["errors"][0]["field"] == "format"
 
 
 # --- change feed -----------------------------------------------------------------------------

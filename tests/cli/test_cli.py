@@ -1,5 +1,6 @@
 """The `profile-registry` CLI: init, import, export, migrate-legacy, validate."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -60,6 +61,15 @@ def test_import_dry_run_then_apply_then_export(cli_app, runner, tmp_path):
     assert only.exit_code == 0
     assert list(yaml.safe_load(only.output)["registries"]) == ["team"]
 
+    # the JSON lane: a .json file is JSON, and it imports and validates like YAML
+    as_json = tmp_path / "export.json"
+    assert runner.invoke(args=["export", "-o", str(as_json)]).exit_code == 0
+    assert json.loads(as_json.read_text()) == data
+    assert runner.invoke(args=["export", "--format", "json"]).output == as_json.read_text()
+    assert runner.invoke(args=["validate", str(as_json)]).exit_code == 0
+    again = runner.invoke(args=["import", str(as_json), "--dry-run", "--mode", "upsert"])
+    assert again.exit_code == 0 and "would change 0" in again.output, again.output
+
 
 def test_import_errors_are_lines_with_field_paths(runner, tmp_path):
     bad = tmp_path / "bad.yaml"
@@ -68,7 +78,10 @@ def test_import_errors_are_lines_with_field_paths(runner, tmp_path):
     )
     result = runner.invoke(args=["import", str(bad)])
     assert result.exit_code == 1
-    assert "registries[r].profiles[a].runtime.tools[0]: must not be empty" in result.stderr
+    assert (
+        "registries[r].profiles[a].runtime.tools[0]: Enter a tool name or remove the empty row"
+        in result.stderr
+    )
 
 
 def test_missing_file_and_unknown_registry_are_one_line_errors(runner):
@@ -89,8 +102,8 @@ def test_validate(runner, tmp_path):
     assert strict.exit_code == 1
     lines = strict.stderr.strip().splitlines()
     assert lines == [
-        "registries[default].profiles[analyst].extensions[thirdparty.ui_hints@v2]: unknown extension key",
-        "registries[default].profiles[inventory].extensions[inventory.capabilities@v1]: unknown extension key",
+        "registries[default].profiles[analyst].extensions[thirdparty.ui_hints@v2]: Unknown extension key",
+        "registries[default].profiles[inventory].extensions[inventory.capabilities@v1]: Unknown extension key",
     ]
     bad = tmp_path / "bad.yaml"
     bad.write_text(
@@ -98,7 +111,7 @@ def test_validate(runner, tmp_path):
     )
     result = runner.invoke(args=["validate", str(bad)])
     assert result.exit_code == 1
-    assert "registries[r].profiles[a].extensions[bad key]: extension key" in result.stderr
+    assert "registries[r].profiles[a].extensions[bad key]: Extension key" in result.stderr
 
 
 def test_migrate_legacy(runner, tmp_path):

@@ -252,7 +252,7 @@ def test_invalid_json_in_an_unknown_extension_is_shown_and_nothing_stored(client
     ed.fill("display_name", "Not saved")
     r = ed.press()
     assert r.status_code == 422
-    assert any("must be valid JSON" in e for e in ed.errors_beside("xraw/acme.flags@v1"))
+    assert any(e.startswith("JSON: ") for e in ed.errors_beside("xraw/acme.flags@v1"))
     assert ed.field("xraw/acme.flags@v1").get_text().strip() == '{"broken":'
     assert ed.field("display_name")["value"] == "Not saved"  # redisplayed
     assert rich.get_profile("default", "rich") == before
@@ -308,7 +308,9 @@ def test_empty_suggestion_error_is_beside_its_input(client, seeded):
     ed.press("op", f"add:ext/{SUGGESTIONS}/items")
     r = ed.press()
     assert r.status_code == 422
-    assert ed.errors_beside(f"ext/{SUGGESTIONS}/items/2")  # "should be non-empty"
+    assert ed.errors_beside(f"ext/{SUGGESTIONS}/items/2") == [
+        "Enter a suggestion or remove the empty row"
+    ]  # was "'' should be non-empty"
     assert seeded.get_profile("default", "inventory").metadata.version == 1
 
 
@@ -326,7 +328,7 @@ def test_empty_tool_is_reported_beside_it_with_the_api_message(client, seeded):
     ed = Editor(client, "default", "inventory")
     ed.press("op", "add:tools")
     assert ed.press().status_code == 422
-    assert ed.errors_beside("tools/2") == ["must not be empty"]
+    assert ed.errors_beside("tools/2") == ["Enter a tool name or remove the empty row"]
     assert not ed.errors_beside("tools/1")
 
 
@@ -336,7 +338,7 @@ def test_policy_lists_conflict_is_shown_on_the_policy_section(client, seeded):
     ed.fill("policy/denied_override_keys/0", "system_prompt")
     assert ed.press().status_code == 422
     policy = ed.form.find(id="sec-policy")
-    assert 'key "system_prompt" appears in both allow and deny lists' in policy.get_text()
+    assert 'Key "system_prompt" appears in both allow and deny lists' in policy.get_text()
 
 
 # --- middlewares -------------------------------------------------------------------------------
@@ -395,8 +397,8 @@ def test_invalid_middleware_config_is_shown_beside_the_field_and_not_stored(clie
     ed.fill("display_name", "Not saved")
     r = ed.press()
     assert r.status_code == 422
-    assert ed.errors_beside("mw/1/config/max_rows") == ["0 is less than the minimum of 1"]
-    assert ed.errors_beside("mw/3/config/dsn") == ["is required"]
+    assert ed.errors_beside("mw/1/config/max_rows") == ["Must be at least 1"]
+    assert ed.errors_beside("mw/3/config/dsn") == ["Required"]
     assert not ed.errors_beside("mw/1/config/dsn")
     assert ed.field("mw/1/config/max_rows")["value"] == "0"
     assert ed.field("display_name")["value"] == "Not saved"
@@ -409,7 +411,7 @@ def test_a_word_in_a_number_field_is_redisplayed_with_its_error(client, rich):
     ed.fill("mw/1/config/max_rows", "many")
     assert ed.press().status_code == 422
     assert ed.field("mw/1/config/max_rows")["value"] == "many"
-    assert ed.errors_beside("mw/1/config/max_rows") == ["must be a whole number"]
+    assert ed.errors_beside("mw/1/config/max_rows") == ["Must be a whole number"]
     assert rich.get_profile("default", "rich") == before
 
 
@@ -418,7 +420,7 @@ def test_new_sqlite_middleware_without_dsn_reports_required(client, seeded):
     ed.fill("new_middleware", "sqlite")
     ed.press("op", "add-middleware")
     assert ed.press().status_code == 422
-    assert ed.errors_beside("mw/0/config/dsn") == ["is required"]
+    assert ed.errors_beside("mw/0/config/dsn") == ["Required"]
 
 
 def test_duplicate_instance_id_is_shown_on_the_id_field(client, rich):
@@ -426,7 +428,7 @@ def test_duplicate_instance_id_is_shown_on_the_id_field(client, rich):
     ed.fill("mw/2/id", "primary")
     assert ed.press().status_code == 422
     [message] = ed.errors_beside("mw/2/id")
-    assert message.startswith('duplicate middleware instance id "primary"')
+    assert message.startswith('Duplicate middleware instance id "primary"')
 
 
 # --- step settings -----------------------------------------------------------------------------
@@ -437,7 +439,7 @@ def test_step_settings_json_is_checked_like_the_api(client, rich):
     ed = Editor(client, "default", "rich")
     ed.fill("step_settings_patch", '{"ai-chat": 3}')
     assert ed.press().status_code == 422
-    assert ed.errors_beside("step_settings_patch") == ["ai-chat: must be an object"]
+    assert ed.errors_beside("step_settings_patch") == ["ai-chat: Must be an object"]
     ed.fill("step_settings_patch", "[1")
     assert ed.press().status_code == 422
     assert rich.get_profile("default", "rich") == before
@@ -494,9 +496,7 @@ def test_inline_validation_returns_the_field_fragment_with_its_errors(client, ri
     root = fragment.find(id="sec-mw-1")
     assert root is not None and root["hx-post"].endswith("field=mw-1")
     field = fragment.find(attrs={"name": "mw/1/config/max_rows"}).find_parent(class_="field")
-    assert [e.get_text() for e in field.find_all(class_="error")] == [
-        "0 is less than the minimum of 1"
-    ]
+    assert [e.get_text() for e in field.find_all(class_="error")] == ["Must be at least 1"]
     assert field.find("input")["aria-invalid"] == "true"
     # another section's fragment does not carry this error
     r = client.post(ed.url + "/validate?field=tools", data=ed.fields(), headers=HX)
@@ -511,10 +511,20 @@ def test_inline_validation_returns_the_field_fragment_with_its_errors(client, ri
 @pytest.mark.parametrize(
     ("name", "value", "section", "message"),
     [
-        ("display_name", "x" * 201, "display_name", "must be at most 200 characters"),
-        ("tools/0", "  ", "tools", "must not be empty"),
-        ("xraw/acme.flags@v1", "{", "ext-acme.flags@v1", "must be valid JSON"),
-        (f"ext/{SUGGESTIONS}/items/0", " ", f"ext-{SUGGESTIONS}", "must not be empty"),
+        ("display_name", "x" * 201, "display_name", "Must be at most 200 characters"),
+        ("tools/0", "  ", "tools", "Enter a tool name or remove the empty row"),
+        (
+            "xraw/acme.flags@v1",
+            "{",
+            "ext-acme.flags@v1",
+            "JSON: expected a quoted name at line 1, column 2",
+        ),
+        (
+            f"ext/{SUGGESTIONS}/items/0",
+            " ",
+            f"ext-{SUGGESTIONS}",
+            "Enter a suggestion or remove the empty row",
+        ),
     ],
 )
 def test_inline_validation_per_section(client, rich, name, value, section, message):
@@ -534,7 +544,15 @@ def test_inline_validation_of_an_unknown_section_is_404(client, seeded):
 # --- conflicts ---------------------------------------------------------------------------------
 
 
-def test_conflict_shows_what_changed_and_overwrite_works(client, app, seeded):
+def _panel_lists(panel) -> dict[str, list[str]]:
+    return {
+        cls: [li.find("code").get_text() for li in ul.find_all("li")]
+        for cls in ("yours-list", "theirs-list")
+        for ul in panel.find_all("ul", class_=cls)
+    }
+
+
+def test_conflict_shows_the_merge_and_overwrite_names_what_it_reverts(client, app, seeded):
     mine = Editor(client, "default", "inventory")
     other_client = app.test_client()
     theirs = Editor(other_client, "default", "inventory")
@@ -546,26 +564,130 @@ def test_conflict_shows_what_changed_and_overwrite_works(client, app, seeded):
     assert r.status_code == 409
     panel = mine.form.find(class_="conflict")
     assert panel is not None
-    rows = {
-        tr.find("code").get_text(): [td.get_text() for td in tr.find_all("td")[1:]]
-        for tr in panel.find("tbody").find_all("tr")
+    assert _panel_lists(panel) == {
+        "yours-list": ["display_name"],
+        "theirs-list": ["runtime.system_prompt"],
     }
-    assert list(rows) == ["runtime.system_prompt"]
-    assert rows["runtime.system_prompt"][1] == '"Their prompt."'
+    assert panel.find("table") is None  # nothing collides
     assert "version 1" in panel.get_text() and "version 2" in panel.get_text()
     assert mine.field("display_name")["value"] == "Mine"  # my values are kept
     reload = panel.find("a", string=lambda s: s and "Reload" in s)
     assert reload["href"] == mine.url
+    overwrite = panel.find("button", attrs={"name": "overwrite"})
+    assert overwrite.get_text() == (
+        "Overwrite version 2, reverting their changes to runtime.system_prompt"
+    )
     assert seeded.get_profile("default", "inventory").display_name == "Inventory"
 
-    # Save again without choosing: still a conflict. Overwrite: my form wins.
-    assert mine.press().status_code == 409
+    # Overwrite: my whole form wins, their prompt is reverted
     r = mine.press("overwrite", "2")
     assert r.status_code == 303, r.get_data(as_text=True)
     stored = seeded.get_profile("default", "inventory")
     assert stored.display_name == "Mine"
     assert stored.metadata.version == 3
     assert stored.runtime.system_prompt.startswith("You are an inventory assistant")
+
+
+def test_apply_my_changes_on_top_keeps_theirs(client, app, seeded):
+    mine = Editor(client, "default", "inventory")
+    seeded.update_profile("default", "inventory", ProfilePatch(description="Theirs"), actor="ann")
+    mine.fill("system_prompt", "My prompt.")
+    assert mine.press().status_code == 409
+    button = mine.form.find("button", string="Apply my changes on top")
+    assert button["name"] == "merge" and button["value"] == "2"
+    r = mine.press("merge", "2")
+    assert r.status_code == 303, r.get_data(as_text=True)
+    stored = seeded.get_profile("default", "inventory")
+    assert (stored.description, stored.runtime.system_prompt) == ("Theirs", "My prompt.")
+    assert stored.metadata.version == 3
+    page = soup(client.get(r.headers["Location"]))
+    assert "your changes applied on top of version 2" in page.find(class_="flash").get_text()
+
+
+def test_collisions_are_side_by_side_and_need_a_choice(client, app, seeded):
+    mine = Editor(client, "default", "inventory")
+    seeded.update_profile(
+        "default", "inventory", ProfilePatch(description="Theirs", display_name="Their name")
+    )
+    mine.fill("description", "Mine").fill("display_name", "My name")
+    mine.fill("system_prompt", "My prompt.")
+    assert mine.press().status_code == 409
+    table = mine.form.find("table", class_="merge")
+    heads = [th.get_text() for th in table.find("thead").find_all("th")]
+    assert heads == ["Field", "Version 1 (where you started)", "Theirs (version 2)", "Yours"]
+    rows = {
+        tr.find("code").get_text(): [td.find("pre").get_text() for td in tr.find_all("td")]
+        for tr in table.find("tbody").find_all("tr")
+    }
+    assert rows == {
+        "description": ["Tool-first inventory assistant.", "Theirs", "Mine"],
+        "display_name": ["Inventory", "Their name", "My name"],
+    }
+    assert _panel_lists(mine.form.find(class_="conflict"))["yours-list"] == [
+        "runtime.system_prompt"
+    ]
+
+    # no choice made: still a conflict, nothing stored, told what to do
+    r = mine.press("merge", "2")
+    assert r.status_code == 409
+    assert "Choose whose value to keep for the 2 fields" in r.get_data(as_text=True)
+    assert seeded.get_profile("default", "inventory").metadata.version == 2
+
+    data = mine.fields(mine.form.find("button", attrs={"name": "merge"}))
+    data["choice:description"] = "yours"
+    data["choice:display_name"] = "theirs"
+    r = mine.press(data=data)
+    assert r.status_code == 303, r.get_data(as_text=True)
+    stored = seeded.get_profile("default", "inventory")
+    assert (stored.description, stored.display_name) == ("Mine", "Their name")
+    assert stored.runtime.system_prompt == "My prompt."
+
+
+def test_choices_against_a_version_that_moved_again_are_shown_again(client, app, seeded):
+    mine = Editor(client, "default", "inventory")
+    seeded.update_profile("default", "inventory", ProfilePatch(description="Theirs"))
+    mine.fill("description", "Mine")
+    assert mine.press().status_code == 409
+    seeded.update_profile("default", "inventory", ProfilePatch(description="Theirs again"))
+    data = mine.fields(mine.form.find("button", attrs={"name": "merge"}))
+    data["choice:description"] = "yours"
+    r = mine.press(data=data)
+    assert r.status_code == 409
+    assert "It changed again" in r.get_data(as_text=True)
+    assert mine.form.find("button", attrs={"name": "merge"})["value"] == "3"
+    assert seeded.get_profile("default", "inventory").description == "Theirs again"
+
+
+def test_saving_an_unchanged_form_is_nothing_to_save(client, seeded):
+    ed = Editor(client, "default", "inventory")
+    changes = len(seeded.list_changes(0, 1000))
+    r = ed.press()
+    assert r.status_code == 303
+    assert seeded.get_profile("default", "inventory").metadata.version == 1
+    assert len(seeded.list_changes(0, 1000)) == changes
+    page = soup(client.get(r.headers["Location"]))
+    assert page.find(class_="flash").get_text() == (
+        "Nothing to save: Inventory is unchanged (still version 1)."
+    )
+
+
+def test_conflict_on_the_yaml_store_offers_reload_or_a_named_overwrite(make_app, tmp_path):
+    app = make_app(DATABASE_URL=f"yaml:{tmp_path / 'r.yaml'}")
+    service = app.extensions["registry"]
+    from registry.domain.model import Registry
+
+    service.create_registry(Registry(slug="default"))
+    service.create_profile(None, Profile(slug="p", description="one"))
+    client = app.test_client()
+    mine = Editor(client, "default", "p")
+    service.update_profile(None, "p", ProfilePatch(description="two"))
+    mine.fill("display_name", "Mine")
+    assert mine.press().status_code == 409
+    panel = mine.form.find(class_="conflict")
+    assert "keeps no history" in panel.get_text()
+    assert panel.find("button", attrs={"name": "merge"}) is None
+    overwrite = panel.find("button", attrs={"name": "overwrite"})
+    assert overwrite.get_text() == "Overwrite version 2, changing description, display_name"
 
 
 def test_conflict_fragment_for_htmx(client, app, seeded):
