@@ -64,6 +64,6 @@ def test_add_prints_the_secret_alone_then_list_test_remove(hook_cli, receiver: R
 def test_add_refuses_bad_input_and_stores_nothing(hook_cli, args, message):
     result = hook_cli("webhook", "add", *args)
     assert result.exit_code != 0
-    assert message in result.output
+    assert message in result.output.lower()
     assert result.stdout.strip() == ""
     assert hook_cli("webhook", "list").stdout.splitlines()[1:] == []
