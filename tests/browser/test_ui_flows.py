@@ -208,13 +208,13 @@ def test_import_yaml_dry_run_then_apply(page, live):
 
     result = page.locator("#import-result")
     expect(result.get_by_role("heading", level=2)).to_have_text("Dry run: what would change")
-    plan = result.locator("table.plan > tbody > tr")
-    inventory = plan.filter(has_text="default/inventory")
-    expect(inventory.locator(".badge")).to_have_text("created")
-    inventory.locator("summary").click()  # per-profile diff
-    expect(inventory.locator("table")).to_be_visible()
-    expect(inventory.locator("table")).to_contain_text("You are an inventory assistant")
-    expect(plan.filter(has_text="team/analyst")).to_contain_text("created")
+    expect(result).to_be_focused()  # the plan arrives where the keyboard is
+    created = result.locator("details.plan-created")
+    expect(created.locator("summary")).to_contain_text("6 items")
+    created.locator("summary").first.click()  # groups of creations start collapsed
+    inventory = created.locator("li").filter(has_text="default/inventory")
+    expect(inventory).to_contain_text("display_name, extensions, policy, runtime")  # it sets
+    expect(created.locator("li").filter(has_text="team/analyst")).to_be_visible()
     screenshot(page, "import-plan")
     assert live.service.list_registries() == []  # a dry run writes nothing
 
