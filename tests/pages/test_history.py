@@ -101,6 +101,14 @@ def test_diff_bad_references_are_400_in_the_block(client, edited):
     assert "No such revision" in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("ref", ["-1", "0", "\u0661", "1e3", "99999999999999999999"])
+def test_diff_refs_follow_the_one_integer_rule(client, edited, ref):
+    """Revision refs are ASCII digits (Python's `isdigit` also takes '\u0661', Arabic one)."""
+    response = client.get(f"{BASE}/diff", query_string={"a": ref}, headers=HX)
+    assert response.status_code == 400
+    assert "revision number" in response.get_data(as_text=True)
+
+
 def test_unknown_profile_is_404(client, seeded):
     assert client.get("/registries/default/profiles/nope/history").status_code == 404
     assert client.get("/registries/nope/profiles/inventory/history").status_code == 404

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import (
+    Blueprint,
     Response,
     abort,
     current_app,
@@ -35,7 +36,8 @@ from registry.domain.metadata import now_ms
 
 from ..deps import auth_enabled, token_store
 from ..errors import is_fragment_request, problem
-from .blueprint import bp
+
+bp = Blueprint("session", __name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 SESSION_KEY = "sid"  # the cookie's session id; the record lives in the token store
@@ -95,7 +97,7 @@ def page_require(role: str) -> Callable[[F], F]:
             if viewer is None:
                 if is_fragment_request():  # never the login page swapped into a fragment
                     return problem(401, SESSION_ENDED, kind="session-ended")
-                return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+                return redirect(url_for("pages.session.login", next=request.full_path.rstrip("?")))
             if not viewer.can(role):
                 abort(403, f"Your token ({viewer.role}) may not do this; it needs the {role} role.")
             return view(*args, **kwargs)
@@ -109,10 +111,10 @@ def page_require(role: str) -> Callable[[F], F]:
 def _safe_next(target: str | None) -> str:
     """Only same-site relative paths: never redirect to another host after login."""
     if not target:
-        return url_for("pages.dashboard")
+        return url_for("pages.dashboard.dashboard")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("pages.dashboard")
+        return url_for("pages.dashboard.dashboard")
     return target
 
 
@@ -155,7 +157,7 @@ def login():
     the fragment into the form, which the user submits) or by pasting a token. Both are
     POSTs with the CSRF token; nothing in a URL logs anyone in."""
     if not auth_enabled():
-        return redirect(url_for("pages.dashboard"))
+        return redirect(url_for("pages.dashboard.dashboard"))
     error = ""
     status = 200
     nxt = request.values.get("next")
@@ -193,7 +195,7 @@ def logout():
         sessions.end_session(token_store(), sid)
     session.clear()
     flash("Logged out.", "success")
-    return redirect(url_for("pages.login"))
+    return redirect(url_for("pages.session.login"))
 
 
 @bp.get("/session/csrf")
