@@ -280,7 +280,9 @@ window.addEventListener("beforeunload", function (event) {
     var target = document.getElementById(id);
     if (!target) return false;
     var matches = target.matches(ANY);
-    var el = matches ? target : target.querySelector(FIELD) || target.querySelector(ANY);
+    // a field first; else an Add button (never a Remove that Enter would press by mistake)
+    var el = matches ? target : target.querySelector(FIELD) ||
+      target.querySelector('button[value^="add:"]:not([disabled])') || target.querySelector(ANY);
     if (!el) {
       if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
       el = target;

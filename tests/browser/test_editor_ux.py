@@ -184,6 +184,19 @@ def test_focus_follows_add_move_and_remove_without_jumping(short_page):
     assert page.evaluate("document.querySelectorAll('header.top').length") == 1
 
 
+def test_focus_goes_to_a_new_extension_then_past_a_removed_one(short_page):
+    page = short_page
+    page.goto("/registries/default/profiles/default/edit")
+    page.get_by_label("Add an extension").select_option("webchat.starter_suggestions@v1")
+    page.get_by_role("button", name="Add extension").click()
+    # its first control: the Add button of its empty list (never its Remove button)
+    expect_focus(page, id="f-ext_webchat_starter_suggestions_v1_items-add")
+    page.keyboard.press("Enter")
+    expect_focus(page, name="ext/webchat.starter_suggestions@v1/items/0")
+    page.get_by_role("button", name="Remove extension webchat.starter_suggestions@v1").click()
+    expect_focus(page, id="f-new-extension")
+
+
 def test_a_refused_save_focuses_the_error_summary_with_jump_links(short_page, seeded_live):
     page = short_page
     page.goto(EDIT)
