@@ -339,6 +339,6 @@ def test_delete_then_restore_from_the_registry_page(page, seeded_live):
     deleted = page.locator("#deleted-profiles")
     expect(deleted.locator("tbody tr")).to_have_count(1)
     deleted.get_by_role("link", name="Restore inventory").click()
-    page.get_by_role("button", name=re.compile(r"Restore revision #\d+")).click()
-    expect(page.locator(".flash.success")).to_contain_text("Restored revision")
+    page.get_by_role("button", name=re.compile(r"Restore version \d+")).click()
+    expect(page.locator(".flash.success")).to_contain_text("Restored version")
     assert seeded_live.service.get_profile("default", "inventory").display_name == "Inventory"
