@@ -672,10 +672,12 @@ class RegistryService:
         if errors:
             raise ValidationError(errors)
         reg.slug = registry_slug(reg.slug)
-        if reg.default_profile_slug:
+        if reg.default_profile_slug.strip():
             reg.default_profile_slug = profile_slug(
                 reg.default_profile_slug, "registry.default_profile_slug"
             )
+        else:  # blank (any whitespace) unsets it, as documented
+            reg.default_profile_slug = ""
         return reg
 
     # --- repairs (`profile-registry doctor`) -------------------------------------------------

@@ -667,3 +667,10 @@ def test_actor_is_the_token_name_in_metadata_revisions_and_changes(make_app):
     assert restored.status_code == 200 and restored.json["metadata"]["updated_by"] == "alice"
     actors = {c["actor"] for c in client.get("/api/changes", headers=bob).json["items"]}
     assert actors == {"alice", "bob"}
+
+
+def test_a_blank_default_profile_slug_of_any_whitespace_unsets_it(client, service):
+    """Blank means unset, whatever whitespace it is made of (the fuzzer sent vertical tabs)."""
+    service.create_registry(Registry(slug="empty"), actor="seed")
+    response = client.patch("/api/registries/empty", json={"default_profile_slug": " \x0b\t\f "})
+    assert response.status_code == 200 and response.json["default_profile_slug"] == ""

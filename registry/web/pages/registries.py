@@ -7,7 +7,10 @@ header editor and the delete confirmations.
 Every write is a plain form POST answered by a redirect and a flash (POST-redirect-GET);
 validation errors re-render the form with the submitted values and each message beside its
 field (422; 409 for conflicts). htmx only enhances: search-as-you-type, the pager and
-"make default" swap the `profiles` block of `registries/detail.html`.
+"make default" swap the `profiles` block of `registries/detail.html` ("make default" also
+sends the header's `meta` block out of band). "Make default" is confirmed first (a dialog with
+JavaScript, a confirmation page without). Deleted profiles (the store keeps their history) are
+listed below the table with a link to restore them.
 
 Roles: reading needs `reader`; profile writes and the header editor `editor`; creating and
 deleting registries `admin` (as the admin API). Registries managed by a file refuse every
@@ -589,11 +592,9 @@ def registry_delete_profile(slug: str, profile: str) -> Response:
             }
             status = 409
         else:
-            kept = (
-                " Its history is kept: restore it from the registry page."
-                if (service.supports_history)
-                else ""
-            )
+            kept = ""
+            if service.supports_history:
+                kept = " Its history is kept: restore it from the registry page."
             flash(f'Profile "{current.slug}" deleted.{kept}', "success")
             return _back(reg)
     others = service.default_blocks_delete(reg, current.slug)
