@@ -301,17 +301,28 @@ def test_saving_read_only_without_javascript_asks_in_the_form(new_context, seede
     assert seeded_live.service.get_profile("default", "inventory").policy.read_only
 
 
+def make_default(page, slug: str):
+    """Open the row's action menu and press its "Make default"; the button, to press again."""
+    row = page.locator("#profiles tbody tr", has=page.get_by_role("link", name=slug, exact=True))
+    row.locator("summary").click()
+    button = row.get_by_role("button", name="Make default")
+    button.click()
+    return button
+
+
 def test_make_default_confirms_and_updates_the_header(page, seeded_live):
     page.goto("/registries/default")
     header_default = page.locator("#registry-default")
     expect(header_default).to_have_text("inventory")
-    page.get_by_role("button", name="Make default the default profile").click()
+    button = make_default(page, "default")
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text("instead of “inventory”")
+    screenshot(page, "make-default-dialog")
     dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
     assert seeded_live.service.get_registry("default").default_profile_slug == "inventory"
 
-    page.get_by_role("button", name="Make default the default profile").click()
+    button.click()  # the menu is still open
     dialog.get_by_role("button", name="Make default the default").click()
     expect(page.locator("#profiles .flash.success")).to_have_text(
         '"default" is now the default profile.'
@@ -323,7 +334,7 @@ def test_make_default_confirms_and_updates_the_header(page, seeded_live):
 def test_make_default_without_javascript_confirms_on_a_page(new_context, seeded_live):
     page = new_context(seeded_live, java_script_enabled=False).new_page()
     page.goto("/registries/default")
-    page.get_by_role("button", name="Make default the default profile").click()
+    make_default(page, "default")
     expect(page.get_by_role("heading", level=1)).to_have_text("Make default the default profile?")
     page.get_by_role("button", name="Make default the default").click()
     expect(page.locator(".flash.success")).to_have_text('"default" is now the default profile.')
@@ -333,7 +344,10 @@ def test_make_default_without_javascript_confirms_on_a_page(new_context, seeded_
 def test_delete_then_restore_from_the_registry_page(page, seeded_live):
     seeded_live.service.set_default_profile("default", "default", actor="seed")
     page.goto("/registries/default")
-    page.get_by_role("link", name="Delete inventory").click()
+    page.locator(
+        "#profiles tbody tr", has=page.get_by_role("link", name="inventory", exact=True)
+    ).locator("summary").click()
+    page.get_by_role("link", name="Delete…").click()
     expect(page.locator("main")).to_contain_text("is kept")
     page.get_by_role("button", name="Delete inventory").click()
     deleted = page.locator("#deleted-profiles")
