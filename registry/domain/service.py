@@ -32,7 +32,7 @@ from .middleware import (
     remap_configs,
 )
 from .model import Metadata, PolicySpec, Profile, ProfileRef, Registry, RuntimeSpec, profile_to_data
-from .paging import check_sort
+from .paging import check_sort, cursor_of, is_cursor
 from .ports import Change, ProfilePage, ProfileQuery, Revision, Store, WriteOptions
 from .resolution import (
     ResolvedProfile,
@@ -311,11 +311,13 @@ class RegistryService:
         reg = self.get_registry(registry)
         if limit < 1 or limit > MAX_PAGE:
             raise ValidationError(FieldError("limit", f"must be between 1 and {MAX_PAGE}"))
-        if sum(map(bool, (cursor, before, last))) > 1:
-            raise ValidationError(
-                FieldError("before", "give one of cursor, before and last"),
-                message="conflicting page positions",
-            )
+        # one position: `cursor` wins over `before`, either over `last` (a link built from
+        # a page's own cursors never carries two)
+        before = "" if cursor else before
+        last = last and not (cursor or before)
+        sort = check_sort(sort)
+        cursor = self._position(reg.slug, sort, cursor)
+        before = self._position(reg.slug, sort, before)
         query = ProfileQuery(
             q=q.strip(),
             tag=tag.strip(),
@@ -323,10 +325,21 @@ class RegistryService:
             after=cursor,
             before=before,
             last=last,
-            sort=check_sort(sort),
+            sort=sort,
             descending=descending,
         )
         return self._store.list_profiles(reg.slug, query)
+
+    def _position(self, registry: str, sort: str, cursor: str) -> str:
+        """A cursor of `sort` for `cursor`: a cursor this sort issued, or a profile's slug (the
+        page after or before that profile, in any sort). Anything else names no position:
+        ProfileNotFound (404), like any other unknown identifier."""
+        if not cursor or sort == "slug" or is_cursor(sort, cursor):
+            return cursor
+        found = self._store.get_profile(registry, cursor.strip().lower())
+        if found is None:
+            raise ProfileNotFound(cursor)
+        return cursor_of(found, sort)
 
     def search_profiles(self, q: str, limit: int = 20) -> SearchResult:
         """Profiles of every registry whose slug, name, description or tags hold `q` (any
