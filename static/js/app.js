@@ -323,7 +323,7 @@ window.addEventListener("beforeunload", function (event) {
     var status = event.detail.xhr ? event.detail.xhr.status : 200;
     var panel = form.querySelector("[autofocus]");
     if (panel || status === 409 || status === 422) {
-      panel = panel || form.querySelector("#conflict, #editor-errors");
+      panel = panel || form.querySelector("#conflict-panel, #editor-errors");
       if (panel) {
         panel.focus({ preventScroll: true });
         panel.scrollIntoView({ block: "start" });

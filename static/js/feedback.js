@@ -63,7 +63,7 @@
       close.type = "button";
       close.className = "flash-close";
       close.setAttribute("aria-label", "Dismiss this message");
-      close.textContent = "×";
+      // the "×" is drawn by CSS (.flash-close::before), so the message's text stays the message
       close.addEventListener("click", function () { dismiss(flash); });
       flash.appendChild(close);
       if (flash.classList.contains("success")) {

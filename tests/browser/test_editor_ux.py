@@ -229,8 +229,8 @@ def test_a_conflict_focuses_the_conflict_panel(new_context, seeded_live):
     second.get_by_label("Display name").fill("Mine")
     second.get_by_role("button", name="Save", exact=True).scroll_into_view_if_needed()
     save(second)
-    expect(second.locator("#conflict")).to_be_visible()
-    expect_focus(second, id="conflict")
+    expect(second.locator("#conflict-panel")).to_be_visible()
+    expect_focus(second, id="conflict-panel")
 
 
 def test_plain_posts_land_on_the_new_item(new_context, seeded_live):
