@@ -142,6 +142,10 @@ class Store(Connections, Protocol):
     # history and change feed (empty for stores without history)
     def list_revisions(self, registry: str, profile: str, limit: int = 100) -> list[Revision]: ...
     def get_revision(self, registry: str, profile: str, revision_id: int) -> Revision | None: ...
+    def list_deleted_profiles(self, registry: str, limit: int = 100) -> list[Revision]:
+        """The delete revisions of the registry's profiles that stay deleted, newest first."""
+        ...
+
     def list_changes(
         self, after: int = 0, limit: int = 100, *, newest_first: bool = False
     ) -> list[Change]:

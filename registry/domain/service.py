@@ -138,6 +138,19 @@ class RegistrySummary:
     profile_count: int
 
 
+@dataclass
+class DeletedProfile:
+    """A profile deleted from a registry and not created again: its history is kept, and
+    `restore_revision` (the last revision with content) brings it back as it was."""
+
+    slug: str
+    display_name: str
+    version: int  # the version it had when deleted
+    deleted_at_ms: int
+    deleted_by: str
+    restore_revision: int | None  # None when no revision with content is left
+
+
 class RegistryService:
     """Use cases over one store. Every write takes an `actor`, a `source` (the channel it came
     through, recorded in `metadata.source`: one of `SOURCES`) and most an `expected_version`."""
@@ -659,6 +672,26 @@ class RegistryService:
             raise ProfileNotFound(slug)
         return revisions
 
+    def list_deleted_profiles(self, registry: str | None, limit: int = 50) -> list[DeletedProfile]:
+        """Profiles deleted from `registry` that can be restored, newest deletion first
+        (empty for stores without history)."""
+        reg = self.get_registry(registry)
+        out = []
+        for deleted in self._store.list_deleted_profiles(reg.slug, min(max(1, limit), MAX_PAGE)):
+            revisions = self._store.list_revisions(reg.slug, deleted.profile, 2)
+            last = next((r for r in revisions if r.snapshot is not None), None)
+            out.append(
+                DeletedProfile(
+                    slug=deleted.profile,
+                    display_name=last.snapshot.display_name if last and last.snapshot else "",
+                    version=deleted.version,
+                    deleted_at_ms=deleted.at_ms,
+                    deleted_by=deleted.actor,
+                    restore_revision=last.id if last else None,
+                )
+            )
+        return out
+
     def get_revision(self, registry: str | None, slug: str, revision_id: int) -> Revision:
         reg = self.get_registry(registry)
         rev = self._store.get_revision(reg.slug, profile_slug(slug), revision_id)
@@ -868,10 +901,12 @@ class RegistryService:
         if errors:
             raise ValidationError(errors)
         reg.slug = registry_slug(reg.slug)
-        if reg.default_profile_slug:
+        if reg.default_profile_slug.strip():
             reg.default_profile_slug = profile_slug(
                 reg.default_profile_slug, "registry.default_profile_slug"
             )
+        else:  # blank (any whitespace) unsets it, as documented
+            reg.default_profile_slug = ""
         return reg
 
     # --- repairs (`profile-registry doctor`) -------------------------------------------------

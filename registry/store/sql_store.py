@@ -960,6 +960,30 @@ class SQLStore(PooledConnections):
         row = next(iter(rows.limit(1)), None)
         return None if row is None else self._revision_of(row)
 
+    def list_deleted_profiles(self, registry: str, limit: int = 100) -> list[Revision]:
+        """The delete revisions of profiles deleted from `registry` and not created again,
+        newest first (only since the registry itself was last created)."""
+        self._check()
+        registry = str(registry)
+        V = self.models.revision
+        born = V.alias()
+        since = born.select(pw.fn.COALESCE(pw.fn.MAX(born.id), 0)).where(
+            born.registry == registry, born.profile == "", born.action == "create"
+        )
+        latest = V.alias()
+        last_ids = (
+            latest.select(pw.fn.MAX(latest.id))
+            .where(latest.registry == registry, latest.profile != "")
+            .group_by(latest.profile)
+        )
+        rows = (
+            V.select()
+            .where(V.id.in_(last_ids), V.action == "delete", V.id > since)
+            .order_by(V.id.desc())
+            .limit(max(1, limit))
+        )
+        return [self._revision_of(row) for row in rows]
+
     def list_changes(
         self, after: int = 0, limit: int = 100, *, newest_first: bool = False
     ) -> list[Change]:

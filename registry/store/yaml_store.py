@@ -452,6 +452,10 @@ class YAMLFileStore:
         self._check()
         return None
 
+    def list_deleted_profiles(self, registry: str, limit: int = 100) -> list[Revision]:
+        self._check()
+        return []
+
     def list_changes(
         self, after: int = 0, limit: int = 100, *, newest_first: bool = False
     ) -> list[Change]:

@@ -71,9 +71,12 @@ def test_create_a_registry_and_a_profile_through_the_forms(page, live):
     page.get_by_label("Slug").fill("triage")
     page.locator("#new-profile-display-name").fill("Triage bot")
     page.get_by_role("button", name="Create profile").click()
-    expect(page).to_have_url(f"{live.url}/registries/support/profiles/triage")
-    expect(page.locator(".flash.success")).to_have_text('Profile "triage" created.')
-    expect(page.get_by_role("heading", level=1)).to_have_text("Triage bot")
+    # the editor opens next, as the form promised
+    expect(page).to_have_url(f"{live.url}/registries/support/profiles/triage/edit")
+    expect(page.locator(".flash.success")).to_have_text(
+        'Profile "triage" created. Add its prompt, tools and the rest, then save.'
+    )
+    expect(page.get_by_role("heading", level=1)).to_have_text("Edit Triage bot")
 
     page.locator(".crumbs").get_by_role("link", name="Support desk").click()
     row = page.locator("#profiles tbody tr")
