@@ -85,11 +85,21 @@ class Metadata:
 
 @dataclass
 class ProfileRef:
-    """A base profile in a stack: kept in the model, not resolved yet (README, Differences
-    from the reference system: "Not yet built")."""
+    """A base profile in a stack (README, "Stacks"); a blank `registry_slug` means the
+    registry of the profile that holds the ref."""
 
     profile_slug: str
     registry_slug: str = ""
+
+
+def stacks_on(profile: Profile, registry: str, target: tuple[str, str | None]) -> bool:
+    """Whether `profile` (of `registry`) lists `target` (registry, slug) in its stack (any
+    profile of that registry when slug is None); a ref without registry means its own."""
+    for ref in profile.stack:
+        ref_registry = ref.registry_slug.strip().lower() or registry
+        if ref_registry == target[0] and target[1] in (None, ref.profile_slug.strip().lower()):
+            return True
+    return False
 
 
 @dataclass

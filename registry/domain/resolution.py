@@ -298,6 +298,7 @@ class ResolvedProfile:
     extensions: dict[str, Any]
     source: str = ""
     stack_lineage: list[dict[str, Any]] = field(default_factory=list)
+    stack_trace: dict[str, Any] = field(default_factory=lambda: {"paths": []})
     fingerprint: str = ""
 
     def to_data(self) -> dict[str, Any]:
@@ -320,6 +321,7 @@ class ResolvedProfile:
                 "profile.version": self.version,
                 "profile.source": self.source,
                 "profile.stack.lineage": copy.deepcopy(self.stack_lineage),
+                "profile.stack.trace": copy.deepcopy(self.stack_trace),
             },
         }
 

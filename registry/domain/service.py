@@ -19,6 +19,7 @@ from .errors import (
     ProfileNotFound,
     RegistryNotFound,
     RevisionNotFound,
+    StackedOn,
     ValidationError,
 )
 from .extensions import CodecRegistry, Limits, builtin_codecs, normalize_extensions
@@ -36,11 +37,27 @@ from .resolution import (
     ResolvedProfile,
     Selection,
     apply_overrides,
-    enforce_policy,
     fingerprint,
     normalize_overrides,
 )
 from .slugs import profile_slug, registry_slug
+from .stacks import (
+    MAX_STACK_DEPTH,
+    Key,
+    Layer,
+    MergedStack,
+    StackTrace,
+    check_topology,
+    collect_graph,
+    enforce,
+    expand_stack,
+    height,
+    lineage,
+    merge_layers,
+    node_name,
+    ref_target,
+    trace_layers,
+)
 from .validation import (
     refused_registry_text,
     refused_text,
@@ -95,6 +112,25 @@ class RegistryPatch:
 class RegistrySummary:
     registry: Registry
     profile_count: int
+
+
+@dataclass
+class StackView:
+    """A profile's stack as resolution sees it: its layers (base to leaf), their merge and
+    which layer set each value (the provenance the pages show)."""
+
+    layers: list[Layer]
+    merged: MergedStack
+    trace: StackTrace
+
+
+@dataclass
+class Dependant:
+    """A profile that stacks on another, directly (`depth` 1) or through others."""
+
+    registry: str
+    profile: Profile
+    depth: int
 
 
 class RegistryService:
@@ -238,6 +274,7 @@ class RegistryService:
     ) -> None:
         reg = self.get_registry(slug)
         self._check_writable(reg)
+        self._refuse_if_stacked_on_from_outside(reg.slug)
         self._store.delete_registry(
             reg.slug, WriteOptions(expected_version=expected_version, actor=actor, source=source)
         )
@@ -316,6 +353,7 @@ class RegistryService:
         prepared = self.prepare_profile(profile)
         if self._store.get_profile(reg.slug, prepared.slug) is not None:
             raise AlreadyExists("profile", prepared.slug)
+        self.check_stack(reg.slug, prepared)
         opts = WriteOptions(
             expected_version=expected_version, actor=actor, source=source, operation=operation
         )
@@ -353,6 +391,8 @@ class RegistryService:
         if current.policy.read_only:
             raise PolicyViolation("profile is read-only", current.slug)
         prepared = self.prepare_update(current, patch)
+        if prepared.stack != current.stack:
+            self.check_stack(reg.slug, prepared)
         opts = WriteOptions(expected_version=expected_version, actor=actor, source=source)
         with self._store.atomic():
             updated = self._store.update_profile(reg.slug, prepared, opts)
@@ -383,6 +423,12 @@ class RegistryService:
             raise PolicyViolation("profile is read-only", current.slug)
         if self.default_blocks_delete(reg, current.slug):
             raise DefaultProfileInUse(current.slug)
+        stacked = self._store.find_dependants(reg.slug, current.slug)
+        if stacked:
+            raise StackedOn(
+                node_name((reg.slug, current.slug)),
+                [node_name((r, p.slug)) for r, p in stacked],
+            )
         opts = WriteOptions(expected_version=expected_version, actor=actor, source=source)
         with self._store.atomic():
             self._store.delete_profile(reg.slug, current.slug, opts)
@@ -417,6 +463,10 @@ class RegistryService:
         if display_name is not None:
             clone.display_name = display_name
         target = target_registry if target_registry is not None else registry
+        source_registry = self._registry_slug(registry)
+        if self._registry_slug(target) != source_registry:
+            for ref in clone.stack:  # keep pointing at the same bases from the other registry
+                ref.registry_slug = ref.registry_slug or source_registry
         return self.create_profile(target, clone, actor=actor, source=source, operation="clone")
 
     # --- history ---------------------------------------------------------------------------
@@ -457,6 +507,8 @@ class RegistryService:
         snapshot = rev.snapshot.clone()
         current = self._store.get_profile(reg.slug, snapshot.slug)
         prepared = self.prepare_profile(snapshot)
+        if current is None or current.stack != prepared.stack:
+            self.check_stack(reg.slug, prepared)
         if current is None:
             opts = WriteOptions(
                 expected_version=expected_version, actor=actor, source=source, operation="restore"
@@ -500,9 +552,20 @@ class RegistryService:
         slug = self._resolve_profile_slug(reg, profile)
         stored = self._profile_in(reg, slug)
         overrides = normalize_overrides(request_overrides)
-        enforce_policy(stored.policy, list(overrides), stored.slug)
-        runtime = apply_overrides(stored.runtime, overrides) if overrides else stored.runtime
-        configs = effective_configs(runtime.middlewares, stored.extensions, self.middlewares)
+        view = self._stack_view(reg.slug, stored)
+        merged = view.merged
+        enforce(merged.policy, overrides)
+        runtime = apply_overrides(merged.runtime, overrides) if overrides else merged.runtime
+        if "middlewares" in overrides:  # the request's list: configs read by position
+            configs = effective_configs(runtime.middlewares, merged.extensions, self.middlewares)
+        else:
+            origins = [
+                (view.layers[src.layer].profile.extensions, src.index)
+                for src in merged.middleware_sources
+            ]
+            configs = effective_configs(
+                runtime.middlewares, merged.extensions, self.middlewares, origins=origins
+            )
         for use in runtime.middlewares:
             use.config = None
         resolved = ResolvedProfile(
@@ -512,19 +575,96 @@ class RegistryService:
             runtime_key=stored.slug,
             effective_runtime=runtime,
             middleware_configs=configs,
-            extensions=copy.deepcopy(stored.extensions),
+            extensions=merged.extensions,
             source=stored.metadata.source or reg.metadata.source,
-            stack_lineage=[
-                {
-                    "registry_slug": reg.slug,
-                    "profile_slug": stored.slug,
-                    "version": stored.metadata.version,
-                    "source": stored.metadata.source,
-                }
-            ],
+            stack_lineage=lineage(view.layers),
+            stack_trace=view.trace.to_data(),
         )
         resolved.fingerprint = fingerprint(resolved)
         return resolved
+
+    def stack_view(self, registry: str | None, slug: str) -> StackView:
+        """The layers, merge and provenance of a profile's stack (no request overrides)."""
+        reg = self.get_registry(registry)
+        return self._stack_view(reg.slug, self._profile_in(reg, slug))
+
+    def _stack_view(self, registry: str, root: Profile) -> StackView:
+        key = (registry, root.slug)
+        graph = collect_graph({key: root}, self._store.get_profiles)
+        layers = expand_stack(key, graph, registry_exists=self._registry_exists)
+        merged = merge_layers(layers)
+        return StackView(layers, merged, trace_layers(layers, merged))
+
+    def dependants(self, registry: str | None, slug: str) -> list[Dependant]:
+        """Every profile stacked on this one, directly or through others, nearest first
+        (then by registry and slug): what a change to it affects."""
+        reg = self.get_registry(registry)
+        current = self._profile_in(reg, slug)
+        out: list[Dependant] = []
+        seen: set[Key] = {(reg.slug, current.slug)}
+        level: list[Key] = [(reg.slug, current.slug)]
+        depth = 0
+        while level and depth < MAX_STACK_DEPTH:
+            depth += 1
+            found: dict[Key, Profile] = {}
+            for key in level:
+                for r, p in self._store.find_dependants(*key):
+                    if (r, p.slug) not in seen:
+                        found[(r, p.slug)] = p
+            seen.update(found)
+            out.extend(Dependant(k[0], found[k], depth) for k in sorted(found))
+            level = sorted(found)
+        return out
+
+    def check_stack(self, registry: str, profile: Profile) -> None:
+        """Refuse (`ValidationError` at `profile.stack[i]`) a stack whose own refs point at
+        missing profiles, that closes a cycle, or whose chain would be deeper than
+        `MAX_STACK_DEPTH` counting the profiles stacked on this one (README, "Stacks")."""
+        if not profile.stack:
+            return
+        key = (registry, profile.slug)
+        graph = collect_graph({key: profile}, self._store.get_profiles)
+        errors = check_topology(
+            key,
+            graph,
+            registry_exists=self._registry_exists,
+            field_of=lambda i: f"profile.stack[{i}]",
+        )
+        if not errors:
+            above = height(key, self._direct_dependants)
+            if above:
+                depth = _chain_depth(key, graph)
+                if above + depth > MAX_STACK_DEPTH:
+                    errors.append(
+                        FieldError(
+                            "profile.stack",
+                            f"stack depth exceeds max_depth={MAX_STACK_DEPTH}: "
+                            f"{above} profile(s) stack on {node_name(key)} and its own stack "
+                            f"is {depth} deep",
+                        )
+                    )
+        if errors:
+            raise ValidationError(errors)
+
+    def _direct_dependants(self, key: Key) -> list[Key]:
+        return [(r, p.slug) for r, p in self._store.find_dependants(*key)]
+
+    def _registry_exists(self, slug: str) -> bool:
+        return self._store.get_registry(slug) is not None
+
+    def _refuse_if_stacked_on_from_outside(self, registry: str) -> None:
+        """Deleting a registry whose profiles others (in other registries) stack on: 409."""
+        outside: dict[str, list[str]] = {}
+        for r, p in self._store.find_dependants(registry, None):
+            if r == registry:
+                continue
+            for ref in p.stack:
+                target = ref_target(ref, r)
+                if target[0] == registry:
+                    outside.setdefault(target[1], []).append(node_name((r, p.slug)))
+        if outside:
+            first = sorted(outside)[0]
+            raise StackedOn(node_name((registry, first)), outside[first])
 
     def resolve_selection(
         self, selection: Selection, request_overrides: Any = None
@@ -692,6 +832,21 @@ def apply_patch(current: Profile, patch: ProfilePatch) -> Profile:
     if patch.stack is not None:
         p.stack = copy.deepcopy(patch.stack)
     return p
+
+
+def _chain_depth(key: Key, graph: dict[Key, Profile]) -> int:
+    """How many profiles the longest chain from `key` down holds, `key` included (the graph
+    has passed `check_topology`: no cycle)."""
+    memo: dict[Key, int] = {}
+
+    def depth(k: Key) -> int:
+        if k not in memo:
+            node = graph.get(k)
+            below = [depth(ref_target(r, k[0])) for r in node.stack] if node else []
+            memo[k] = 1 + max(below, default=0)
+        return memo[k]
+
+    return depth(key)
 
 
 def redacted_url(url: str) -> str:

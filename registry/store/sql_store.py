@@ -14,11 +14,13 @@ serializes all writers of a registry. Use `latest_change_id()` to notice any cha
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import logging
+import operator
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -44,6 +46,7 @@ from ..domain.model import (
     profile_to_data,
     registry_from_data,
     registry_to_data,
+    stacks_on,
 )
 from ..domain.ports import Change, ProfilePage, ProfileQuery, Revision, WriteOptions
 from ..domain.text import SUSPECT_JSON_RE, repair_tree
@@ -59,6 +62,7 @@ SQLITE_PRAGMAS = {
 # pg_advisory_xact_lock key taken first by every write transaction on PostgreSQL, see `_write`.
 CHANGE_LOCK_KEY = 0x50524D02
 ITER_CHUNK = 500
+MANY_CHUNK = 100  # keys per query of `get_profiles`
 POOL_MAX = 64  # connections per process (threads x stores); more wait instead of failing
 POOL_STALE_SECONDS = 300
 MAX_WRITE_ATTEMPTS = 20
@@ -757,6 +761,51 @@ class SQLStore(PooledConnections):
             (registry, slug, 1),
         )
         return None if row is None else self._profile_of(registry, slug, row[0])
+
+    def get_profiles(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Profile]:
+        """The profiles of several `(registry, slug)` keys that exist, in one query per
+        `MANY_CHUNK` keys (a stack's layers are read a level at a time, not one by one)."""
+        self._check()
+        wanted = list(dict.fromkeys((str(r), str(s)) for r, s in keys))
+        P = self.models.profile
+        out: dict[tuple[str, str], Profile] = {}
+        for start in range(0, len(wanted), MANY_CHUNK):
+            chunk = wanted[start : start + MANY_CHUNK]
+            cond = functools.reduce(
+                operator.or_, [(P.registry == r) & (P.slug == s) for r, s in chunk]
+            )
+            for registry, slug, data in P.select(P.registry, P.slug, P.data).where(cond).tuples():
+                out[(registry, slug)] = self._profile_of(registry, slug, data)
+        return out
+
+    def find_dependants(self, registry: str, slug: str | None) -> list[tuple[str, Profile]]:
+        """`(registry, profile)` of every profile whose stack names this one (any profile of
+        the registry when `slug` is None), sorted. The payload's compact JSON holds
+        `"profile_slug":"<slug>"` for each ref and `"registry_slug":"<registry>"` for each
+        ref to another registry (slugs need no escaping): a cheap filter; the decoded stacks
+        decide."""
+        self._check()
+        target = (str(registry), None if slug is None else str(slug))
+        P = self.models.profile
+        finder = pw.fn.strpos if self.kind == "postgresql" else pw.fn.instr
+        if target[1] is not None:
+            cond = finder(P.data, f'"profile_slug":{dumps(target[1])}') > 0
+        else:
+            cond = (P.registry == target[0]) | (
+                finder(P.data, f'"registry_slug":{dumps(target[0])}') > 0
+            )
+        rows = (
+            P.select(P.registry, P.slug, P.data)
+            .where(cond & (finder(P.data, '"stack":[') > 0))
+            .order_by(P.registry, P.slug)
+            .tuples()
+        )
+        out = []
+        for reg, prof, data in rows:
+            p = self._profile_of(reg, prof, data)
+            if stacks_on(p, reg, target):
+                out.append((reg, p))
+        return out
 
     def create_profile(self, registry: str, profile: Profile, opts: WriteOptions) -> Profile:
         registry, slug = str(registry), str(profile.slug)
