@@ -14,7 +14,6 @@ serializes all writers of a registry. Use `latest_change_id()` to notice any cha
 from __future__ import annotations
 
 import fcntl
-import functools
 import json
 import logging
 import operator
@@ -255,6 +254,14 @@ def tags_text(tags: list[str]) -> str:
     """Tags as "\\n"-delimited text with delimiters at both ends, so that an exact tag match
     is a substring search for "\\n<tag>\\n"."""
     return "\n" + "\n".join(_column_text(t) for t in tags) + "\n" if tags else ""
+
+
+def _any_of(conditions: list[Any]) -> Any:
+    """OR of conditions as a balanced tree: SQLite's parser overflows on long chains."""
+    if len(conditions) == 1:
+        return conditions[0]
+    middle = len(conditions) // 2
+    return operator.or_(_any_of(conditions[:middle]), _any_of(conditions[middle:]))
 
 
 def profile_row(registry: str, p: Profile) -> dict[str, Any]:
@@ -770,9 +777,11 @@ class SQLStore(PooledConnections):
         P = self.models.profile
         out: dict[tuple[str, str], Profile] = {}
         for start in range(0, len(wanted), MANY_CHUNK):
-            chunk = wanted[start : start + MANY_CHUNK]
-            cond = functools.reduce(
-                operator.or_, [(P.registry == r) & (P.slug == s) for r, s in chunk]
+            by_registry: dict[str, list[str]] = {}
+            for r, s in wanted[start : start + MANY_CHUNK]:
+                by_registry.setdefault(r, []).append(s)
+            cond = _any_of(
+                [(P.registry == r) & P.slug.in_(slugs) for r, slugs in by_registry.items()]
             )
             for registry, slug, data in P.select(P.registry, P.slug, P.data).where(cond).tuples():
                 out[(registry, slug)] = self._profile_of(registry, slug, data)
