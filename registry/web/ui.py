@@ -31,7 +31,7 @@ CSP = (
 
 
 def init_ui(app: Flask) -> None:
-    from .api import bp as api_bp
+    from .api import ROUTE_BLUEPRINTS as API_BLUEPRINTS
     from .auth import auth_enabled
     from .pages import bp as pages_bp
     from .pages.session import current_viewer
@@ -44,7 +44,8 @@ def init_ui(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session instead
     Htmx(app)
     csrf.init_app(app)
-    csrf.exempt(api_bp)  # the API authenticates with bearer tokens, never cookies
+    for api_blueprint in API_BLUEPRINTS:  # the API authenticates with bearer tokens, never cookies
+        csrf.exempt(api_blueprint)
     app.register_blueprint(pages_bp)
 
     node_modules = Path(app.root_path) / "node_modules"

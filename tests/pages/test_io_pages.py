@@ -313,7 +313,7 @@ def test_export_page_and_download_are_byte_identical(client, seeded):
     assert one.headers["Content-Disposition"] == 'attachment; filename="team.yaml"'
     assert one.get_data() == export_yaml(seeded, "team").encode()
     assert client.get("/export/download?registry=nope").status_code == 404
-    assert client.get("/export/download?registry=Bad!").status_code == 404
+    assert client.get("/export/download?registry=Bad!").status_code == 400  # as the API
 
 
 def test_error_page_keeps_the_pasted_text(client, seeded, csrf):

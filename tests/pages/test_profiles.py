@@ -57,7 +57,7 @@ def test_profile_page_links_its_json_twin_and_actions(client, app, seeded):
     assert hrefs["Edit"] == URL + "/edit"
     assert hrefs["Resolve preview"].startswith("/resolve?")
     assert "profile=inventory" in hrefs["Resolve preview"]
-    if "pages.history" in app.view_functions:
+    if "pages.history.history" in app.view_functions:
         assert "History" in hrefs
     else:
         assert "History" not in hrefs

@@ -76,16 +76,16 @@ def _route(form: EditorForm, err: FieldError) -> bool:
     m = _EXT_ERR.match(f)
     if m:
         key, rest = m.group(1), m.group(2)
-        row = next((e for e in form.extensions if e.key == key), None)
-        if row is None:
+        ext = next((e for e in form.extensions if e.key == key), None)
+        if ext is None:
             return False
-        if row.kind == "middleware" and _route_slot(form, key, rest, err):
+        if ext.kind == "middleware" and _route_slot(form, key, rest, err):
             return True
         base = f"profile.extensions[{key}]"
-        if row.widget is not None:
-            _put(row.widget, err, base)
+        if ext.widget is not None:
+            _put(ext.widget, err, base)
         else:
-            row.errors.append(_rest(err, base))
+            ext.errors.append(_rest(err, base))
         return True
     return False
 

@@ -27,7 +27,7 @@ def _group(name: str) -> str:
     return re.split(r"[/@]", name)[0]
 
 
-def complete(data: MultiDict, base: MultiDict) -> MultiDict:
+def complete(data: MultiDict[str, str], base: MultiDict[str, str]) -> MultiDict[str, str]:
     """`data` plus every section of `base` (the current profile's form) that was not posted."""
     removed = set(data.getlist(REMOVED))
     posted = {_group(k) for k in data}
@@ -43,21 +43,21 @@ def complete(data: MultiDict, base: MultiDict) -> MultiDict:
     return out
 
 
-def renumber(data: MultiDict, array: str) -> MultiDict:
+def renumber(data: MultiDict[str, str], array: str) -> MultiDict[str, str]:
     """Item indices of `array` made contiguous (0, 1, 2...) in posted order."""
     pattern = re.compile(re.escape(array) + r"/(\d+)((?:[/@].*)?)$")
     order = sorted({int(m.group(1)) for k in data for m in [pattern.match(k)] if m})
     mapping = {old: new for new, old in enumerate(order)}
     if all(old == new for old, new in mapping.items()):
         return data
-    out: MultiDict = MultiDict()
+    out: MultiDict[str, str] = MultiDict()
     for key, value in data.items(multi=True):
         m = pattern.match(key)
         out.add(f"{array}/{mapping[int(m.group(1))]}{m.group(2)}" if m else key, value)
     return out
 
 
-def _overlay(w: Widget, data: MultiDict) -> Widget:
+def _overlay(w: Widget, data: MultiDict[str, str]) -> Widget:
     """Show what was typed (even when it did not parse) instead of the parsed value."""
     for node in w.walk():
         if node.kind not in ("object", "array", "boolean") and node.name in data:
@@ -65,7 +65,7 @@ def _overlay(w: Widget, data: MultiDict) -> Widget:
     return w
 
 
-def has_under(data: MultiDict, name: str) -> bool:
+def has_under(data: MultiDict[str, str], name: str) -> bool:
     """Whether the post has field `name` or any field below it."""
     return any(k == name or k.startswith(name + "/") or k.startswith(name + "@") for k in data)
 
@@ -89,7 +89,7 @@ def _domain_path(base: str, path: str) -> str:
 
 def schema_section(
     schema: dict[str, Any],
-    data: MultiDict,
+    data: MultiDict[str, str],
     prefix: str,
     original: Any,
     domain_base: str,

@@ -30,7 +30,7 @@ from .model import (
 )
 
 
-def emit(data: MultiDict, w: Widget) -> None:
+def emit(data: MultiDict[str, str], w: Widget) -> None:
     """The fields a browser posts for widget `w` untouched (the schema-form templates' names)."""
     if w.kind == "object":
         for child in w.children:
@@ -49,7 +49,7 @@ def emit(data: MultiDict, w: Widget) -> None:
 
 def untouched(schema: dict[str, Any], value: Any, prefix: str) -> Any:
     """What the form for `value` posts back untouched, parsed."""
-    data: MultiDict = MultiDict()
+    data: MultiDict[str, str] = MultiDict()
     emit(data, build_widget(schema, value, prefix))
     return parse_form(schema, data, prefix)[0]
 
@@ -60,9 +60,9 @@ def _dumps(value: Any) -> str:
 
 def form_data(
     service: RegistryService, profile: Profile, *, step_schema: dict[str, Any] | None = None
-) -> MultiDict:
+) -> MultiDict[str, str]:
     """The form data the editor posts for `profile` when nothing is changed."""
-    data: MultiDict = MultiDict()
+    data: MultiDict[str, str] = MultiDict()
     data.add("display_name", profile.display_name)
     data.add("description", profile.description)
     data.add("system_prompt", profile.runtime.system_prompt)

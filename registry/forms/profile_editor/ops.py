@@ -14,9 +14,12 @@ from registry.forms.ops import apply_op
 from .model import EXT, EXT_GROUP, MW, REMOVED
 
 
-def apply_editor_op(data: Any, op: str) -> MultiDict:
-    """The form after one button: the editor's own ops, else the schema-form array ops."""
-    data = MultiDict(data.items(multi=True) if hasattr(data, "getlist") else data.items())
+def apply_editor_op(posted: Any, op: str) -> MultiDict[str, str]:
+    """The form after one button: the editor's own ops, else the schema-form array ops.
+
+    `posted` is the request's form (a MultiDict) or a plain dict (tests); it is not changed."""
+    items = posted.items(multi=True) if hasattr(posted, "getlist") else posted.items()
+    data: MultiDict[str, str] = MultiDict(items)
     data.pop("op", None)
     action, _, target = op.partition(":")
     if action == "add-middleware":
@@ -42,7 +45,7 @@ def apply_editor_op(data: Any, op: str) -> MultiDict:
         data.setlist(REMOVED, kept)
         return data
     if action == "remove-extension" and target:
-        out: MultiDict = MultiDict()
+        out: MultiDict[str, str] = MultiDict()
         for k, v in data.items(multi=True):
             m = EXT_GROUP.match(k)
             if m and m.group(2) == target:

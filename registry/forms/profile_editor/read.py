@@ -68,7 +68,7 @@ def read_form(
     uses = read_middlewares(service, data, current, form, problems)
     extensions = read_extensions(service, data, current, form, problems, uses)
 
-    document = {
+    document: dict[str, Any] = {
         "slug": current.slug,
         "display_name": form.texts["display_name"],
         "description": form.texts["description"],

@@ -19,7 +19,7 @@ from .model import EXT, EXT_GROUP, MW, RAW, EditorForm, ExtensionRow, Middleware
 
 def read_middlewares(
     service: RegistryService,
-    data: MultiDict,
+    data: MultiDict[str, str],
     current: Profile,
     form: EditorForm,
     problems: list[FieldError],
@@ -78,7 +78,7 @@ def read_middlewares(
 
 def read_extensions(
     service: RegistryService,
-    data: MultiDict,
+    data: MultiDict[str, str],
     current: Profile,
     form: EditorForm,
     problems: list[FieldError],

@@ -1,9 +1,35 @@
-"""The JSON API under `/api`: the chat-client contract and the admin API."""
+"""The JSON API under `/api`: the chat-client contract and the admin API.
+
+Each route module holds its own blueprint, nested under `api` (which carries the `/api` prefix
+and the cross-site guard), so endpoints read `api.<module>.<view>`; the OpenAPI `operationId`
+of an operation is its view name alone.
+"""
 
 from __future__ import annotations
 
-# Route modules register on `bp` (defined in .blueprint) when imported.
-from . import changes, chat, openapi, registries, registry_profiles, revisions, tokens, transfer  # noqa: F401
-from .blueprint import bp
+from flask import Blueprint
 
-__all__ = ["bp"]
+from ..guards import check_api_request
+from . import changes, chat, openapi, registries, registry_profiles, revisions, tokens, transfer
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+bp.before_request(check_api_request)  # cross-site writes: origin, then body media type
+# The route modules' own blueprints, for the few settings Flask applies per blueprint rather
+# than per tree (Flask-WTF's CSRF exemption looks up the request's innermost blueprint).
+ROUTE_BLUEPRINTS = tuple(
+    module.bp
+    for module in (
+        chat,
+        registries,
+        registry_profiles,
+        revisions,
+        transfer,
+        changes,
+        tokens,
+        openapi,
+    )
+)
+for _child in ROUTE_BLUEPRINTS:
+    bp.register_blueprint(_child)
+
+__all__ = ["ROUTE_BLUEPRINTS", "bp"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Blueprint, Response
 
 from registry.domain.tokens import READER
 
@@ -13,11 +13,12 @@ from ..http import (
     json_response,
     not_modified,
 )
-from .blueprint import bp
 from .common import CHANGES_DEFAULT, CHANGES_MAX
 from .shapes import (
     change_item,
 )
+
+bp = Blueprint("changes", __name__)
 
 
 @bp.get("/changes")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Response, current_app, request, url_for
+from flask import Blueprint, Response, current_app, request, url_for
 
 from registry.config import flag
 from registry.domain.errors import FieldError, ProfileNotFound, ValidationError
@@ -40,8 +40,9 @@ from ..http import (
     text_param,
     version_param,
 )
-from .blueprint import bp
 from .shapes import document, document_etag, document_state, list_item
+
+bp = Blueprint("chat", __name__)
 
 # Body keys the routes consume themselves; everything else is a profile field.
 LIST_CACHE_SIZE = 8
@@ -172,7 +173,9 @@ def create_profile() -> Response:
     )
     reg = service.get_registry(registry)
     response = _document_response(reg, created, status=201)
-    response.headers["Location"] = url_for("api.get_profile", slug=created.slug, registry=reg.slug)
+    response.headers["Location"] = url_for(
+        "api.chat.get_profile", slug=created.slug, registry=reg.slug
+    )
     return response
 
 

@@ -19,7 +19,7 @@ from importlib import resources
 from typing import Any
 
 import yaml
-from flask import Response, current_app
+from flask import Blueprint, Response, current_app
 
 from registry import __version__
 from registry.domain.jsonutil import canonical_digest
@@ -28,7 +28,8 @@ from registry.domain.tokens import READER
 from ..auth import require
 from ..deps import auth_enabled, get_service
 from ..http import json_response
-from .blueprint import bp
+
+bp = Blueprint("openapi", __name__)
 
 DOCUMENT_FILE = "openapi.yaml"
 

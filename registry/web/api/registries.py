@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, url_for
+from flask import Blueprint, Response, url_for
 
 from registry.domain.model import Metadata, Registry
 from registry.domain.service import SOURCE_API, RegistryPatch
@@ -17,7 +17,6 @@ from ..http import (
     not_modified,
     version_param,
 )
-from .blueprint import bp
 from .common import (
     REGISTRY_CREATE_KEYS,
     REGISTRY_PATCH_KEYS,
@@ -29,6 +28,8 @@ from .common import (
 from .shapes import (
     registry_summary,
 )
+
+bp = Blueprint("registries", __name__)
 
 
 @bp.get("/registries")
@@ -60,7 +61,7 @@ def create_registry() -> Response:
     )
     created = service.create_registry(reg, actor=current_actor(), source=SOURCE_API)
     response = summary_response(service, created.slug, status=201)
-    response.headers["Location"] = url_for("api.get_registry", slug=created.slug)
+    response.headers["Location"] = url_for("api.registries.get_registry", slug=created.slug)
     return response
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, request, url_for
+from flask import Blueprint, Response, request, url_for
 
 from registry.domain.jsonutil import canonical_digest
 from registry.domain.service import SOURCE_API
@@ -17,7 +17,6 @@ from ..http import (
     not_modified,
     text_param,
 )
-from .blueprint import bp
 from .common import (
     CLONE_KEYS,
     PAGE_DEFAULT,
@@ -30,6 +29,8 @@ from .common import (
 from .shapes import (
     document,
 )
+
+bp = Blueprint("registry_profiles", __name__)
 
 
 @bp.get("/registries/<slug>/profiles")
@@ -93,6 +94,6 @@ def clone_profile(slug: str, profile: str) -> Response:
     reg = service.get_registry(target or source_registry)
     response = document_response(reg, clone, status=201)
     response.headers["Location"] = url_for(
-        "api.registry_profile", slug=reg.slug, profile=clone.slug
+        "api.registry_profiles.registry_profile", slug=reg.slug, profile=clone.slug
     )
     return response

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, request
+from flask import Blueprint, Response, request
 
 from registry.domain.diff import profile_diff
 from registry.domain.errors import FieldError, ValidationError
@@ -19,7 +19,6 @@ from ..http import (
     not_modified,
     version_param,
 )
-from .blueprint import bp
 from .common import (
     REVISIONS_DEFAULT,
     REVISIONS_MAX,
@@ -34,6 +33,8 @@ from .shapes import (
     document_state,
     revision_item,
 )
+
+bp = Blueprint("revisions", __name__)
 
 
 @bp.get("/registries/<slug>/profiles/<profile>/revisions")

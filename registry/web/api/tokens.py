@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Blueprint, Response
 
 from registry.domain.jsonutil import canonical_digest
 from registry.domain.tokens import ADMIN, TokenNotFound, issue
@@ -12,13 +12,14 @@ from ..http import (
     json_body,
     json_response,
 )
-from .blueprint import bp
 from .common import (
     TOKEN_KEYS,
     bool_param,
     no_unknown,
     tokens,
 )
+
+bp = Blueprint("tokens", __name__)
 
 
 @bp.get("/tokens")

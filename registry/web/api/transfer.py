@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, request
+from flask import Blueprint, Response, current_app, request
 
 from registry.domain.errors import FieldError, ValidationError
 from registry.domain.importer import MODES, export_yaml, import_yaml
@@ -16,12 +16,13 @@ from ..http import (
     not_modified,
     text_param,
 )
-from .blueprint import bp
 from .common import (
     YAML_TYPES,
     bool_param,
     registry_path,
 )
+
+bp = Blueprint("transfer", __name__)
 
 
 @bp.post("/import")

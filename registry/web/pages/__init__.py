@@ -1,12 +1,18 @@
 """The HTML admin UI (see README, Admin UI): server-rendered pages, htmx fragments from page blocks.
 
-Pages call the same service functions as the JSON API and link their JSON twin. Each module
-registers its routes on `bp` (defined in .blueprint).
+Pages call the same service functions as the JSON API and link their JSON twin. Each route
+module holds its own blueprint (as in Flask's tutorial), nested under `pages`, so endpoints
+read `pages.<module>.<view>` (`url_for("pages.registries.registry", slug=...)`).
 """
 
 from __future__ import annotations
 
-from . import dashboard, history, io, profiles, registries, resolve, session  # noqa: F401
-from .blueprint import bp
+from flask import Blueprint
+
+from . import dashboard, history, io, profiles, registries, resolve, session
+
+bp = Blueprint("pages", __name__)
+for _module in (dashboard, registries, profiles, history, resolve, io, session):
+    bp.register_blueprint(_module.bp)
 
 __all__ = ["bp"]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask import current_app, url_for
+from flask import Blueprint, current_app, url_for
 
 from registry.domain.health import find_problems
 
 from ..deps import get_service
 from ..htmx import render
-from .blueprint import bp
 from .session import page_require
+
+bp = Blueprint("dashboard", __name__)
 
 RECENT = 15
 
@@ -27,7 +28,7 @@ def dashboard():
         problems=problems,
         history_enabled=service.supports_history,
         nav="dashboard",
-        json_url=url_for("api.list_registries"),
+        json_url=url_for("api.registries.list_registries"),
     )
 
 

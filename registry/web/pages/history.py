@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 
 from registry.domain.diff import profile_diff
 from registry.domain.errors import ConflictError, RegistryError, VersionConflict
@@ -24,8 +24,9 @@ from registry.domain.slugs import SlugError, parse_slug
 from ..deps import get_service
 from ..errors import status_for
 from ..htmx import render
-from .blueprint import bp
 from .session import actor, current_viewer, page_require
+
+bp = Blueprint("history", __name__)
 
 REVISIONS_SHOWN = 100
 CURRENT = "current"
@@ -135,12 +136,16 @@ class _History:
             "read_only_reason": self.read_only_reason(),
             "nav": "registries",
             "json_url": (
-                url_for("api.list_revisions", slug=self.registry.slug, profile=self.slug)
+                url_for("api.revisions.list_revisions", slug=self.registry.slug, profile=self.slug)
                 if self.enabled
-                else url_for("api.registry_profile", slug=self.registry.slug, profile=self.slug)
+                else url_for(
+                    "api.registry_profiles.registry_profile",
+                    slug=self.registry.slug,
+                    profile=self.slug,
+                )
             ),
             "profile_url": (
-                url_for("pages.profile", slug=self.registry.slug, profile=self.slug)
+                url_for("pages.profiles.profile", slug=self.registry.slug, profile=self.slug)
                 if self.current is not None
                 else ""
             ),
@@ -189,7 +194,7 @@ def history_diff(slug: str, profile: str):
     twin = None
     if isinstance(a, int):
         twin = url_for(
-            "api.revision_diff",
+            "api.revisions.revision_diff",
             slug=h.registry.slug,
             profile=h.slug,
             revision_id=a,
@@ -266,4 +271,4 @@ def history_restore(slug: str, profile: str, revision_id: int):
         f"{restored.metadata.version} (a new revision).",
         "success",
     )
-    return redirect(url_for("pages.history", slug=h.registry.slug, profile=h.slug), 303)
+    return redirect(url_for("pages.history.history", slug=h.registry.slug, profile=h.slug), 303)

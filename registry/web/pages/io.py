@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Response, abort, current_app, request, url_for
+from flask import Blueprint, Response, abort, current_app, request, url_for
 
 from registry.domain.errors import (
     ConflictError,
@@ -33,13 +33,14 @@ from registry.domain.errors import (
     ValidationError,
 )
 from registry.domain.importer import MODES, ImportPlan, export_yaml, import_yaml
-from registry.domain.slugs import SlugError, parse_slug
 
 from ..deps import get_service
 from ..htmx import render
-from .blueprint import bp
+from ..http import slug_param, text_param
 from .history import diff_rows
 from .session import actor, current_viewer, page_require
+
+bp = Blueprint("io", __name__)
 
 MODE_HELP = {
     "create-only": "Add what is missing. Existing registries and profiles are never changed, "
@@ -201,13 +202,11 @@ def import_submit():
 
 
 def _registry_param() -> str | None:
-    raw = request.args.get("registry", "").strip()
-    if not raw:
+    """`?registry=` as the export API reads it: a malformed slug is a 400, a missing one 404."""
+    raw = text_param("registry")
+    if raw is None:
         return None
-    try:
-        return get_service().get_registry(parse_slug(raw, "registry slug")).slug
-    except SlugError as exc:
-        abort(404, str(exc))
+    return get_service().get_registry(slug_param(raw, "registry", "registry")).slug
 
 
 @bp.get("/export")
@@ -219,7 +218,7 @@ def export_page():
         "io/export.html",
         registries=get_service().list_registries(),
         selected=registry or "",
-        api_url=url_for("api.export_document", registry=registry),
+        api_url=url_for("api.transfer.export_document", registry=registry),
         nav="io",
     )
 

@@ -28,7 +28,7 @@ import json
 import re
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 
 from registry.domain.diff import profile_diff
 from registry.domain.errors import (
@@ -51,14 +51,15 @@ from registry.forms.profile_editor import (
 
 from ..deps import get_service
 from ..htmx import htmx_redirect, is_htmx, render
-from .blueprint import bp
 from .session import actor, current_viewer, page_require
+
+bp = Blueprint("profiles", __name__)
 
 EDITOR = "profiles/edit.html"
 
 
 def _json_url(reg: Registry, p: Profile) -> str:
-    return url_for("api.get_profile", slug=p.slug, registry=reg.slug)
+    return url_for("api.chat.get_profile", slug=p.slug, registry=reg.slug)
 
 
 def _optional_url(endpoint: str, **values: Any) -> str:
@@ -141,10 +142,10 @@ def profile(slug: str, profile: str):
         locked=_locked(reg, p),
         can_edit=bool(viewer and viewer.can("editor")),
         is_default=reg.default_profile_slug == p.slug,
-        history_url=_optional_url("pages.history", slug=reg.slug, profile=p.slug)
+        history_url=_optional_url("pages.history.history", slug=reg.slug, profile=p.slug)
         if service.supports_history
         else "",
-        resolve_url=_optional_url("pages.resolve", registry=reg.slug, profile=p.slug),
+        resolve_url=_optional_url("pages.resolve.resolve", registry=reg.slug, profile=p.slug),
         json_url=json_url,
         nav="registries",
     )
@@ -180,8 +181,8 @@ def _editor_context(
         "conflict": conflict,
         "sid": _section_id,
         "fid": _field_id,
-        "edit_url": url_for("pages.edit_profile", slug=reg.slug, profile=p.slug),
-        "view_url": url_for("pages.profile", slug=reg.slug, profile=p.slug),
+        "edit_url": url_for("pages.profiles.edit_profile", slug=reg.slug, profile=p.slug),
+        "view_url": url_for("pages.profiles.profile", slug=reg.slug, profile=p.slug),
     }
     return {
         "ed": ed,
@@ -269,7 +270,7 @@ def edit_profile(slug: str, profile: str):
         f"Saved {updated.display_name or updated.slug} (version {updated.metadata.version}).",
         "success",
     )
-    target = url_for("pages.profile", slug=reg.slug, profile=updated.slug)
+    target = url_for("pages.profiles.profile", slug=reg.slug, profile=updated.slug)
     if is_htmx():
         return htmx_redirect(target)
     return redirect(target, 303)

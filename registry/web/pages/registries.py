@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from registry.domain.errors import (
@@ -36,8 +36,9 @@ from registry.domain.service import SOURCE_UI, RegistryPatch, RegistryService
 
 from ..deps import get_service
 from ..htmx import is_htmx, render
-from .blueprint import bp
 from .session import actor, page_require
+
+bp = Blueprint("registries", __name__)
 
 PAGE_SIZE = 50
 PAGE_MAX = 200
@@ -168,8 +169,8 @@ def _registry_page(
     )
     count = _count(service, reg) if listing.filtered else page.total
     json_args = {k: v for k, v in listing.args().items() if k in ("q", "tag", "cursor", "limit")}
-    json_url = url_for("api.registry_profiles", slug=reg.slug, **json_args)
-    here = "pages.registry"
+    json_url = url_for("api.registry_profiles.registry_profiles", slug=reg.slug, **json_args)
+    here = "pages.registries.registry"
     previous = listing.previous_args()
     pager = {
         "next": url_for(here, slug=reg.slug, **listing.next_args(page.next_cursor))
@@ -185,9 +186,9 @@ def _registry_page(
     row_urls = {
         name: url_for(endpoint, slug=reg.slug, profile=marker)
         for name, endpoint in (
-            ("profile", "pages.profile"),
-            ("clone", "pages.registry_clone_profile"),
-            ("delete", "pages.registry_delete_profile"),
+            ("profile", "pages.profiles.profile"),
+            ("clone", "pages.registries.registry_clone_profile"),
+            ("delete", "pages.registries.registry_delete_profile"),
         )
     }
     return _page(
@@ -218,7 +219,7 @@ def _clone_targets(service: RegistryService, source: Registry) -> list[Registry]
 
 def _back(reg: Registry, listing: Listing | None = None) -> Response:
     args = listing.args() if listing else {}
-    return redirect(url_for("pages.registry", slug=reg.slug, **args), code=303)
+    return redirect(url_for("pages.registries.registry", slug=reg.slug, **args), code=303)
 
 
 # --- the registry list -----------------------------------------------------------------------
@@ -238,7 +239,7 @@ def _list_page(
         registries=service.list_registries(),
         form=form or {"slug": "", "display_name": "", "description": ""},
         errors=errors or {},
-        json_url=url_for("api.list_registries"),
+        json_url=url_for("api.registries.list_registries"),
     )
 
 
@@ -266,7 +267,7 @@ def create_registry() -> Response:
         errors = {"slug": ["a registry with this slug already exists"]}
         return _list_page(service, status=409, form=form, errors=errors)
     flash(f'Registry "{created.slug}" created.', "success")
-    return redirect(url_for("pages.registry", slug=created.slug), code=303)
+    return redirect(url_for("pages.registries.registry", slug=created.slug), code=303)
 
 
 # --- one registry ----------------------------------------------------------------------------
@@ -305,7 +306,7 @@ def _edit_page(
         choices=choices,
         profile_count=total,
         expected_version=reg.metadata.version if expected_version is None else expected_version,
-        json_url=url_for("api.get_registry", slug=reg.slug),
+        json_url=url_for("api.registries.get_registry", slug=reg.slug),
     )
 
 
@@ -347,7 +348,7 @@ def edit_registry(slug: str) -> Response:
         }
         return _edit_page(service, current, form, errors=errors, status=409)
     flash(f'Registry "{reg.slug}" saved.', "success")
-    return redirect(url_for("pages.registry", slug=reg.slug), code=303)
+    return redirect(url_for("pages.registries.registry", slug=reg.slug), code=303)
 
 
 @bp.route("/registries/<slug>/delete", methods=["GET", "POST"])
@@ -373,14 +374,14 @@ def delete_registry(slug: str) -> Response:
             status = 409
         else:
             flash(f'Registry "{reg.slug}" and its profiles were deleted.', "success")
-            return redirect(url_for("pages.registries"), code=303)
+            return redirect(url_for("pages.registries.registries"), code=303)
     return _page(
         "registries/delete.html",
         status=status,
         reg=reg,
         profile_count=_count(service, reg),
         errors=errors,
-        json_url=url_for("api.get_registry", slug=reg.slug),
+        json_url=url_for("api.registries.get_registry", slug=reg.slug),
     )
 
 
@@ -413,7 +414,9 @@ def registry_new_profile(slug: str) -> Response:
             service, reg, Listing(), block=None, status=409, new_form=form, new_errors=errors
         )
     flash(f'Profile "{created.slug}" created.', "success")
-    return redirect(url_for("pages.profile", slug=reg.slug, profile=created.slug), code=303)
+    return redirect(
+        url_for("pages.profiles.profile", slug=reg.slug, profile=created.slug), code=303
+    )
 
 
 @bp.post("/registries/<slug>/default-profile")
@@ -460,7 +463,9 @@ def _clone_page(
         form=form,
         errors=errors or {},
         targets=_clone_targets(service, reg),
-        json_url=url_for("api.registry_profile", slug=reg.slug, profile=source.slug),
+        json_url=url_for(
+            "api.registry_profiles.registry_profile", slug=reg.slug, profile=source.slug
+        ),
     )
 
 
@@ -502,7 +507,9 @@ def registry_clone_profile(slug: str, profile: str) -> Response:
         return _clone_page(service, reg, source, form, errors=errors, status=422)
     target_slug = service.get_registry(target).slug
     flash(f'Profile "{source.slug}" cloned as "{clone.slug}".', "success")
-    return redirect(url_for("pages.profile", slug=target_slug, profile=clone.slug), code=303)
+    return redirect(
+        url_for("pages.profiles.profile", slug=target_slug, profile=clone.slug), code=303
+    )
 
 
 @bp.route("/registries/<slug>/delete-profile/<profile>", methods=["GET", "POST"])
@@ -553,5 +560,7 @@ def registry_delete_profile(slug: str, profile: str) -> Response:
         revisions=revisions,
         history_max=HISTORY_MAX,
         errors=errors,
-        json_url=url_for("api.registry_profile", slug=reg.slug, profile=current.slug),
+        json_url=url_for(
+            "api.registry_profiles.registry_profile", slug=reg.slug, profile=current.slug
+        ),
     )

@@ -15,7 +15,7 @@ import json
 import shlex
 from typing import Any
 
-from flask import current_app, request, url_for
+from flask import Blueprint, current_app, request, url_for
 
 from registry.domain.errors import (
     FieldError,
@@ -29,9 +29,10 @@ from registry.domain.service import MAX_PAGE
 
 from ..deps import auth_enabled, get_service, public_reads
 from ..htmx import is_htmx, render
-from .blueprint import bp
 from .history import display_value
 from .session import page_require
+
+bp = Blueprint("resolve", __name__)
 
 FORM_KEYS = ("registry", "profile", "request_overrides", "system_prompt", "tools")
 MAX_OVERRIDE_DEPTH = 32
@@ -166,5 +167,7 @@ def resolve():
         "extensions": display_value(data["extensions"] or None),
         "json": json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True),
     }
-    ctx["profile_url"] = url_for("pages.profile", slug=data["registry"], profile=data["profile"])
+    ctx["profile_url"] = url_for(
+        "pages.profiles.profile", slug=data["registry"], profile=data["profile"]
+    )
     return render("resolve.html", "result", **ctx)

@@ -14,14 +14,26 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from registry.domain import sessions
 from registry.domain import tokens as tk
 from registry.domain.metadata import now_ms
 
 from ..deps import auth_enabled, token_store
-from .blueprint import bp
+
+bp = Blueprint("session", __name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 SESSION_KEY = "sid"  # the cookie's session id; the record lives in the token store
@@ -79,7 +91,7 @@ def page_require(role: str) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             viewer = current_viewer()
             if viewer is None:
-                return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+                return redirect(url_for("pages.session.login", next=request.full_path.rstrip("?")))
             if not viewer.can(role):
                 abort(403, f"Your token ({viewer.role}) may not do this; it needs the {role} role.")
             return view(*args, **kwargs)
@@ -93,10 +105,10 @@ def page_require(role: str) -> Callable[[F], F]:
 def _safe_next(target: str | None) -> str:
     """Only same-site relative paths: never redirect to another host after login."""
     if not target:
-        return url_for("pages.dashboard")
+        return url_for("pages.dashboard.dashboard")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("pages.dashboard")
+        return url_for("pages.dashboard.dashboard")
     return target
 
 
@@ -124,7 +136,7 @@ def login():
     the fragment into the form, which the user submits) or by pasting a token. Both are
     POSTs with the CSRF token; nothing in a URL logs anyone in."""
     if not auth_enabled():
-        return redirect(url_for("pages.dashboard"))
+        return redirect(url_for("pages.dashboard.dashboard"))
     error = ""
     status = 200
     nxt = request.values.get("next")
@@ -162,4 +174,4 @@ def logout():
         sessions.end_session(token_store(), sid)
     session.clear()
     flash("Logged out.", "success")
-    return redirect(url_for("pages.login"))
+    return redirect(url_for("pages.session.login"))
