@@ -365,6 +365,7 @@ METADATA_KEYS = frozenset(
     {"source", "version", "created_at_ms", "updated_at_ms", "created_by", "updated_by", "tags"}
 )
 MIDDLEWARE_KEYS = frozenset({"name", "id", "enabled", "config"})
+REF_KEYS = frozenset({"registry_slug", "profile_slug"})
 REGISTRY_KEYS = frozenset(
     {
         "slug",
@@ -469,7 +470,10 @@ def _stack_from_data(data: Any, c: _Collector, path: str) -> list[ProfileRef]:
     for i, item in enumerate(data):
         item = c.mapping(item, f"{path}[{i}]")
         if item is None:
+            if data[i] is None:
+                c.add(f"{path}[{i}]", "must be an object")
             continue
+        c.unknown(item, REF_KEYS, f"{path}[{i}]")
         refs.append(
             ProfileRef(
                 profile_slug=c.string(item, "profile_slug", f"{path}[{i}].profile_slug"),

@@ -735,6 +735,11 @@ class RegistryService:
         errors = validate_profile(p)
         if not errors:
             p.slug = profile_slug(p.slug)
+            for ref in p.stack:  # stored normalized: a blank registry stays blank
+                ref.profile_slug = profile_slug(ref.profile_slug)
+                ref.registry_slug = (
+                    registry_slug(ref.registry_slug) if ref.registry_slug.strip() else ""
+                )
         errors += project_configs(p, self.middlewares)
         p.extensions, ext_errors = normalize_extensions(
             p.extensions, self.codecs, limits=self.limits, strict=strict
