@@ -35,6 +35,9 @@ def _copy(value: Any) -> Any:
     return new
 
 
+copy_value = _copy  # the fast deep copy, for the other domain modules
+
+
 @dataclass
 class MiddlewareUse:
     name: str

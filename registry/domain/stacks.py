@@ -8,13 +8,20 @@ file being planned), so the same rules serve resolution, writes and import plans
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import FieldError, PolicyViolation, ValidationError
-from .model import MiddlewareUse, PolicySpec, Profile, ProfileRef, RuntimeSpec, middleware_to_data
+from .model import (
+    MiddlewareUse,
+    PolicySpec,
+    Profile,
+    ProfileRef,
+    RuntimeSpec,
+    copy_value,
+    middleware_to_data,
+)
 from .resolution import canonical_override_key, merge_step_settings_patches
 
 MAX_STACK_DEPTH = 32  # a chain may hold at most this many profiles, the leaf included
@@ -293,13 +300,15 @@ def enforce(policy: EffectivePolicy, keys: Iterable[str]) -> None:
 
 
 def deep_merge(base: Any, overlay: Any) -> Any:
-    """Objects merge key by key, recursively; anything else in `overlay` replaces `base`."""
+    """Objects merge key by key, recursively; anything else in `overlay` replaces `base`.
+    Neither input changes; the result copies `overlay`'s values and may share the parts of
+    `base` the overlay leaves alone."""
     if isinstance(base, dict) and isinstance(overlay, dict):
-        out = copy.deepcopy(base)
+        out = dict(base)
         for key, value in overlay.items():
-            out[key] = deep_merge(out[key], value) if key in out else copy.deepcopy(value)
+            out[key] = deep_merge(out[key], value) if key in out else copy_value(value)
         return out
-    return copy.deepcopy(overlay)
+    return copy_value(overlay)
 
 
 @dataclass
@@ -336,10 +345,10 @@ def merge_layers(layers: list[Layer]) -> MergedStack:
         if rt.tools:
             runtime.tools = list(rt.tools)
         for i, use in enumerate(rt.middlewares):
-            uses[instance_key(use, i)] = (copy.deepcopy(use), MiddlewareSource(n, i))
+            uses[instance_key(use, i)] = (copy_value(use), MiddlewareSource(n, i))
         for key, value in layer.profile.extensions.items():
             extensions[key] = (
-                deep_merge(extensions[key], value) if key in extensions else (copy.deepcopy(value))
+                deep_merge(extensions[key], value) if key in extensions else (copy_value(value))
             )
     runtime.middlewares = [use for use, _ in uses.values()]
     return MergedStack(
@@ -364,7 +373,7 @@ def _leaves(prefix: str, value: Any) -> Iterable[tuple[str, Any]]:
         for key in sorted(value):
             yield from _leaves(f"{prefix}/{escape_token(str(key))}", value[key])
     else:
-        yield prefix, copy.deepcopy(value)
+        yield prefix, copy_value(value)
 
 
 def _runtime_paths(rt: RuntimeSpec) -> Iterable[tuple[str, Any]]:
@@ -424,7 +433,7 @@ class TraceStep:
             out["profile_version"] = self.profile_version
         out["layer_index"] = self.layer_index
         out["path"] = self.path
-        out["value"] = copy.deepcopy(self.value)
+        out["value"] = self.value  # the trace owns its values (copied when recorded)
         return out
 
 
@@ -440,7 +449,7 @@ class StackTrace:
         return sorted(set(self.values) | set(self.steps))
 
     def latest_value(self, path: str) -> Any:
-        return copy.deepcopy(self.values.get(path))
+        return copy_value(self.values.get(path))
 
     def history(self, path: str) -> list[TraceStep]:
         return list(self.steps.get(path, []))
@@ -451,7 +460,7 @@ class StackTrace:
         for path in self.ordered_paths:
             entry: dict[str, Any] = {"path": path}
             if path in self.values and self.values[path] is not None:
-                entry["value"] = copy.deepcopy(self.values[path])
+                entry["value"] = self.values[path]
             steps = self.steps.get(path)
             if steps:
                 entry["steps"] = [s.to_data() for s in steps]

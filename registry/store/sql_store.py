@@ -16,7 +16,6 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
-import operator
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -254,14 +253,6 @@ def tags_text(tags: list[str]) -> str:
     """Tags as "\\n"-delimited text with delimiters at both ends, so that an exact tag match
     is a substring search for "\\n<tag>\\n"."""
     return "\n" + "\n".join(_column_text(t) for t in tags) + "\n" if tags else ""
-
-
-def _any_of(conditions: list[Any]) -> Any:
-    """OR of conditions as a balanced tree: SQLite's parser overflows on long chains."""
-    if len(conditions) == 1:
-        return conditions[0]
-    middle = len(conditions) // 2
-    return operator.or_(_any_of(conditions[:middle]), _any_of(conditions[middle:]))
 
 
 def profile_row(registry: str, p: Profile) -> dict[str, Any]:
@@ -774,18 +765,32 @@ class SQLStore(PooledConnections):
         `MANY_CHUNK` keys (a stack's layers are read a level at a time, not one by one)."""
         self._check()
         wanted = list(dict.fromkeys((str(r), str(s)) for r, s in keys))
-        P = self.models.profile
         out: dict[tuple[str, str], Profile] = {}
         for start in range(0, len(wanted), MANY_CHUNK):
             by_registry: dict[str, list[str]] = {}
             for r, s in wanted[start : start + MANY_CHUNK]:
                 by_registry.setdefault(r, []).append(s)
-            cond = _any_of(
-                [(P.registry == r) & P.slug.in_(slugs) for r, slugs in by_registry.items()]
-            )
-            for registry, slug, data in P.select(P.registry, P.slug, P.data).where(cond).tuples():
+            sql, params = self._many_sql(by_registry)
+            for registry, slug, data in self.db.execute_sql(sql, params).fetchall():
                 out[(registry, slug)] = self._profile_of(registry, slug, data)
         return out
+
+    def _many_sql(self, by_registry: dict[str, list[str]]) -> tuple[str, list[str]]:
+        """The query of `get_profiles`, its text cached by shape (peewee rebuilding it cost
+        more than running it): `(registry = ? AND slug IN (?, ...)) OR ...`."""
+        shape = tuple(len(slugs) for slugs in by_registry.values())
+        name = f"get_profiles:{shape}"
+        sql = self._sql_cache.get(name)
+        if sql is None:
+            mark = self.db.param
+            parts = [
+                f'("registry" = {mark} AND "slug" IN ({", ".join([mark] * n)}))' for n in shape
+            ]
+            sql = 'SELECT "registry", "slug", "data" FROM "profiles" WHERE ' + " OR ".join(parts)
+            if len(self._sql_cache) < 256:  # shapes vary; the common ones fit
+                self._sql_cache[name] = sql
+        params = [v for r, slugs in by_registry.items() for v in (r, *slugs)]
+        return sql, params
 
     def find_dependants(self, registry: str, slug: str | None) -> list[tuple[str, Profile]]:
         """`(registry, profile)` of every profile whose stack names this one (any profile of
