@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .activity import ChangeGroup, group_changes
 from .errors import (
     AlreadyExists,
     DefaultProfileInUse,
@@ -534,6 +535,14 @@ class RegistryService:
         if not self._store.supports_history:
             return []
         return self._store.list_changes(0, limit, newest_first=True)
+
+    def recent_activity(self, limit: int = 15, scan: int = 2000) -> list[ChangeGroup]:
+        """The newest `limit` lines of activity, bulk imports folded into one line each
+        (reads at most `scan` feed entries, so a huge import is "2,000+ profiles")."""
+        if not self._store.supports_history:
+            return []
+        changes = self._store.list_changes(0, scan, newest_first=True)
+        return group_changes(changes, limit, exhausted=len(changes) < scan)
 
     def latest_change_id(self) -> int:
         return self._store.latest_change_id()

@@ -144,21 +144,39 @@ def _query_version(name: str) -> int:
     raw = request.args.get(name, "").strip()
     if not raw:
         return 0
-    if not raw.isdigit() or len(raw) > 18:
-        raise ValidationError(
-            FieldError(name, "must be a non-negative integer"), message=f"invalid {name}"
-        )
-    return int(raw)
+    return parse_int(
+        raw,
+        name,
+        maximum=10**18 - 1,
+        reason="must be a non-negative integer",
+        message=f"invalid {name}",
+    )
+
+
+def parse_int(
+    raw: str,
+    field: str,
+    *,
+    minimum: int = 0,
+    maximum: int = 10**9,
+    reason: str = "",
+    message: str | None = None,
+) -> int:
+    """The one rule for an integer in a URL or a form field: ASCII digits (a leading `-` when
+    `minimum` allows it), within `[minimum, maximum]`; else a ValidationError on `field`."""
+    text = raw.strip()
+    digits = text[1:] if text.startswith("-") and minimum < 0 else text
+    well_formed = digits.isascii() and digits.isdigit() and len(digits) <= 19
+    if not well_formed or not minimum <= int(text) <= maximum:
+        why = reason or f"must be an integer from {minimum} to {maximum}"
+        raise ValidationError(FieldError(field, why), message=message)
+    return int(text)
 
 
 def int_param(name: str, default: int, *, minimum: int = 0, maximum: int = 10**9) -> int:
     """An integer query parameter within `[minimum, maximum]`; `default` when absent/blank."""
     raw = request.args.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.lstrip("-").isdigit() or len(raw) > 19 or not minimum <= int(raw) <= maximum:
-        raise ValidationError(FieldError(name, f"must be an integer from {minimum} to {maximum}"))
-    return int(raw)
+    return parse_int(raw, name, minimum=minimum, maximum=maximum) if raw else default
 
 
 _SLUG_MESSAGES = {"registry": "invalid registry", "profile": "invalid profile slug"}

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
-from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, has_request_context, request, send_from_directory
+from flask import Flask, Response, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from htmx_flask import Htmx
@@ -15,13 +14,10 @@ from markupsafe import Markup
 from registry import __version__
 from registry.domain.metadata import human_time, iso_time
 
+from .assets import init_assets
 from .errors import problem, render_error, wants_problem_json
 
 csrf = CSRFProtect()
-
-# Third-party front-end code is installed from npm by the set-up command (package.json pins
-# it) and served from node_modules; it is never committed and never loaded from a CDN.
-VENDOR_FILES = {"htmx.min.js": "htmx.org/dist/htmx.min.js"}
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -48,15 +44,7 @@ def init_ui(app: Flask) -> None:
         csrf.exempt(api_blueprint)
     app.register_blueprint(pages_bp)
 
-    node_modules = Path(app.root_path) / "node_modules"
-
-    @app.get("/vendor/<path:filename>", endpoint="vendor")
-    def vendor(filename: str) -> Response:
-        target = VENDOR_FILES.get(filename)
-        if target is None or not (node_modules / target).is_file():
-            abort(404)
-        response = send_from_directory(node_modules, target, max_age=86400)
-        return response
+    init_assets(app)
 
     @app.after_request
     def security_headers(response: Response) -> Response:

@@ -46,8 +46,10 @@ def test_history_lists_revisions_and_links_json_twin(client, edited):
     rows = page.select("section[aria-labelledby=revisions-h] tbody tr")
     assert len(rows) == 2
     newest = [td.get_text(strip=True) for td in rows[0].find_all("td")]
-    assert newest[1] == "2" and newest[2].startswith("update") and newest[3] == "alice"
-    assert rows[1].find_all("td")[2].get_text(strip=True) == "import"
+    assert newest[0] == "2" and newest[1].startswith("update") and newest[3] == "alice"
+    assert newest[2] == "runtime.system_prompt"  # what changed, by field
+    assert rows[1].find_all("td")[1].get_text(strip=True) == "import"
+    assert "#" not in page.select_one("section[aria-labelledby=revisions-h]").get_text()
     assert rows[0].find("time")["datetime"]
     twin = "/api/registries/default/profiles/inventory/revisions"
     assert page.find("link", rel="alternate")["href"] == twin
@@ -80,8 +82,12 @@ def test_diff_htmx_gets_only_the_block(client, edited):
     assert "HX-Request" in response.headers["Vary"]
     body = response.get_data(as_text=True)
     assert "<html" not in body and "<h1" not in body
-    assert body.lstrip().startswith('<div id="diff"')
+    assert body.lstrip().startswith('<section id="compare"')
     assert "runtime.system_prompt" in body
+    # the selects are swapped with the diff, so they name what is shown
+    page = soup(response)
+    assert page.select_one("#diff-a option[selected]")["value"] == str(old)
+    assert page.select_one("#diff-b option[selected]")["value"] == "current"
 
 
 def test_diff_same_content_says_so(client, edited):
@@ -99,6 +105,14 @@ def test_diff_bad_references_are_400_in_the_block(client, edited):
     response = client.get(f"{BASE}/diff?a={other}", headers=HX)
     assert response.status_code == 400
     assert "No such revision" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("ref", ["-1", "0", "\u0661", "1e3", "99999999999999999999"])
+def test_diff_refs_follow_the_one_integer_rule(client, edited, ref):
+    """Revision refs are ASCII digits (Python's `isdigit` also takes '\u0661', Arabic one)."""
+    response = client.get(f"{BASE}/diff", query_string={"a": ref}, headers=HX)
+    assert response.status_code == 400
+    assert "revision number" in response.get_data(as_text=True)
 
 
 def test_unknown_profile_is_404(client, seeded):
@@ -129,7 +143,7 @@ def test_restore_confirmation_then_new_revision_with_old_content(client, edited,
     assert [r.operation for r in revisions] == ["restore", "update", "import"]
     assert revisions[0].actor == "local"
     followed = client.get(response.headers["Location"])
-    assert "Restored revision" in followed.get_data(as_text=True)
+    assert "Restored version 1: the profile is now version 3" in followed.get_data(as_text=True)
 
 
 def test_restore_with_stale_version_is_a_conflict(client, edited, csrf):
@@ -173,7 +187,7 @@ def test_deleted_profile_history_and_restore(client, seeded, csrf):
     url = "/registries/default/profiles/default/history"
     page = soup(client.get(url))
     assert "deleted" in page.select_one(".sub").get_text()
-    ops = [r.find_all("td")[2].get_text(strip=True) for r in page.select("tbody tr")]
+    ops = [r.find_all("td")[1].get_text(strip=True) for r in page.select("tbody tr")]
     assert ops == ["delete", "import"]
     rev = revision_ids(seeded, "default")[-1]
     response = client.post(
@@ -230,3 +244,32 @@ registries:
         as_text=True
     )
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+
+
+def test_long_text_gets_an_inline_word_diff(client, seeded):
+    base = "You are an inventory assistant. Answer with stock figures first, then the details."
+    edit_prompt(seeded, base)
+    edit_prompt(seeded, base.replace("stock figures", "warehouse numbers"))
+    new, old = revision_ids(seeded)[:2]
+    row = soup(client.get(f"{BASE}/diff?a={old}&b={new}", headers=HX)).select_one("tbody tr")
+    assert [d.get_text() for d in row.select("td.before del")] == ["stock figures"]
+    assert [i.get_text() for i in row.select("td.after ins")] == ["warehouse numbers"]
+    assert row.select_one("td.after").get_text() == base.replace(
+        "stock figures", "warehouse numbers"
+    )
+
+
+def test_nested_changes_are_diffed_to_the_leaf(client, seeded):
+    """One middleware config value changed: one row for that value, not two JSON blobs."""
+    current = seeded.get_profile("default", "inventory")
+    runtime = current.runtime
+    runtime.tools = ["a", "b"]
+    seeded.update_profile("default", "inventory", ProfilePatch(runtime=runtime), actor="a")
+    runtime.tools = ["a", "c"]
+    seeded.update_profile("default", "inventory", ProfilePatch(runtime=runtime), actor="a")
+    new, old = revision_ids(seeded)[:2]
+    page = soup(client.get(f"{BASE}/diff?a={old}&b={new}", headers=HX))
+    rows = page.select("tbody tr")
+    assert [r.find("code").get_text() for r in rows] == ["runtime.tools[1]"]
+    assert rows[0].select_one("td.before").get_text() == "b"
+    assert rows[0].select("del, ins") == []  # short values are shown whole

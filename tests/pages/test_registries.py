@@ -280,6 +280,7 @@ def test_pagination_with_cursors(client, service):
     # nonsense parameters fall back to the defaults
     assert len(table_slugs(soup(client.get("/registries/big?limit=abc")))) == 50
     assert len(table_slugs(soup(client.get("/registries/big?limit=99999")))) == 50
+    assert len(table_slugs(soup(client.get("/registries/big?limit=%D9%A7")))) == 50  # not 7
 
 
 def test_the_registry_page_loads_one_page_only(client, service, app_store, monkeypatch):

@@ -24,7 +24,7 @@ def dashboard():
     return render(
         "dashboard.html",
         registries=service.list_registries(),
-        recent=service.recent_changes(RECENT),
+        recent=service.recent_activity(RECENT),
         problems=problems,
         history_enabled=service.supports_history,
         nav="dashboard",

@@ -14,8 +14,8 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
 
-from registry.domain.diff import profile_diff
-from registry.domain.errors import ConflictError, RegistryError, VersionConflict
+from registry.domain.diff import changed_fields, profile_diff, word_diff
+from registry.domain.errors import ConflictError, RegistryError, ValidationError, VersionConflict
 from registry.domain.model import Profile, Registry
 from registry.domain.ports import Revision
 from registry.domain.service import SOURCE_UI
@@ -24,11 +24,13 @@ from registry.domain.slugs import SlugError, parse_slug
 from ..deps import get_service
 from ..errors import status_for
 from ..htmx import render
+from ..http import parse_int
 from .session import actor, current_viewer, page_require
 
 bp = Blueprint("history", __name__)
 
 REVISIONS_SHOWN = 100
+LONG_TEXT = 60  # characters: longer texts get an inline word diff
 CURRENT = "current"
 
 
@@ -42,17 +44,29 @@ def display_value(value: Any) -> str:
 
 
 def diff_rows(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`profile_diff` output ready for the diff table (values as display text)."""
-    return [
-        {
-            "path": c["path"],
-            "before": display_value(c["before"]),
-            "after": display_value(c["after"]),
-            "before_absent": c["before"] is None,
-            "after_absent": c["after"] is None,
-        }
-        for c in changes
-    ]
+    """`profile_diff` output ready for the diff table: values as display text, and for long
+    or multi-line text on both sides an inline word diff (`words`: `(op, text)` segments)."""
+    rows = []
+    for c in changes:
+        before, after = c["before"], c["after"]
+        words = None
+        if isinstance(before, str) and isinstance(after, str) and _long(before, after):
+            words = word_diff(before, after)
+        rows.append(
+            {
+                "path": c["path"],
+                "before": display_value(before),
+                "after": display_value(after),
+                "before_absent": before is None,
+                "after_absent": after is None,
+                "words": words,
+            }
+        )
+    return rows
+
+
+def _long(*texts: str) -> bool:
+    return any(len(text) > LONG_TEXT or "\n" in text for text in texts)
 
 
 def _slugs(slug: str, profile: str) -> tuple[str, str]:
@@ -69,16 +83,25 @@ def _ref(raw: str | None, name: str) -> int | str | None:
         return None
     if raw == CURRENT:
         return CURRENT
-    if raw.isdigit() and len(raw) <= 18:
-        return int(raw)
-    raise ValueError(f'{name}: must be a revision number or "current"')
+    try:
+        return parse_int(raw, name, minimum=1, maximum=10**18 - 1)
+    except ValidationError:
+        raise ValueError(f'{name}: must be a revision number or "current"') from None
 
 
 def _label(ref: int | str, revisions: dict[int, Revision], current: Profile | None) -> str:
+    """Versions, not revision ids (those are global change ids, meaningless on this page)."""
     if ref == CURRENT:
         return f"current (version {current.metadata.version})" if current else "current (deleted)"
     rev = revisions.get(ref)  # type: ignore[arg-type]
-    return f"revision #{ref}" + (f" (version {rev.version}, {rev.operation})" if rev else "")
+    return f"version {rev.version} ({rev.operation})" if rev else "an older version"
+
+
+def _summary(rev: Revision, previous: Revision | None) -> list[str]:
+    """What a revision changed, as top-level field names (empty: nothing, or not known)."""
+    if rev.snapshot is None or previous is None or previous.snapshot is None:
+        return []
+    return changed_fields(profile_diff(previous.snapshot, rev.snapshot))
 
 
 class _History:
@@ -102,9 +125,15 @@ class _History:
     def snapshot(self, ref: int | str) -> Profile | None:
         if isinstance(ref, str):  # `_ref` gives a revision id or CURRENT
             return self.current
-        rev = self.by_id.get(ref) or self.service.get_revision(self.registry.slug, self.slug, ref)
-        self.by_id[rev.id] = rev
-        return rev.snapshot
+        return self.revision(ref).snapshot
+
+    def revision(self, revision_id: int) -> Revision:
+        """One of this profile's revisions (RegistryError when it is not one)."""
+        rev = self.by_id.get(revision_id)
+        if rev is None:
+            rev = self.service.get_revision(self.registry.slug, self.slug, revision_id)
+            self.by_id[rev.id] = rev
+        return rev
 
     def read_only_reason(self) -> str:
         if self.registry.is_managed:
@@ -121,7 +150,7 @@ class _History:
         rows = []
         for i, rev in enumerate(self.revisions):
             previous = self.revisions[i + 1] if i + 1 < len(self.revisions) else None
-            rows.append({"rev": rev, "previous": previous})
+            rows.append({"rev": rev, "previous": previous, "summary": _summary(rev, previous)})
         title = (self.current.display_name if self.current else "") or self.slug
         ctx = {
             "registry": self.registry,
@@ -171,7 +200,7 @@ def history_diff(slug: str, profile: str):
     """
     h = _History(*_slugs(slug, profile))
     if not h.enabled:
-        return render("history/page.html", "diff", **h.context(diff=None, a=None, b=None))
+        return render("history/page.html", "compare", **h.context(diff=None, a=None, b=None))
     try:
         a = _ref(request.args.get("a"), "a")
         b = _ref(request.args.get("b"), "b") or CURRENT
@@ -179,13 +208,13 @@ def history_diff(slug: str, profile: str):
             raise ValueError("a: pick the revision to compare from")
     except ValueError as exc:
         ctx = h.context(diff=None, a=None, b=None, diff_error=str(exc))
-        return render("history/page.html", "diff", status=400, **ctx)
+        return render("history/page.html", "compare", status=400, **ctx)
     try:
         before, after = h.snapshot(a), h.snapshot(b)
     except RegistryError:
         message = "No such revision of this profile; pick one from the list."
         ctx = h.context(diff=None, a=a, b=b, diff_error=message)
-        return render("history/page.html", "diff", status=400, **ctx)
+        return render("history/page.html", "compare", status=400, **ctx)
     diff = {
         "rows": diff_rows(profile_diff(before, after)),
         "a_label": _label(a, h.by_id, h.current),
@@ -200,11 +229,11 @@ def history_diff(slug: str, profile: str):
             revision_id=a,
             against=b,
         )
-    return render("history/page.html", "diff", **h.context(diff=diff, a=a, b=b, diff_json=twin))
+    return render("history/page.html", "compare", **h.context(diff=diff, a=a, b=b, diff_json=twin))
 
 
 def _restore_context(h: _History, revision_id: int, **extra: Any) -> dict[str, Any]:
-    rev = h.by_id.get(revision_id) or h.service.get_revision(h.registry.slug, h.slug, revision_id)
+    rev = h.revision(revision_id)
     ctx = h.context(
         revision=rev,
         rows_diff=diff_rows(profile_diff(h.current, rev.snapshot)),
@@ -242,6 +271,7 @@ def history_restore(slug: str, profile: str, revision_id: int):
     if not raw.isdigit() or len(raw) > 18:
         abort(400, "expected_version must be a whole number; reload the page and try again.")
     try:
+        source = h.revision(revision_id)
         restored = h.service.restore_revision(
             h.registry.slug,
             h.slug,
@@ -267,7 +297,7 @@ def history_restore(slug: str, profile: str, revision_id: int):
         ctx = _restore_context(h, revision_id, error=str(exc), errors=errors)
         return render("history/restore.html", status=status_for(exc), **ctx)
     flash(
-        f"Restored revision #{revision_id}: the profile is now version "
+        f"Restored version {source.version}: the profile is now version "
         f"{restored.metadata.version} (a new revision).",
         "success",
     )

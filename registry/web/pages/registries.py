@@ -36,6 +36,7 @@ from registry.domain.service import SOURCE_UI, RegistryPatch, RegistryService
 
 from ..deps import get_service
 from ..htmx import is_htmx, render
+from ..http import parse_int
 from .session import actor, page_require
 
 bp = Blueprint("registries", __name__)
@@ -110,8 +111,10 @@ class Listing:
     @classmethod
     def parse(cls, source: Any) -> Listing:
         """From query args or posted hidden fields; bad values fall back to defaults."""
-        raw_limit = _text(source, "limit").strip()
-        limit = int(raw_limit) if raw_limit.isdigit() and len(raw_limit) < 5 else PAGE_SIZE
+        try:  # navigation stays lenient: a bad page size in a bookmark shows the default
+            limit = parse_int(_text(source, "limit"), "limit", minimum=1, maximum=PAGE_MAX)
+        except ValidationError:
+            limit = PAGE_SIZE
         trail = [c for c in source.getlist("prev") if len(c) <= CURSOR_MAX][-TRAIL_MAX:]
         cursor = _text(source, "cursor")
         return cls(
@@ -119,7 +122,7 @@ class Listing:
             tag=_text(source, "tag").strip()[:200],
             cursor=cursor if len(cursor) <= CURSOR_MAX else "",
             trail=trail if cursor else [],
-            limit=limit if 1 <= limit <= PAGE_MAX else PAGE_SIZE,
+            limit=limit,
         )
 
     @property
