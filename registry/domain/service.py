@@ -625,6 +625,18 @@ class RegistryService:
             level = sorted(found)
         return out
 
+    def stack_choices(self, limit: int = 500) -> list[str] | None:
+        """Every profile as `registry/profile` (what a stack may name), or None when the store
+        holds more than `limit` (pickers then take typed refs)."""
+        counts = self._store.profile_counts()
+        if sum(counts.values()) > limit:
+            return None
+        return [
+            node_name((reg, p.slug))
+            for reg in sorted(counts)
+            for p in self._store.iter_profiles(reg)
+        ]
+
     def check_stack(self, registry: str, profile: Profile) -> None:
         """Refuse (`ValidationError` at `profile.stack[i]`) a stack whose own refs point at
         missing profiles, that closes a cycle, or whose chain would be deeper than

@@ -27,6 +27,7 @@ from .model import (
     definition_key,
     list_schema,
     list_value,
+    stack_choices,
 )
 
 
@@ -66,8 +67,10 @@ def form_data(
     data.add("display_name", profile.display_name)
     data.add("description", profile.description)
     data.add("system_prompt", profile.runtime.system_prompt)
+    choices = stack_choices(service.stack_choices(), profile)
     for name in LISTS:
-        emit(data, build_widget(list_schema(name), list_value(profile, name), name))
+        schema = list_schema(name, choices)
+        emit(data, build_widget(schema, list_value(profile, name), name))
     for flag in FLAGS:
         data.add(f"policy/{flag}@bool", "1")
         if getattr(profile.policy, flag):

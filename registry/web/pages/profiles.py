@@ -129,11 +129,23 @@ def profile(slug: str, profile: str):
         )
     viewer = current_viewer()
     json_url = _json_url(reg, p)
+    stack_error, lineage, effective = "", [], []
+    if p.stack:
+        try:
+            view = service.stack_view(reg.slug, p.slug)
+            lineage = [layer.key for layer in view.layers]
+            effective = provenance_rows(view.trace.to_data(), len(view.layers))
+        except ValidationError as exc:
+            stack_error = f"{exc.field}: {exc.reason}"
     response = render(
         "profiles/view.html",
         "profile",
         reg=reg,
         profile=p,
+        lineage=lineage,
+        effective=effective,
+        stack_error=stack_error,
+        dependants=service.dependants(reg.slug, p.slug),
         middlewares=middlewares,
         extensions=extensions,
         step_settings=_pretty(p.runtime.step_settings_patch)
@@ -151,6 +163,42 @@ def profile(slug: str, profile: str):
     )
     response.headers["Link"] = f'<{json_url}>; rel="alternate"; type="application/json"'
     return response
+
+
+def provenance_rows(trace: dict[str, Any], layers: int) -> list[dict[str, Any]]:
+    """The effective-profile panel, from a stack trace: each path's value, the layer it came
+    from and what it overrode (earlier layers' values). Policy values are merged from every
+    layer (restrictively), so they name no single layer."""
+    rows = []
+    for entry in trace["paths"]:
+        path = entry["path"]
+        steps = entry.get("steps", [])
+        merged = path.startswith("/policy/")
+        winner = None if merged or not steps else steps[-1]
+        overrode = steps[:-1] if winner else []
+        rows.append(
+            {
+                "path": path,
+                "value": _short(entry.get("value")),
+                "from": (winner["registry_slug"], winner["profile_slug"]) if winner else None,
+                "merged": merged and layers > 1,
+                "overrode": [
+                    {"key": (s["registry_slug"], s["profile_slug"]), "value": _short(s["value"])}
+                    for s in overrode
+                    if s["value"] != entry.get("value")
+                ],
+            }
+        )
+    return rows
+
+
+def _short(value: Any) -> str:
+    """A value on one line (strings as they are, the rest as compact JSON)."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
 # --- the editor --------------------------------------------------------------------------------
@@ -189,6 +237,7 @@ def _editor_context(
         "reg": reg,
         "profile": p,
         "json_url": _json_url(reg, p),
+        "dependants_count": len(get_service().dependants(reg.slug, p.slug)),
         "nav": "registries",
     }
 
@@ -242,7 +291,7 @@ def edit_profile(slug: str, profile: str):
     if locked:
         return _editor(reg, current, form, 403, locked=locked)
     if form.parse_errors:
-        validate(service, form, current)
+        validate(service, form, current, reg.slug)
         return _editor(reg, current, form, 422)
     expected = form.expected_version
     overwrite = data.get("overwrite", "")
@@ -286,6 +335,6 @@ def validate_profile_field(slug: str, profile: str):
     name = request.args.get("field", "")
     if name not in form.sections():
         abort(404, f'The editor has no field "{name}".')
-    validate(service, form, current)
+    validate(service, form, current, reg.slug)
     ctx = _editor_context(reg, current, form, locked=_locked(reg, current))
     return render("profiles/_field.html", name=name, **ctx)
