@@ -115,3 +115,29 @@ def test_an_unresolvable_stack_is_shown_not_a_crash(client, layers):
     r = client.get("/registries/default/profiles/orphan")
     assert r.status_code == 200
     assert 'referenced registry "later" not found' in soup(r).get_text()
+
+
+def test_the_resolve_preview_shows_the_same_provenance(client, layers, csrf):
+    r = client.post(
+        "/resolve",
+        data={"csrf_token": csrf(), "registry": "default", "profile": "model"},
+    )
+    assert r.status_code == 200, r.get_data(as_text=True)
+    panel = soup(r).find(id="resolve-provenance")
+    assert [li.get_text(strip=True) for li in panel.select("ol.lineage li")] == [
+        "default/provider",
+        "default/model",
+    ]
+    rows = {
+        tr.select("td")[0].get_text(strip=True): tr.select("td")
+        for tr in panel.select("table.provenance tbody tr")
+    }
+    engine = rows["/runtime/step_settings_patch/ai-chat/ai-engine"]
+    assert engine[1].get_text(strip=True) == "gpt-4o-mini"
+    assert engine[2].get_text(strip=True) == "default/model"
+    assert "gpt-4o" in engine[3].get_text()
+    # a profile without a stack shows no stack panel
+    r = client.post(
+        "/resolve", data={"csrf_token": csrf(), "registry": "default", "profile": "agent"}
+    )
+    assert soup(r).find(id="resolve-provenance") is None
