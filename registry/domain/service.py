@@ -625,7 +625,7 @@ class RegistryService:
             level = sorted(found)
         return out
 
-    def stack_choices(self, limit: int = 500) -> list[str] | None:
+    def stack_choices(self, limit: int = 100) -> list[str] | None:
         """Every profile as `registry/profile` (what a stack may name), or None when the store
         holds more than `limit` (pickers then take typed refs)."""
         counts = self._store.profile_counts()

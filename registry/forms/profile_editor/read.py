@@ -44,7 +44,8 @@ def read_form(
     rest can still be validated by the service.
     """
     data = MultiDict(data.items(multi=True) if hasattr(data, "getlist") else data.items())
-    data = complete(data, form_data(service, current, step_schema=step_schema))
+    choices = stack_choices(service.stack_choices(), current)
+    data = complete(data, form_data(service, current, step_schema=step_schema, choices=choices))
     data = renumber(data, MW)
     problems: list[FieldError] = []
     form = EditorForm(removed=sorted(set(data.getlist(REMOVED))))
@@ -58,7 +59,6 @@ def read_form(
     )
 
     lists: dict[str, list[str]] = {}
-    choices = stack_choices(service.stack_choices(), current)
     for name, (_, _, path) in LISTS.items():
         widget, lists[name], _ = schema_section(
             list_schema(name, choices), data, name, list_value(current, name), path, problems
