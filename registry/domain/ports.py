@@ -32,12 +32,17 @@ class WriteOptions:
 
 @dataclass(frozen=True)
 class ProfileQuery:
-    """A page of profiles ordered by slug; `after` is the last slug of the previous page."""
+    """A keyset page of profiles (see `paging.py`): the page after `after`, before `before`,
+    the `last` page, or the first; in `sort` order (reversed when `descending`)."""
 
     q: str = ""
-    tag: str = ""
+    tag: str = ""  # matched case-insensitively
     limit: int = 50
     after: str = ""
+    before: str = ""
+    last: bool = False
+    sort: str = "slug"
+    descending: bool = False
 
 
 @dataclass
@@ -45,6 +50,8 @@ class ProfilePage:
     items: list[Profile]
     next_cursor: str = ""  # "" when there is no further page
     total: int = 0  # profiles matching the query (all pages)
+    prev_cursor: str = ""  # "" on the first page
+    offset: int = 0  # matching profiles before the first item (its position - 1)
 
 
 @dataclass
@@ -125,6 +132,7 @@ class Store(Connections, Protocol):
 
     # profiles
     def list_profiles(self, registry: str, query: ProfileQuery) -> ProfilePage: ...
+    def list_tags(self, registry: str) -> list[str]: ...
     def iter_profiles(self, registry: str) -> Iterator[Profile]: ...
     def get_profile(self, registry: str, slug: str) -> Profile | None: ...
     def get_profiles(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Profile]:

@@ -33,6 +33,7 @@ from .middleware import (
     remap_configs,
 )
 from .model import Metadata, PolicySpec, Profile, ProfileRef, Registry, RuntimeSpec, profile_to_data
+from .paging import check_sort
 from .ports import Change, ProfilePage, ProfileQuery, Revision, Store, WriteOptions
 from .resolution import (
     ResolvedProfile,
@@ -308,13 +309,36 @@ class RegistryService:
         tag: str = "",
         limit: int = 50,
         cursor: str = "",
+        before: str = "",
+        last: bool = False,
+        sort: str = "slug",
+        descending: bool = False,
     ) -> ProfilePage:
+        """A keyset page of a registry's profiles (see `paging.py`): after `cursor`, before
+        `before`, the `last` page, or the first."""
         reg = self.get_registry(registry)
         if limit < 1 or limit > MAX_PAGE:
             raise ValidationError(FieldError("limit", f"must be between 1 and {MAX_PAGE}"))
-        return self._store.list_profiles(
-            reg.slug, ProfileQuery(q=q.strip(), tag=tag.strip(), limit=limit, after=cursor)
+        if sum(map(bool, (cursor, before, last))) > 1:
+            raise ValidationError(
+                FieldError("before", "give one of cursor, before and last"),
+                message="conflicting page positions",
+            )
+        query = ProfileQuery(
+            q=q.strip(),
+            tag=tag.strip(),
+            limit=limit,
+            after=cursor,
+            before=before,
+            last=last,
+            sort=check_sort(sort),
+            descending=descending,
         )
+        return self._store.list_profiles(reg.slug, query)
+
+    def list_tags(self, registry: str | None) -> list[str]:
+        """The tags a registry's profiles use (for pickers), case-insensitively distinct."""
+        return self._store.list_tags(self.get_registry(registry).slug)
 
     def iter_profiles(self, registry: str | None) -> Iterator[Profile]:
         return self._store.iter_profiles(self.get_registry(registry).slug)

@@ -18,6 +18,7 @@ from typing import Any
 
 import peewee as pw
 
+from ..domain.paging import sort_name
 from .sql_models import SchemaVersionRow, bind_model
 
 MIGRATE_LOCK_KEY = 0x50524D01  # pg_advisory_xact_lock key serializing migrations
@@ -183,11 +184,40 @@ def _v4_ui_sessions(db: pw.Database) -> None:
     db.create_tables([UISession, LoginLink], safe=False)
 
 
+def folded_tags(tags: list[str]) -> str:
+    """Tags casefolded, "\n"-delimited with delimiters at both ends (the tag filter's column)."""
+    return "\n" + "\n".join(t.casefold() for t in tags) + "\n" if tags else ""
+
+
+def _v5_sort_columns(db: pw.Database) -> None:
+    """Sorting a registry's profiles by display name and by update time with keyset pages,
+    and a case-insensitive tag filter: `sort_name` (casefolded display name, else the slug;
+    binary collation on PostgreSQL so its order is the same as SQLite's and Python's) and
+    `tags_folded`, with one index per sort."""
+    collate = ' COLLATE "C"' if is_postgres(db) else ""
+    db.execute_sql(f"ALTER TABLE profiles ADD COLUMN sort_name TEXT{collate} NOT NULL DEFAULT ''")
+    db.execute_sql("ALTER TABLE profiles ADD COLUMN tags_folded TEXT NOT NULL DEFAULT ''")
+    param = db.param
+    update = (
+        f"UPDATE profiles SET sort_name = {param}, tags_folded = {param} "
+        f"WHERE registry = {param} AND slug = {param}"
+    )
+    rows = db.execute_sql("SELECT registry, slug, display_name, tags FROM profiles")
+    for registry, slug, display_name, tags in list(rows):
+        spelled = [t for t in (tags or "").split("\n") if t]
+        db.execute_sql(
+            update, (sort_name(display_name or "", slug), folded_tags(spelled), registry, slug)
+        )
+    db.execute_sql("CREATE INDEX profiles_by_name ON profiles (registry, sort_name, slug)")
+    db.execute_sql("CREATE INDEX profiles_by_update ON profiles (registry, updated_ms, slug)")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "registries, profiles and revisions", _v1_initial),
     Migration(2, "casefolded search text on profiles", _v2_search_text),
     Migration(3, "API tokens", _v3_tokens),
     Migration(4, "UI sessions and login links", _v4_ui_sessions),
+    Migration(5, "sort and tag-filter columns on profiles", _v5_sort_columns),
 ]
 LATEST_VERSION = MIGRATIONS[-1].version
 

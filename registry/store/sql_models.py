@@ -10,8 +10,9 @@ Tables:
   (`registry_to_data(with_profiles=False)`), the source of truth; the other columns are copies
   for queries.
 - `profiles`: one row per profile, keyed by (registry, slug). `data` is the JSON profile
-  (`profile_to_data`); `tags` ("\\n"-delimited) and `search_text` (casefolded slug, name and
-  description) exist only for SQL filtering.
+  (`profile_to_data`); `tags` ("\\n"-delimited), `tags_folded` (the same, casefolded),
+  `search_text` (casefolded slug, name and description) and `sort_name` (see
+  `domain/paging.py`) exist only for SQL filtering and sorting.
 - `revisions`: history and change feed in one table; `id` is the global change id.
 - `schema_version`: one row per applied migration.
 """
@@ -49,6 +50,8 @@ class ProfileRow(pw.Model):
     version = pw.BigIntegerField()
     tags = pw.TextField(default="")
     search_text = pw.TextField(default="")
+    sort_name = pw.TextField(default="")
+    tags_folded = pw.TextField(default="")
     created_ms = pw.BigIntegerField(default=0)
     updated_ms = pw.BigIntegerField(default=0)
     data = pw.TextField()

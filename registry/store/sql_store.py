@@ -46,9 +46,10 @@ from ..domain.model import (
     registry_to_data,
     stacks_on,
 )
+from ..domain.paging import cursor_of, decode_cursor, distinct_tags, sort_name
 from ..domain.ports import Change, ProfilePage, ProfileQuery, Revision, WriteOptions
 from ..domain.text import SUSPECT_JSON_RE, repair_tree
-from .migrations import migrate, search_text
+from .migrations import folded_tags, migrate, search_text
 from .sql_models import build_models
 
 SQLITE_PRAGMAS = {
@@ -265,6 +266,8 @@ def profile_row(registry: str, p: Profile) -> dict[str, Any]:
         "version": p.metadata.version,
         "tags": tags_text(p.metadata.tags),
         "search_text": _column_text(search_text(p.slug, p.display_name, p.description)),
+        "sort_name": _column_text(sort_name(p.display_name, p.slug)),
+        "tags_folded": _column_text(folded_tags(p.metadata.tags)),
         "created_ms": p.metadata.created_at_ms,
         "updated_ms": p.metadata.updated_at_ms,
         "data": dumps(profile_to_data(p)),
@@ -702,8 +705,10 @@ class SQLStore(PooledConnections):
     # --- profiles --------------------------------------------------------------------------
 
     def list_profiles(self, registry: str, query: ProfileQuery) -> ProfilePage:
-        """A page ordered by slug. `q` matches a casefolded substring of slug, display name or
-        description; `tag` one exact tag; `total` counts all pages."""
+        """A keyset page (`domain/paging.py`): one indexed range read of `limit + 1` rows, the
+        count of all matches, and (past the first page) the count of those before the page.
+        `q` matches a casefolded substring of slug, display name or description; `tag` one
+        tag, case-insensitively."""
         self._check()
         registry = str(registry)
         P = self.models.profile
@@ -712,18 +717,78 @@ class SQLStore(PooledConnections):
             cond &= P.search_text.contains(_column_text(query.q.casefold()))
         if query.tag:
             finder = pw.fn.strpos if self.kind == "postgresql" else pw.fn.instr
-            cond &= finder(P.tags, f"\n{_column_text(query.tag)}\n") > 0
-        limit = max(1, query.limit)
-        page_cond = cond & (P.slug > query.after) if query.after else cond
+            cond &= finder(P.tags_folded, f"\n{_column_text(query.tag.casefold())}\n") > 0
+        sort, limit = query.sort, max(1, query.limit)
+        column = {"display_name": P.sort_name, "updated": P.updated_ms}.get(sort)
+        key = pw.Tuple(column, P.slug) if column is not None else P.slug
+
+        def bound(cursor: str, field: str) -> Any:
+            value, slug = decode_cursor(sort, cursor, field)
+            return pw.Tuple(value, slug) if column is not None else slug
+
+        def order(reverse: bool) -> list[Any]:
+            fields = [column, P.slug] if column is not None else [P.slug]
+            return [f.desc() if reverse else f.asc() for f in fields]
+
+        forward = not query.descending
+        if query.before:  # read backwards from the cursor, then turn the rows around
+            edge = bound(query.before, "before")
+            page_cond = cond & ((key < edge) if forward else (key > edge))
+            reverse = True
+        elif query.last:
+            page_cond, reverse = cond, True
+        else:
+            page_cond, reverse = cond, False
+            if query.after:
+                edge = bound(query.after, "cursor")
+                page_cond = cond & ((key > edge) if forward else (key < edge))
         rows = list(
-            P.select(P.slug, P.data).where(page_cond).order_by(P.slug).limit(limit + 1).tuples()
+            P.select(P.slug, P.data)
+            .where(page_cond)
+            .order_by(*order(reverse != query.descending))
+            .limit(limit + 1)
+            .tuples()
         )
         total = P.select(pw.fn.COUNT(pw.SQL("*"))).where(cond).scalar() or 0
         if not total and not self._registry_exists(registry):
             raise RegistryNotFound(registry)
-        items = [self._profile_of(registry, slug, data) for slug, data in rows[:limit]]
-        next_cursor = items[-1].slug if len(rows) > limit else ""
-        return ProfilePage(items=items, next_cursor=next_cursor, total=total)
+        rows = rows[:limit]
+        if reverse:
+            rows.reverse()
+        items = [self._profile_of(registry, slug, data) for slug, data in rows]
+        if not items:
+            return ProfilePage(items=[], total=total, offset=total if query.after else 0)
+        first = cursor_of(items[0], sort)
+        if query.last:
+            offset = total - len(items)
+        elif query.after or query.before:
+            offset = self._count_before(cond, key, bound(first, "cursor"), forward)
+        else:
+            offset = 0
+        return ProfilePage(
+            items=items,
+            next_cursor=cursor_of(items[-1], sort) if offset + len(items) < total else "",
+            prev_cursor=first if offset > 0 else "",
+            total=total,
+            offset=offset,
+        )
+
+    def _count_before(self, cond: Any, key: Any, edge: Any, forward: bool) -> int:
+        """Matches ahead of `edge` in the page order: the position of a page past the first."""
+        P = self.models.profile
+        ahead = (key < edge) if forward else (key > edge)
+        return P.select(pw.fn.COUNT(pw.SQL("*"))).where(cond & ahead).scalar() or 0
+
+    def list_tags(self, registry: str) -> list[str]:
+        """Every tag of the registry's profiles, compared case-insensitively (`paging.distinct_tags`)."""
+        self._check()
+        registry = str(registry)
+        P = self.models.profile
+        rows = P.select(P.tags).where((P.registry == registry) & (P.tags != "")).tuples()
+        tags = distinct_tags(text.strip("\n").split("\n") for (text,) in rows)
+        if not tags and not self._registry_exists(registry):
+            raise RegistryNotFound(registry)
+        return tags
 
     def iter_profiles(self, registry: str) -> Iterator[Profile]:
         """All profiles in slug order, read in chunks (keyset pagination)."""

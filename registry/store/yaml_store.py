@@ -40,6 +40,7 @@ from ..domain.errors import (
 )
 from ..domain.metadata import touch
 from ..domain.model import Profile, Registry, stacks_on
+from ..domain.paging import distinct_tags, page_of
 from ..domain.ports import Change, ProfilePage, ProfileQuery, Revision, WriteOptions
 from ..domain.slugs import SlugError, parse_slug
 from ..domain.yaml_codec import decode_registries, encode_registries
@@ -349,24 +350,28 @@ class YAMLFileStore:
     # --- profiles --------------------------------------------------------------------------
 
     def list_profiles(self, registry: str, query: ProfileQuery) -> ProfilePage:
-        """A page ordered by slug. `q` matches a casefolded substring of slug, display name or
-        description; `tag` one exact tag; `total` counts all pages."""
+        """A keyset page (`paging.page_of`). `q` matches a casefolded substring of slug,
+        display name or description; `tag` one tag, case-insensitively."""
         with self._mutex:
             reg = self._view().get(str(registry))
             if reg is None:
                 raise RegistryNotFound(str(registry))
-            q = query.q.casefold()
+            q, tag = query.q.casefold(), query.tag.casefold()
             matches = [
                 p
-                for p in (reg.profiles[slug] for slug in sorted(reg.profiles))
+                for p in reg.profiles.values()
                 if (not q or q in "\n".join((p.slug, p.display_name, p.description)).casefold())
-                and (not query.tag or query.tag in p.metadata.tags)
+                and (not tag or any(t.casefold() == tag for t in p.metadata.tags))
             ]
-            rest = [p for p in matches if p.slug > query.after] if query.after else matches
-            limit = max(1, query.limit)
-            items = [p.clone() for p in rest[:limit]]
-            next_cursor = items[-1].slug if len(rest) > limit else ""
-            return ProfilePage(items=items, next_cursor=next_cursor, total=len(matches))
+            return page_of(matches, query)
+
+    def list_tags(self, registry: str) -> list[str]:
+        """Every tag used in the registry, each once (its most used spelling), sorted."""
+        with self._mutex:
+            reg = self._view().get(str(registry))
+            if reg is None:
+                raise RegistryNotFound(str(registry))
+            return distinct_tags(p.metadata.tags for p in reg.profiles.values())
 
     def iter_profiles(self, registry: str) -> Iterator[Profile]:
         """All profiles in slug order (copied up front: later writes do not affect it)."""

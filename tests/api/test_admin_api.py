@@ -237,7 +237,7 @@ def test_profile_listing_paginates_filters_and_caches(client, service):
     found = client.get("/api/registries/big/profiles?q=PROFILE%205").json
     assert [p["slug"] for p in found["items"]] == ["p05"]
     none = client.get("/api/registries/big/profiles?q=zzz").json
-    assert none == {"items": [], "next_cursor": None, "total": 0}
+    assert none == {"items": [], "next_cursor": None, "prev_cursor": None, "offset": 0, "total": 0}
 
     etag = first.headers["ETag"]
     same = client.get("/api/registries/big/profiles?limit=3", headers={"If-None-Match": etag})
@@ -249,6 +249,47 @@ def test_profile_listing_paginates_filters_and_caches(client, service):
     service.update_profile("big", "p01", ProfilePatch(display_name="changed"), actor="x")
     changed = client.get("/api/registries/big/profiles?limit=3", headers={"If-None-Match": etag})
     assert changed.status_code == 200 and changed.json["items"][1]["display_name"] == "changed"
+
+
+def test_profile_listing_sorts_and_pages_both_ways(client, service):
+    client.post("/api/registries", json={"slug": "big"})
+    make_profiles(service, "big", 7, tag_every=3)
+    service.update_profile("big", "p03", ProfilePatch(display_name="aardvark"), actor="x")
+    url = "/api/registries/big/profiles"
+    by_name = client.get(f"{url}?sort=display_name&limit=2").json
+    assert [p["slug"] for p in by_name["items"]][0] == "p03"
+    assert by_name["offset"] == 0 and by_name["prev_cursor"] is None
+    second = client.get(f"{url}?sort=display_name&limit=2&cursor={by_name['next_cursor']}").json
+    assert second["offset"] == 2 and second["prev_cursor"]
+    back = client.get(f"{url}?sort=display_name&limit=2&before={second['prev_cursor']}").json
+    assert back["items"] == by_name["items"]
+    newest = client.get(f"{url}?sort=updated&order=desc&limit=1").json
+    assert newest["items"][0]["slug"] == "p03"
+    last = client.get(f"{url}?limit=3&last=true").json
+    assert [p["slug"] for p in last["items"]] == ["p04", "p05", "p06"]
+    assert last["offset"] == 4 and last["next_cursor"] is None and last["prev_cursor"] == "p04"
+    # tag filter and the tag list ignore case
+    assert client.get(f"{url}?tag=GOLD").json["total"] == 3
+    assert client.get("/api/registries/big/tags").json == {"items": ["gold"]}
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("sort=size", "sort"),
+        ("order=up", "order"),
+        ("sort=updated&cursor=p01", "cursor"),
+        ("sort=display_name&before=%%%", "before"),
+        ("cursor=p01&last=true", "before"),
+        ("last=maybe", "last"),
+    ],
+)
+def test_profile_listing_rejects_bad_positions(client, service, query, field):
+    client.post("/api/registries", json={"slug": "big"})
+    make_profiles(service, "big", 3)
+    response = client.get(f"/api/registries/big/profiles?{query}")
+    assert response.status_code == 400, response.json
+    assert [e["field"] for e in response.json["errors"]] == [field]
 
 
 @pytest.mark.parametrize("limit", ["0", "501", "x", "-1"])

@@ -285,7 +285,7 @@ def test_search_as_you_type_in_a_1000_profile_registry(page, live):
     _seed_big(live.service)
     page.goto("/registries/big")
     summary = page.locator("#profiles-summary")
-    expect(summary).to_contain_text("1000 profiles.")
+    expect(summary).to_contain_text("1,000 profiles.")
     rows = page.locator("#profiles tbody tr")
     expect(rows).to_have_count(50)
     page.evaluate("window.__sameDocument = true")  # gone if the page reloads
@@ -293,7 +293,7 @@ def test_search_as_you_type_in_a_1000_profile_registry(page, live):
     search = page.get_by_label("Search profiles")
     search.click()
     search.press_sequentially("p-012")
-    expect(summary).to_contain_text("10 of 1000 profiles match “p-012”.")
+    expect(summary).to_contain_text("10 of 1,000 profiles match “p-012”.")
     expect(rows).to_have_count(10)
     expect(rows.locator("td:first-child code")).to_have_text([f"p-012{i}" for i in range(10)])
     expect(page).to_have_url(re.compile(r"/registries/big\?q=p-012(&tag=)?$"))  # hx-push-url
@@ -305,9 +305,23 @@ def test_search_as_you_type_in_a_1000_profile_registry(page, live):
 
     search.press("Control+a")
     search.press("Backspace")
-    expect(summary).to_contain_text("1000 profiles.")
+    expect(summary).to_contain_text("1,000 profiles.")
     expect(rows).to_have_count(50)
     assert page.evaluate("window.__sameDocument") is True  # no full page load
+
+    # sort by a column, page to the end, then filter: the sort is kept
+    page.locator("th").get_by_role("link", name="Display name").click()
+    expect(page.locator("th[aria-sort]")).to_contain_text("Display name")
+    expect(rows.first.locator("td:first-child code")).to_have_text("p-0000")
+    page.get_by_role("navigation", name="Pages of profiles (top)").get_by_role(
+        "link", name="Last »"
+    ).click()
+    expect(page.locator(".pager-position").first).to_have_text("951–1,000 of 1,000")
+    page.get_by_label("Tag").select_option("odd")
+    expect(summary).to_contain_text("500 of 1,000 profiles match with tag odd.")
+    expect(page).to_have_url(re.compile(r"sort=display_name"))
+    expect(page.locator("th[aria-sort]")).to_contain_text("Display name")
+    assert page.evaluate("window.__sameDocument") is True
 
 
 # --- keyboard and no-JavaScript ----------------------------------------------------------------

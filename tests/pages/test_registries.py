@@ -10,7 +10,7 @@ import yaml
 
 from registry.domain.importer import import_yaml
 from registry.domain.model import Metadata, Profile, Registry
-from registry.domain.service import RegistryPatch
+from registry.domain.service import ProfilePatch, RegistryPatch
 from registry.domain.tokens import issue
 from tests.conftest import FIXTURES
 from tests.pages.conftest import csrf_token, soup
@@ -33,6 +33,23 @@ def row(page, slug: str):
         if tr.find("td").find("code").get_text() == slug:
             return tr
     raise AssertionError(f"no row for {slug}")
+
+
+def visible_text(element) -> str:
+    """An element's text as seen on screen (without its `.visually-hidden` parts)."""
+    hidden = "".join(h.get_text() for h in element.select(".visually-hidden"))
+    text = element.get_text()
+    return (text.replace(hidden, "", 1) if hidden else text).strip()
+
+
+def controls(page, text: str) -> list:
+    """Links and buttons showing `text`."""
+    return [el for el in page.find_all(["a", "button"]) if visible_text(el) == text]
+
+
+def row_action(page, slug: str, text: str):
+    (found,) = controls(row(page, slug), text)
+    return found
 
 
 def field_errors(page, field_id: str) -> list[str]:
@@ -173,7 +190,9 @@ def test_registry_page_shows_profiles_and_links_its_json_twin(client, seeded):
     assert table_slugs(page) == ["analyst", "default", "inventory"]
     inventory = row(page, "inventory")
     cells = [td.get_text(" ", strip=True) for td in inventory.find_all("td")]
-    assert cells[1:5] == ["Inventory", "Tool-first inventory assistant.", "ops inventory", "1"]
+    assert cells[1:3] == ["Inventory Tool-first inventory assistant.", "ops inventory"]
+    assert inventory.find_all("td")[3].find("time")["datetime"]  # updated
+    assert cells[4] == "1"  # version
     assert inventory.find(class_="badge default").get_text() == "default"
     assert len(page.select("#profiles .badge.default")) == 1
     analyst = row(page, "analyst")
@@ -224,7 +243,9 @@ def test_search_and_tag_filter(client, service):
 
     page = soup(client.get("/registries/big?tag=group-a&limit=100"))
     assert table_slugs(page) == [f"p{i:03d}" for i in range(0, 120, 3)]
-    assert page.find(id="profile-tag")["value"] == "group-a"
+    assert page.select_one("#profile-tag option[selected]")["value"] == "group-a"
+    picker = [o["value"] for o in page.select("#profile-tag option")]
+    assert picker == ["", "group-a", "group-b"]  # the registry's tags, to pick from
     assert page.find("link", rel="alternate")["href"] == (
         "/api/registries/big/profiles?tag=group-a&limit=100"
     )
@@ -247,40 +268,68 @@ def test_tag_badges_link_to_the_tag_filter(client, seeded):
     assert table_slugs(soup(client.get(link["href"]))) == ["inventory"]
 
 
-def test_pagination_with_cursors(client, service):
+def test_pagination_with_positions_first_previous_next_last(client, service):
     seed_big(service)
     first = soup(client.get("/registries/big"))
     assert table_slugs(first) == [f"p{i:03d}" for i in range(50)]
+    assert first.select_one(".pager-position").get_text(" ", strip=True) == "1–50 of 120"
+    assert len(first.select("nav.pager")) == 2  # above and below the table
     assert first.find("a", rel="prev") is None
     next_url = first.find("a", rel="next")["href"]
-    assert query(next_url) == {"cursor": ["p049"], "prev": [""]}
+    assert query(next_url) == {"cursor": ["p049"]}
 
     second = soup(client.get(next_url, headers=HX))
     assert table_slugs(second) == [f"p{i:03d}" for i in range(50, 100)]
+    assert second.select_one(".pager-position").get_text(" ", strip=True) == "51–100 of 120"
     assert second.find("a", rel="next")["hx-push-url"] == "true"
     previous = second.find("a", rel="prev")["href"]
+    assert query(previous) == {"before": ["p050"]}
     assert table_slugs(soup(client.get(previous))) == [f"p{i:03d}" for i in range(50)]
 
-    third_url = second.find("a", rel="next")["href"]
-    assert query(third_url) == {"cursor": ["p099"], "prev": ["", "p049"]}
-    third = soup(client.get(third_url))
-    assert table_slugs(third) == [f"p{i:03d}" for i in range(100, 120)]
-    assert third.find("a", rel="next") is None
-    assert table_slugs(soup(client.get(third.find("a", rel="prev")["href"])))[0] == "p050"
-    assert third.find("a", string="« First page")["href"] == "/registries/big"
+    last_url = second.find("a", string="Last »")["href"]
+    assert query(last_url) == {"last": ["1"]}
+    last = soup(client.get(last_url))
+    assert table_slugs(last) == [f"p{i:03d}" for i in range(70, 120)]
+    assert last.select_one(".pager-position").get_text(" ", strip=True) == "71–120 of 120"
+    assert last.find("a", rel="next") is None
+    assert table_slugs(soup(client.get(last.find("a", rel="prev")["href"])))[-1] == "p069"
+    assert last.find("a", string="« First")["href"] == "/registries/big"
 
     small = soup(client.get("/registries/big?limit=7&tag=group-b"))
     assert len(table_slugs(small)) == 7
     assert query(small.find("a", rel="next")["href"]) == {
         "tag": ["group-b"],
         "cursor": ["p010"],
-        "prev": [""],
         "limit": ["7"],
     }
+    sizes = {a.get_text(): query(a["href"]) for a in small.select(".pager-sizes a")}
+    assert sizes["100"] == {"tag": ["group-b"], "limit": ["100"]}  # back to the first page
     # nonsense parameters fall back to the defaults
     assert len(table_slugs(soup(client.get("/registries/big?limit=abc")))) == 50
     assert len(table_slugs(soup(client.get("/registries/big?limit=99999")))) == 50
     assert len(table_slugs(soup(client.get("/registries/big?limit=%D9%A7")))) == 50  # not 7
+    # a cursor of another sort (a stale bookmark): that sort's first page, not an error
+    stale = soup(client.get("/registries/big?sort=updated&cursor=p010"))
+    assert table_slugs(stale) == table_slugs(soup(client.get("/registries/big?sort=updated")))
+
+
+def test_sortable_columns(client, service):
+    seed_big(service, n=5)
+    service.update_profile("big", "p002", ProfilePatch(display_name="Aardvark"), actor="x")
+    page = soup(client.get("/registries/big"))
+    headers = {a.get_text(strip=True).rstrip("▲▼ "): a["href"] for a in page.select("th a.sort")}
+    assert page.select_one("th[aria-sort]").get_text(strip=True) == "Slug▲"
+    assert query(headers["Slug"]) == {"order": ["desc"]}  # the active column flips
+    by_name = soup(client.get(headers["Display name"], headers=HX))
+    assert table_slugs(by_name)[0] == "p002"
+    assert by_name.select_one("th[aria-sort]")["aria-sort"] == "ascending"
+    newest = soup(client.get(headers["Updated"]))
+    assert query(headers["Updated"]) == {"sort": ["updated"]}  # newest first by default
+    assert table_slugs(newest)[0] == "p002"
+    assert newest.select_one("th[aria-sort]")["aria-sort"] == "descending"
+    # filtering keeps the sort: the hidden fields belong to the filter form
+    kept = {i["name"]: i["value"] for i in newest.select("input[form=profile-filters]")}
+    assert kept == {"sort": "updated"}
 
 
 def test_the_registry_page_loads_one_page_only(client, service, app_store, monkeypatch):
@@ -310,7 +359,8 @@ def test_the_registry_page_loads_one_page_only(client, service, app_store, monke
 def test_set_default_without_javascript(client, seeded, csrf):
     page = soup(client.get("/registries/default?q=a"))
     button = row(page, "default").find("button", attrs={"name": "profile", "value": "default"})
-    assert button.get_text() == "Make default"
+    assert visible_text(button) == "Make default"
+    assert button.get_text() == "Make default: default"  # its accessible name holds the text
     form = button.find_parent("form")
     assert form["action"] == "/registries/default/default-profile"
     assert form["hx-post"] == form["action"] and form["hx-target"] == "#profiles"
@@ -351,9 +401,7 @@ def test_set_default_to_a_missing_profile(client, seeded, csrf):
 
 
 def test_clone_profile(client, seeded, csrf):
-    link = soup(client.get("/registries/default")).find(
-        "a", attrs={"aria-label": "Clone inventory"}
-    )
+    link = row_action(soup(client.get("/registries/default")), "inventory", "Clone")
     form_page = soup(client.get(link["href"]))
     assert form_page.find(id="clone-slug")["value"] == "inventory-copy"
     response = client.post(
@@ -385,9 +433,7 @@ def test_clone_rejects_bad_and_taken_slugs(client, seeded, csrf):
 
 def test_delete_profile_names_what_is_lost(client, seeded, csrf):
     seeded.update_registry("default", RegistryPatch(default_profile_slug="default"))
-    link = soup(client.get("/registries/default")).find(
-        "a", attrs={"aria-label": "Delete inventory"}
-    )
+    link = row_action(soup(client.get("/registries/default")), "inventory", "Delete…")
     confirm = client.get(link["href"])
     text = main_text(confirm)
     assert "the profile Inventory ( inventory , version 1)" in text
@@ -612,10 +658,10 @@ def test_managed_registry_is_read_only(managed_app):
     assert "managed by single-registry.yaml" in note and "cannot be edited" in note
     posts = [f["action"] for f in page.find_all("form", method="post")]
     assert posts == []
-    for text in ("Edit registry", "Delete registry", "New profile", "Make default", "Delete"):
-        assert page.find(["a", "button"], string=text) is None
+    for text in ("Edit registry", "Delete registry", "New profile", "Make default", "Delete…"):
+        assert controls(page, text) == [], text
     # cloning out of it into an editable registry stays possible
-    assert page.find("a", attrs={"aria-label": "Clone triage"}) is not None
+    assert row_action(page, "triage", "Clone") is not None
     assert client.get("/registries/support/edit").status_code == 403
     assert client.get("/registries/support/delete").status_code == 403
     assert client.get("/registries/support/delete-profile/triage").status_code == 403
@@ -682,7 +728,7 @@ def test_readers_see_no_write_controls_and_cannot_write(seeded_auth_app):
         f["action"] == "/logout" for f in page.find_all("form", method="post")
     )
     for text in ("Edit registry", "Delete registry", "New profile", "Make default", "Clone"):
-        assert page.find(["a", "button"], string=text) is None
+        assert controls(page, text) == [], text
     for url in ("/registries/default/edit", "/registries/default/delete"):
         assert client.get(url).status_code == 403
     assert client.get("/registries/default/clone-profile/inventory").status_code == 403
@@ -701,7 +747,7 @@ def test_editors_edit_profiles_but_not_registries(seeded_auth_app):
     page = soup(client.get("/registries/default"))
     assert page.find("a", string="Edit registry") is not None
     assert page.find("a", string="Delete registry") is None
-    assert page.find("button", string="Make default") is not None
+    assert controls(page, "Make default") != []
     assert soup(client.get("/registries")).find("form", action="/registries") is None
     token = csrf_token(client, "/registries")
     assert client.post("/registries", data={"csrf_token": token, "slug": "x"}).status_code == 403

@@ -91,6 +91,10 @@ def _insert(db, table: str, row: dict) -> None:
     db.execute_sql(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks})", list(row.values()))
 
 
+def db_row(store: SQLStore, sql: str) -> tuple:
+    return store.db.execute_sql(sql).fetchone()
+
+
 def test_an_old_database_upgrades_on_open_without_data_loss(blank_url: str) -> None:
     """A version-1 database (before `search_text`) with data opens, upgrades and works."""
     db, kind, _ = connect_database(blank_url)
@@ -131,6 +135,11 @@ def test_an_old_database_upgrades_on_open_without_data_loss(blank_url: str) -> N
         # the new column was backfilled: casefolded search finds the old row
         page = store.list_profiles("default", ProfileQuery(q="STRASSE", tag="t"))
         assert [x.slug for x in page.items] == ["agent"]
+        # v5 backfilled the sort name and the folded tags
+        page = store.list_profiles("default", ProfileQuery(tag="T", sort="display_name"))
+        assert [x.slug for x in page.items] == ["agent"]
+        (sort_name,) = db_row(store, "SELECT sort_name FROM profiles WHERE slug = 'agent'")
+        assert sort_name == "strasse agent"
         assert [r.operation for r in store.list_revisions("default", "agent")] == ["import"]
         agent.description = "after upgrade"
         updated = store.update_profile("default", agent, WriteOptions(expected_version=4))

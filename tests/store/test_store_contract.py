@@ -642,14 +642,89 @@ def test_list_profiles_search_and_tags(store: Store) -> None:
     assert find(q="x_y") == (["agent-x"], 1)
     assert find(q="_") == (["agent-x"], 1)
     assert find(q="nothing") == ([], 0)
-    # tag: exact and case-sensitive
-    assert find(tag="prod") == (["agent-x", "alpha"], 2)
-    assert find(tag="Prod") == (["beta"], 1)
+    # tag: one whole tag, case-insensitively (`Beta` finds `beta`)
+    assert find(tag="prod") == (["agent-x", "alpha", "beta"], 3)
+    assert find(tag="PROD") == (["agent-x", "alpha", "beta"], 3)
     assert find(tag="pro") == ([], 0)
     assert find(tag="a_b") == (["delta"], 1)
     assert find(tag="a%b") == ([], 0)
     assert find(q="alpha", tag="prod") == (["alpha"], 1)
-    assert find(q="beta", tag="prod") == ([], 0)
+    assert find(q="beta", tag="prod") == (["beta"], 1)
+    assert find(q="gamma", tag="prod") == ([], 0)
+    assert store.list_tags("default") == ["a_b", "axb", "prod", "prod-eu"]  # `prod` used twice
+
+
+def _walk(store: Store, **kwargs) -> list[list[str]]:
+    """Every page from the first, following next_cursor; checks offsets on the way."""
+    pages: list[list[str]] = []
+    after = ""
+    while True:
+        page = store.list_profiles("default", ProfileQuery(after=after, **kwargs))
+        assert page.offset == sum(map(len, pages))
+        assert bool(page.prev_cursor) == bool(pages)
+        pages.append(slugs(page.items))
+        if not page.next_cursor:
+            return pages
+        after = page.next_cursor
+
+
+def test_keyset_pages_in_every_sort_match_the_reference(store: Store) -> None:
+    """Sorted keyset pages walk every profile once, forwards and backwards, in the order of
+    `paging.page_of`; ties in the sort value are broken by slug."""
+    import random
+
+    from registry.domain.paging import SORTS, page_of
+
+    rng = random.Random(7)
+    new_registry(store)
+    names = ["Zed", "alpha", "Alpha", "", "beta", "Émile", "émile", "  ", "delta"]
+    for i in range(23):
+        new_profile(store, f"p{i:02d}", display_name=rng.choice(names))
+    profiles = list(store.iter_profiles("default"))
+    for sort in SORTS:
+        for descending in (False, True):
+            for limit in (1, 5, 23, 50):
+                query = {"sort": sort, "descending": descending, "limit": limit}
+                pages = _walk(store, **query)
+                flat = [s for page in pages for s in page]
+                expected = slugs(
+                    page_of(
+                        profiles, ProfileQuery(limit=100, sort=sort, descending=descending)
+                    ).items
+                )
+                assert flat == expected, query
+                # backwards from the last page gives the same pages
+                page = store.list_profiles("default", ProfileQuery(last=True, **query))
+                back = [slugs(page.items)]
+                assert page.offset == 23 - len(page.items) and not page.next_cursor
+                while page.prev_cursor:
+                    page = store.list_profiles(
+                        "default", ProfileQuery(before=page.prev_cursor, **query)
+                    )
+                    back.insert(0, slugs(page.items))
+                assert [s for p in back for s in p] == expected, query
+                assert page.offset == 0
+    # updated: the newest write first when descending
+    store.update_profile(
+        "default", profiles[5].clone(), WriteOptions(expected_version=1, actor="t")
+    )
+    newest = store.list_profiles("default", ProfileQuery(sort="updated", descending=True, limit=1))
+    assert slugs(newest.items) == ["p05"]
+
+
+def test_a_cursor_from_another_sort_is_refused(store: Store) -> None:
+    from registry.domain.errors import ValidationError
+    from registry.domain.paging import cursor_of
+
+    new_registry(store)
+    for slug in ("a", "b", "c"):
+        new_profile(store, slug, display_name=slug.upper())
+    first = store.list_profiles("default", ProfileQuery(sort="display_name", limit=1))
+    assert first.next_cursor == cursor_of(first.items[0], "display_name")
+    for bad in ("a", first.next_cursor[:-2] + "!!", "bm90IGpzb24"):
+        with pytest.raises(ValidationError) as caught:
+            store.list_profiles("default", ProfileQuery(sort="updated", after=bad))
+        assert caught.value.errors[0].field == "cursor"
 
 
 def test_profile_counts(store: Store) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request, url_for
 
+from registry.domain.errors import FieldError, ValidationError
 from registry.domain.jsonutil import canonical_digest
 from registry.domain.service import SOURCE_API
 from registry.domain.tokens import EDITOR, READER
@@ -21,6 +22,7 @@ from .common import (
     CLONE_KEYS,
     PAGE_DEFAULT,
     PAGE_MAX,
+    bool_param,
     document_response,
     no_unknown,
     profile_path,
@@ -34,28 +36,66 @@ from .shapes import (
 bp = Blueprint("registry_profiles", __name__)
 
 
+ORDERS = {"asc": False, "desc": True}
+
+
 @bp.get("/registries/<slug>/profiles")
 @require(READER)
 def registry_profiles(slug: str) -> Response:
-    """`{items: [document], next_cursor, total}`; `q` (substring of slug, name, description),
-    `tag` (exact), `limit` (1-500, default 50), `cursor` (`next_cursor` of the last page)."""
+    """`{items: [document], next_cursor, prev_cursor, offset, total}`: a keyset page.
+
+    `q` (substring of slug, name, description), `tag` (one tag, any case), `limit` (1-500,
+    default 50), `sort` (`slug`, `display_name`, `updated`) and `order` (`asc`, `desc`); the
+    position is one of `cursor` (a `next_cursor`: the page after), `before` (a
+    `prev_cursor`: the page before) and `last=true`, else the first page."""
     service = get_service()
     reg = service.get_registry(registry_path(slug))
     q = request.args.get("q", "")
     tag = request.args.get("tag", "")
     cursor = request.args.get("cursor", "")
+    before = request.args.get("before", "")
+    last = bool_param("last")
+    sort = request.args.get("sort", "slug")
+    order = request.args.get("order", "asc")
+    if order not in ORDERS:
+        raise ValidationError(FieldError("order", "must be asc or desc"), message="invalid order")
     limit = int_param("limit", PAGE_DEFAULT, minimum=1, maximum=PAGE_MAX)
-    etag = f"profiles:{reg.slug}:{service.latest_change_id()}:{canonical_digest([q, tag, cursor, limit])}"
+    key = canonical_digest([q, tag, cursor, before, last, sort, order, limit])
+    etag = f"profiles:{reg.slug}:{service.latest_change_id()}:{key}"
     if not_modified(etag):
         return json_response(None, etag=etag)
-    page = service.list_profiles(reg.slug, q=q, tag=tag, limit=limit, cursor=cursor)
+    page = service.list_profiles(
+        reg.slug,
+        q=q,
+        tag=tag,
+        limit=limit,
+        cursor=cursor,
+        before=before,
+        last=last,
+        sort=sort,
+        descending=ORDERS[order],
+    )
     reg = service.get_registry(reg.slug)  # the default may have moved meanwhile
     data = {
         "items": [document(reg, p) for p in page.items],
         "next_cursor": page.next_cursor or None,
+        "prev_cursor": page.prev_cursor or None,
+        "offset": page.offset,
         "total": page.total,
     }
     return json_response(data, etag=etag)
+
+
+@bp.get("/registries/<slug>/tags")
+@require(READER)
+def registry_tags(slug: str) -> Response:
+    """`{items: [tag]}`: the tags the registry's profiles use, each once whatever its case."""
+    service = get_service()
+    reg = service.get_registry(registry_path(slug))
+    etag = f"tags:{reg.slug}:{service.latest_change_id()}"
+    if not_modified(etag):
+        return json_response(None, etag=etag)
+    return json_response({"items": service.list_tags(reg.slug)}, etag=etag)
 
 
 @bp.get("/registries/<slug>/profiles/<profile>")

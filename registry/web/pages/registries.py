@@ -17,7 +17,7 @@ write with 403 before any input is looked at.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, flash, redirect, request, url_for
@@ -32,6 +32,7 @@ from registry.domain.errors import (
     ValidationError,
 )
 from registry.domain.model import Profile, Registry
+from registry.domain.ports import ProfilePage
 from registry.domain.service import SOURCE_UI, RegistryPatch, RegistryService
 
 from ..deps import get_service
@@ -43,7 +44,6 @@ bp = Blueprint("registries", __name__)
 
 PAGE_SIZE = 50
 PAGE_MAX = 200
-TRAIL_MAX = 20  # earlier-page cursors kept in the URL for "Previous"
 CURSOR_MAX = 200  # longer cursors are not slugs: ignored
 SELECT_MAX = 200  # the header editor offers a select of profiles up to this many
 HISTORY_MAX = 1000
@@ -91,37 +91,52 @@ def _count(service: RegistryService, reg: Registry) -> int:
     return service.registry_summary(reg.slug).profile_count
 
 
-# --- listing state (search, tag, cursor) -------------------------------------------------------
+# --- listing state (search, tag, sort, position) -----------------------------------------------
+
+PAGE_SIZES = (25, 50, 100, 200)
+SORTS = {"slug": "Slug", "display_name": "Display name", "updated": "Updated"}
+# the natural first direction of each sort: names A-Z, the newest updates first
+FIRST_ORDER = {"slug": "asc", "display_name": "asc", "updated": "desc"}
 
 
 @dataclass
 class Listing:
-    """What the profiles table shows: filters and a keyset page.
+    """What the profiles table shows: filters, a sort, and a keyset position.
 
-    `cursor` is the last slug of the previous page ("" = first page); `trail` holds the
-    cursors of the pages before this one (oldest first, at most TRAIL_MAX) for "Previous".
+    The position is one of `cursor` (the page after it), `before` (the page before it) and
+    `last`; none means the first page. Links carry the filters and the sort, so every page
+    can be bookmarked and works without JavaScript.
     """
 
     q: str = ""
     tag: str = ""
+    sort: str = "slug"
+    order: str = "asc"
     cursor: str = ""
-    trail: list[str] = field(default_factory=list)
+    before: str = ""
+    last: bool = False
     limit: int = PAGE_SIZE
 
     @classmethod
     def parse(cls, source: Any) -> Listing:
-        """From query args or posted hidden fields; bad values fall back to defaults."""
-        try:  # navigation stays lenient: a bad page size in a bookmark shows the default
+        """From query args or posted hidden fields; bad values fall back to defaults
+        (navigation stays lenient: a bad value in a bookmark shows the default page)."""
+        try:
             limit = parse_int(_text(source, "limit"), "limit", minimum=1, maximum=PAGE_MAX)
         except ValidationError:
             limit = PAGE_SIZE
-        trail = [c for c in source.getlist("prev") if len(c) <= CURSOR_MAX][-TRAIL_MAX:]
-        cursor = _text(source, "cursor")
+        sort = _text(source, "sort")
+        sort = sort if sort in SORTS else "slug"
+        order = _text(source, "order")
+        cursor, before = _text(source, "cursor"), _text(source, "before")
         return cls(
             q=_text(source, "q").strip()[:200],
             tag=_text(source, "tag").strip()[:200],
+            sort=sort,
+            order=order if order in ("asc", "desc") else FIRST_ORDER[sort],
             cursor=cursor if len(cursor) <= CURSOR_MAX else "",
-            trail=trail if cursor else [],
+            before=before if len(before) <= CURSOR_MAX and not cursor else "",
+            last=_text(source, "last") == "1" and not (cursor or before),
             limit=limit,
         )
 
@@ -130,29 +145,61 @@ class Listing:
         return bool(self.q or self.tag)
 
     def args(self, **changes: Any) -> dict[str, Any]:
-        """Query arguments for `url_for` (empty values left out)."""
+        """Query arguments for `url_for` (defaults left out)."""
         values: dict[str, Any] = {
             "q": self.q,
             "tag": self.tag,
+            "sort": self.sort if self.sort != "slug" else None,
+            "order": self.order if self.order != FIRST_ORDER[self.sort] else None,
             "cursor": self.cursor,
-            "prev": self.trail,
+            "before": self.before,
+            "last": "1" if self.last else None,
             "limit": self.limit if self.limit != PAGE_SIZE else None,
         }
         values.update(changes)
-        out = {k: v for k, v in values.items() if v not in (None, "", [])}
-        if out.get("cursor") is None:
-            out.pop("prev", None)
-        return out
+        return {k: v for k, v in values.items() if v not in (None, "")}
 
-    def next_args(self, next_cursor: str) -> dict[str, Any]:
-        trail = [*self.trail, self.cursor][-TRAIL_MAX:]
-        return self.args(cursor=next_cursor, prev=trail)
+    def filters(self, **changes: Any) -> dict[str, Any]:
+        """The same listing from its first page (filters, sort and page size kept)."""
+        return self.args(**({"cursor": None, "before": None, "last": None} | changes))
 
-    def previous_args(self) -> dict[str, Any] | None:
-        """The page before this one, None when unknown (only "First page" then)."""
-        if not self.cursor or not self.trail:
-            return None
-        return self.args(cursor=self.trail[-1], prev=self.trail[:-1])
+    def sorted_by(self, sort: str) -> dict[str, Any]:
+        """First page sorted by `sort`; the current sort's header flips the direction."""
+        if sort == self.sort:
+            order = "desc" if self.order == "asc" else "asc"
+        else:
+            order = FIRST_ORDER[sort]
+        return self.args(
+            sort=sort if sort != "slug" else None,
+            order=order if order != FIRST_ORDER[sort] else None,
+            cursor=None,
+            before=None,
+            last=None,
+        )
+
+
+def _read_page(service: RegistryService, reg: Registry, listing: Listing) -> ProfilePage:
+    """The page the listing names; a cursor that does not fit (another sort, a stale
+    bookmark) falls back to the first page instead of an error."""
+    try:
+        return _query(service, reg, listing)
+    except ValidationError:
+        listing.cursor, listing.before, listing.last = "", "", False
+        return _query(service, reg, listing)
+
+
+def _query(service: RegistryService, reg: Registry, listing: Listing) -> ProfilePage:
+    return service.list_profiles(
+        reg.slug,
+        q=listing.q,
+        tag=listing.tag,
+        limit=listing.limit,
+        sort=listing.sort,
+        descending=listing.order == "desc",
+        cursor=listing.cursor,
+        before=listing.before,
+        last=listing.last,
+    )
 
 
 def _registry_page(
@@ -167,29 +214,35 @@ def _registry_page(
     notice: dict[str, str] | None = None,
 ) -> Response:
     """The registry page (or its `profiles` block for htmx): one page of profiles only."""
-    page = service.list_profiles(
-        reg.slug, q=listing.q, tag=listing.tag, limit=listing.limit, cursor=listing.cursor
-    )
+    page = _read_page(service, reg, listing)
     count = _count(service, reg) if listing.filtered else page.total
-    json_args = {k: v for k, v in listing.args().items() if k in ("q", "tag", "cursor", "limit")}
+    json_args = listing.args(last="true" if listing.last else None)
     json_url = url_for("api.registry_profiles.registry_profiles", slug=reg.slug, **json_args)
     here = "pages.registries.registry"
-    previous = listing.previous_args()
+
+    def link(**args: Any) -> str:
+        return url_for(here, slug=reg.slug, **args)
+
     pager = {
-        "next": url_for(here, slug=reg.slug, **listing.next_args(page.next_cursor))
-        if page.next_cursor
-        else "",
-        "previous": url_for(here, slug=reg.slug, **previous) if previous is not None else "",
-        # "First page" when the previous page is not the first one (or is unknown)
-        "first": url_for(here, slug=reg.slug, **listing.args(cursor=None))
-        if listing.cursor and (previous is None or previous.get("cursor"))
-        else "",
+        "first": link(**listing.filters()) if page.prev_cursor else "",
+        "previous": link(**listing.filters(before=page.prev_cursor)) if page.prev_cursor else "",
+        "next": link(**listing.filters(cursor=page.next_cursor)) if page.next_cursor else "",
+        "last": link(**listing.filters(last="1")) if page.next_cursor else "",
+        "start": page.offset + 1 if page.items else 0,
+        "end": page.offset + len(page.items),
+        "sizes": [
+            (size, link(**listing.filters(limit=size if size != PAGE_SIZE else None)))
+            for size in PAGE_SIZES
+        ],
     }
+    sort_links = {name: link(**listing.sorted_by(name)) for name in SORTS}
     marker = "__profile__"  # per-row URLs: built once, the slug put in per row (url_for is slow)
     row_urls = {
         name: url_for(endpoint, slug=reg.slug, profile=marker)
         for name, endpoint in (
             ("profile", "pages.profiles.profile"),
+            ("edit", "pages.profiles.edit_profile"),
+            ("history", "pages.history.history"),
             ("clone", "pages.registries.registry_clone_profile"),
             ("delete", "pages.registries.registry_delete_profile"),
         )
@@ -204,6 +257,11 @@ def _registry_page(
         count=count,
         listing=listing,
         pager=pager,
+        sort_links=sort_links,
+        sort_names=SORTS,
+        first_order=FIRST_ORDER[listing.sort],
+        default_limit=PAGE_SIZE,
+        tags=service.list_tags(reg.slug),
         row_urls=row_urls,
         marker=marker,
         json_url=json_url,
@@ -279,7 +337,7 @@ def create_registry() -> Response:
 @bp.get("/registries/<slug>")
 @page_require("reader")
 def registry(slug: str) -> Response:
-    """The registry's profiles: `q`, `tag`, `cursor` (+ `prev` trail) and `limit`."""
+    """The registry's profiles: `q`, `tag`, `sort`, `order`, a position and `limit`."""
     service = get_service()
     return _registry_page(service, service.get_registry(slug), Listing.parse(request.args))
 
