@@ -49,7 +49,7 @@ from ..domain.model import (
 from ..domain.paging import cursor_of, decode_cursor, distinct_tags, sort_name
 from ..domain.ports import Change, ProfilePage, ProfileQuery, Revision, WriteOptions
 from ..domain.text import SUSPECT_JSON_RE, repair_tree
-from .migrations import folded_tags, migrate, search_text
+from .migrations import folded_tags, migrate, search_text, stack_refs
 from .sql_models import build_models
 
 SQLITE_PRAGMAS = {
@@ -258,6 +258,7 @@ def tags_text(tags: list[str]) -> str:
 
 def profile_row(registry: str, p: Profile) -> dict[str, Any]:
     """The `profiles` row of a profile (public so tests and tools can bulk-load)."""
+    data = profile_to_data(p)
     return {
         "registry": str(registry),
         "slug": str(p.slug),
@@ -268,9 +269,10 @@ def profile_row(registry: str, p: Profile) -> dict[str, Any]:
         "search_text": _column_text(search_text(p.slug, p.display_name, p.description)),
         "sort_name": _column_text(sort_name(p.display_name, p.slug)),
         "tags_folded": _column_text(folded_tags(p.metadata.tags)),
+        "stack_refs": stack_refs(str(registry), data),
         "created_ms": p.metadata.created_at_ms,
         "updated_ms": p.metadata.updated_at_ms,
-        "data": dumps(profile_to_data(p)),
+        "data": dumps(data),
     }
 
 
@@ -859,26 +861,19 @@ class SQLStore(PooledConnections):
 
     def find_dependants(self, registry: str, slug: str | None) -> list[tuple[str, Profile]]:
         """`(registry, profile)` of every profile whose stack names this one (any profile of
-        the registry when `slug` is None), sorted. The payload's compact JSON holds
-        `"profile_slug":"<slug>"` for each ref and `"registry_slug":"<registry>"` for each
-        ref to another registry (slugs need no escaping): a cheap filter; the decoded stacks
-        decide."""
+        the registry when `slug` is None), sorted. The short `stack_refs` column (each
+        target as a `\\n<registry>/<profile>\\n` line) finds the candidates without
+        reading payloads; the decoded stacks decide."""
         self._check()
         target = (str(registry), None if slug is None else str(slug))
-        P = self.models.profile
-        finder = pw.fn.strpos if self.kind == "postgresql" else pw.fn.instr
-        if target[1] is not None:
-            cond = finder(P.data, f'"profile_slug":{dumps(target[1])}') > 0
-        else:
-            cond = (P.registry == target[0]) | (
-                finder(P.data, f'"registry_slug":{dumps(target[0])}') > 0
-            )
-        rows = (
-            P.select(P.registry, P.slug, P.data)
-            .where(cond & (finder(P.data, '"stack":[') > 0))
-            .order_by(P.registry, P.slug)
-            .tuples()
+        needle = f"\n{target[0]}/" + ("" if target[1] is None else f"{target[1]}\n")
+        finder = "strpos" if self.kind == "postgresql" else "instr"
+        # the literal '' lets the planner use the partial index (a bound value would not)
+        sql = (
+            'SELECT "registry", "slug", "data" FROM "profiles" '
+            f'WHERE "stack_refs" <> \'\' AND {finder}("stack_refs", {self.db.param}) > 0'
         )
+        rows = sorted(self.db.execute_sql(sql, (needle,)).fetchall())
         out = []
         for reg, prof, data in rows:
             p = self._profile_of(reg, prof, data)
