@@ -156,6 +156,7 @@ class RegistryService:
                 self.codecs.register(codec)
         self.default_registry = registry_slug(default_registry, "default_registry")
         self.limits = limits or Limits()
+        self._choices: tuple[int, int, list[str] | None] | None = None
 
     # --- the store behind the service (lifecycle; the store itself stays private) ----------
 
@@ -652,14 +653,20 @@ class RegistryService:
     def stack_choices(self, limit: int = 100) -> list[str] | None:
         """Every profile as `registry/profile` (what a stack may name), or None when the store
         holds more than `limit` (pickers then take typed refs)."""
+        change = self._store.latest_change_id() if self._store.supports_history else -1
+        cached = self._choices
+        if change >= 0 and cached is not None and cached[:2] == (change, limit):
+            return cached[2]
         counts = self._store.profile_counts()
-        if sum(counts.values()) > limit:
-            return None
-        return [
-            node_name((reg, p.slug))
-            for reg in sorted(counts)
-            for p in self._store.iter_profiles(reg)
-        ]
+        choices = None
+        if sum(counts.values()) <= limit:
+            choices = [
+                node_name((reg, p.slug))
+                for reg in sorted(counts)
+                for p in self._store.iter_profiles(reg)
+            ]
+        self._choices = (change, limit, choices)  # valid until the next change
+        return choices
 
     def check_stack(self, registry: str, profile: Profile) -> None:
         """Refuse (`ValidationError` at `profile.stack[i]`) a stack whose own refs point at
