@@ -36,6 +36,12 @@ def sort_name(display_name: str, slug: str) -> str:
     return (display_name.strip() or slug).casefold()
 
 
+def search_text_of(profile: Profile) -> str:
+    """What `q` matches (casefolded substring): slug, display name, description and tags."""
+    parts = (profile.slug, profile.display_name, profile.description, *profile.metadata.tags)
+    return "\n".join(parts).casefold()
+
+
 def sort_value(profile: Profile, sort: str) -> SortValue:
     """The sort key's first part for `profile` (the slug is always the second)."""
     if sort == "display_name":

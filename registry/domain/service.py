@@ -111,6 +111,20 @@ class RegistryPatch:
 
 
 @dataclass
+class SearchHit:
+    registry: str
+    profile: Profile
+    by_tag: bool  # matched only a tag (not the slug, name or description)
+
+
+@dataclass
+class SearchResult:
+    hits: list[SearchHit]  # at most the limit, by registry then slug
+    total: int  # every match in every registry
+    per_registry: dict[str, int]  # registry -> matches (registries with none left out)
+
+
+@dataclass
 class RegistrySummary:
     registry: Registry
     profile_count: int
@@ -157,6 +171,8 @@ class RegistryService:
         self.default_registry = registry_slug(default_registry, "default_registry")
         self.limits = limits or Limits()
         self._choices: tuple[int, int, list[str] | None] | None = None
+        # registry -> (change id, tags): valid while the store's latest change id is the same
+        self._tags: dict[str, tuple[int, list[str]]] = {}
 
     # --- the store behind the service (lifecycle; the store itself stays private) ----------
 
@@ -337,9 +353,41 @@ class RegistryService:
         )
         return self._store.list_profiles(reg.slug, query)
 
+    def search_profiles(self, q: str, limit: int = 20) -> SearchResult:
+        """Profiles of every registry whose slug, name, description or tags hold `q` (any
+        case): the header's search box, for when the registry is not known. Reads one page of
+        `limit` and a count per registry."""
+        q = q.strip()
+        if limit < 1 or limit > MAX_PAGE:
+            raise ValidationError(FieldError("limit", f"must be between 1 and {MAX_PAGE}"))
+        hits: list[SearchHit] = []
+        per_registry: dict[str, int] = {}
+        if not q:
+            return SearchResult(hits=hits, total=0, per_registry=per_registry)
+        folded = q.casefold()
+        for reg in sorted(self._store.list_registries(), key=lambda r: r.slug):
+            page = self._store.list_profiles(reg.slug, ProfileQuery(q=q, limit=limit))
+            if page.total:
+                per_registry[reg.slug] = page.total
+            for p in page.items[: limit - len(hits)]:
+                text = "\n".join((p.slug, p.display_name, p.description)).casefold()
+                hits.append(SearchHit(reg.slug, p, by_tag=folded not in text))
+        return SearchResult(hits=hits, total=sum(per_registry.values()), per_registry=per_registry)
+
     def list_tags(self, registry: str | None) -> list[str]:
-        """The tags a registry's profiles use (for pickers), case-insensitively distinct."""
-        return self._store.list_tags(self.get_registry(registry).slug)
+        """The tags a registry's profiles use (for pickers), case-insensitively distinct.
+
+        Reading them scans the registry's tag column, so the answer is kept until the store's
+        latest change id moves (one cheap query; any write anywhere moves it, so the list is
+        never stale; stores without a change feed are read every time)."""
+        slug = self.get_registry(registry).slug
+        change = self._store.latest_change_id()
+        hit = self._tags.get(slug)
+        if hit is not None and change and hit[0] == change:
+            return list(hit[1])
+        tags = self._store.list_tags(slug)
+        self._tags[slug] = (change, tags)
+        return list(tags)
 
     def iter_profiles(self, registry: str | None) -> Iterator[Profile]:
         return self._store.iter_profiles(self.get_registry(registry).slug)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -116,10 +116,10 @@ def _v1_initial(db: pw.Database) -> None:
     db.create_tables([Registry, Profile, Revision], safe=False)
 
 
-def search_text(slug: str, display_name: str, description: str) -> str:
+def search_text(slug: str, display_name: str, description: str, tags: Sequence[str] = ()) -> str:
     """What `q` searches: casefolded in Python so that SQLite (ASCII-only LOWER/LIKE) and
-    PostgreSQL match non-ASCII text the same way."""
-    return "\n".join((slug, display_name, description)).casefold()
+    PostgreSQL match non-ASCII text the same way. Tags are part of it since migration 5."""
+    return "\n".join((slug, display_name, description, *tags)).casefold()
 
 
 def _v2_search_text(db: pw.Database) -> None:
@@ -192,7 +192,7 @@ def folded_tags(tags: list[str]) -> str:
 
 def _v5_sort_columns(db: pw.Database) -> None:
     """Sorting a registry's profiles by display name and by update time with keyset pages,
-    and a case-insensitive tag filter: `sort_name` (casefolded display name, else the slug;
+    a case-insensitive tag filter, and tags in what `q` searches: `sort_name` (casefolded display name, else the slug;
     binary collation on PostgreSQL so its order is the same as SQLite's and Python's) and
     `tags_folded`, with one index per sort."""
     collate = ' COLLATE "C"' if is_postgres(db) else ""
@@ -200,14 +200,16 @@ def _v5_sort_columns(db: pw.Database) -> None:
     db.execute_sql("ALTER TABLE profiles ADD COLUMN tags_folded TEXT NOT NULL DEFAULT ''")
     param = db.param
     update = (
-        f"UPDATE profiles SET sort_name = {param}, tags_folded = {param} "
+        f"UPDATE profiles SET sort_name = {param}, tags_folded = {param}, search_text = {param} "
         f"WHERE registry = {param} AND slug = {param}"
     )
-    rows = db.execute_sql("SELECT registry, slug, display_name, tags FROM profiles")
-    for registry, slug, display_name, tags in list(rows):
+    rows = db.execute_sql("SELECT registry, slug, display_name, description, tags FROM profiles")
+    for registry, slug, display_name, description, tags in list(rows):
         spelled = [t for t in (tags or "").split("\n") if t]
+        text = search_text(slug, display_name or "", description or "", spelled)
         db.execute_sql(
-            update, (sort_name(display_name or "", slug), folded_tags(spelled), registry, slug)
+            update,
+            (sort_name(display_name or "", slug), folded_tags(spelled), text, registry, slug),
         )
     db.execute_sql("CREATE INDEX profiles_by_name ON profiles (registry, sort_name, slug)")
     db.execute_sql("CREATE INDEX profiles_by_update ON profiles (registry, updated_ms, slug)")

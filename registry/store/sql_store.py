@@ -266,7 +266,9 @@ def profile_row(registry: str, p: Profile) -> dict[str, Any]:
         "description": _column_text(p.description),
         "version": p.metadata.version,
         "tags": tags_text(p.metadata.tags),
-        "search_text": _column_text(search_text(p.slug, p.display_name, p.description)),
+        "search_text": _column_text(
+            search_text(p.slug, p.display_name, p.description, p.metadata.tags)
+        ),
         "sort_name": _column_text(sort_name(p.display_name, p.slug)),
         "tags_folded": _column_text(folded_tags(p.metadata.tags)),
         "stack_refs": stack_refs(str(registry), data),
@@ -709,7 +711,7 @@ class SQLStore(PooledConnections):
     def list_profiles(self, registry: str, query: ProfileQuery) -> ProfilePage:
         """A keyset page (`domain/paging.py`): one indexed range read of `limit + 1` rows, the
         count of all matches, and (past the first page) the count of those before the page.
-        `q` matches a casefolded substring of slug, display name or description; `tag` one
+        `q` matches a casefolded substring of slug, display name, description or tags; `tag` one
         tag, case-insensitively."""
         self._check()
         registry = str(registry)

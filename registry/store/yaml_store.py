@@ -40,7 +40,7 @@ from ..domain.errors import (
 )
 from ..domain.metadata import touch
 from ..domain.model import Profile, Registry, stacks_on
-from ..domain.paging import distinct_tags, page_of
+from ..domain.paging import distinct_tags, page_of, search_text_of
 from ..domain.ports import Change, ProfilePage, ProfileQuery, Revision, WriteOptions
 from ..domain.slugs import SlugError, parse_slug
 from ..domain.yaml_codec import decode_registries, encode_registries
@@ -360,7 +360,7 @@ class YAMLFileStore:
             matches = [
                 p
                 for p in reg.profiles.values()
-                if (not q or q in "\n".join((p.slug, p.display_name, p.description)).casefold())
+                if (not q or q in search_text_of(p))
                 and (not tag or any(t.casefold() == tag for t in p.metadata.tags))
             ]
             return page_of(matches, query)

@@ -182,3 +182,19 @@ def test_close_closes_the_store(store):
     backend_service.close()
     with pytest.raises(StoreClosed):
         backend_service.list_registries()
+
+
+def test_tag_list_follows_every_write(backend_service):
+    """The tag list is cached by change id: a write anywhere shows in the next answer."""
+    from registry.domain.model import Metadata, Profile
+
+    service = backend_service
+    assert service.list_tags("default") == []
+    service.create_profile("default", Profile(slug="a", metadata=Metadata(tags=["Beta"])))
+    assert service.list_tags("default") == ["Beta"]
+    service.create_profile("default", Profile(slug="b", metadata=Metadata(tags=["beta", "x"])))
+    service.create_profile("default", Profile(slug="c", metadata=Metadata(tags=["beta"])))
+    assert service.list_tags("default") == ["beta", "x"]  # the most used spelling
+    service.delete_profile("default", "b")
+    service.delete_profile("default", "c")
+    assert service.list_tags("default") == ["Beta"]

@@ -640,7 +640,9 @@ def test_list_profiles_search_and_tags(store: Store) -> None:
     # LIKE wildcards are literal characters
     assert find(q="%") == (["delta"], 1)
     assert find(q="x_y") == (["agent-x"], 1)
-    assert find(q="_") == (["agent-x"], 1)
+    assert find(q="_") == (["agent-x", "delta"], 2)  # delta's tag a_b
+    # q also matches tags, in any case
+    assert find(q="PROD-E") == (["gamma"], 1)
     assert find(q="nothing") == ([], 0)
     # tag: one whole tag, case-insensitively (`Beta` finds `beta`)
     assert find(tag="prod") == (["agent-x", "alpha", "beta"], 3)

@@ -10,7 +10,17 @@ from __future__ import annotations
 from flask import Blueprint
 
 from ..guards import check_api_request
-from . import changes, chat, openapi, registries, registry_profiles, revisions, tokens, transfer
+from . import (
+    changes,
+    chat,
+    openapi,
+    registries,
+    registry_profiles,
+    revisions,
+    search,
+    tokens,
+    transfer,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 bp.before_request(check_api_request)  # cross-site writes: origin, then body media type
@@ -26,6 +36,7 @@ ROUTE_BLUEPRINTS = tuple(
         transfer,
         changes,
         tokens,
+        search,
         openapi,
     )
 )

@@ -44,7 +44,7 @@ ORDERS = {"asc": False, "desc": True}
 def registry_profiles(slug: str) -> Response:
     """`{items: [document], next_cursor, prev_cursor, offset, total}`: a keyset page.
 
-    `q` (substring of slug, name, description), `tag` (one tag, any case), `limit` (1-500,
+    `q` (substring of slug, name, description, tags), `tag` (one tag, any case), `limit` (1-500,
     default 50), `sort` (`slug`, `display_name`, `updated`) and `order` (`asc`, `desc`); the
     position is one of `cursor` (a `next_cursor`: the page after), `before` (a
     `prev_cursor`: the page before) and `last=true`, else the first page."""

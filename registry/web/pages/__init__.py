@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import dashboard, history, io, profiles, registries, resolve, session
+from . import dashboard, history, io, profiles, registries, resolve, search, session
 
 bp = Blueprint("pages", __name__)
-for _module in (dashboard, registries, profiles, history, resolve, io, session):
+for _module in (dashboard, registries, profiles, history, resolve, io, search, session):
     bp.register_blueprint(_module.bp)
 
 __all__ = ["bp"]

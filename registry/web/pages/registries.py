@@ -261,7 +261,7 @@ def _registry_page(
         sort_names=SORTS,
         first_order=FIRST_ORDER[listing.sort],
         default_limit=PAGE_SIZE,
-        tags=service.list_tags(reg.slug),
+        tags=lambda: service.list_tags(reg.slug),  # the picker is outside the htmx block
         row_urls=row_urls,
         marker=marker,
         json_url=json_url,
