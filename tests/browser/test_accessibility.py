@@ -13,6 +13,7 @@ from tests.browser.conftest import ROOT, screenshot
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 WIDTHS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+SCHEMES = {"desktop": "light", "phone": "light", "dark": "dark"}  # dark: desktop width
 PAGES = {
     "dashboard": "/",
     "registries": "/registries",
@@ -36,10 +37,17 @@ def violations(page) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("width", SCHEMES)
 def test_main_pages_have_no_axe_violations(new_context, seeded_live, width):
+    """Every main page, light at both widths and dark (`prefers-color-scheme`) at desktop
+    width: axe's contrast checks cover the dark theme too."""
     assert AXE.is_file(), "axe-core missing: run `npm ci` (make .venv/.installed does)"
-    context = new_context(seeded_live, bypass_csp=True, viewport=WIDTHS[width])
+    context = new_context(
+        seeded_live,
+        bypass_csp=True,
+        viewport=WIDTHS.get(width, WIDTHS["desktop"]),
+        color_scheme=SCHEMES[width],
+    )
     page = context.new_page()
     found = {}
     for name, path in PAGES.items():

@@ -203,7 +203,7 @@ def test_registry_page_shows_profiles_and_links_its_json_twin(client, seeded):
     assert page.select_one("#profiles-summary a")["href"] == json_url
     assert client.get(json_url).json["total"] == 3
     assert page.find("h1").get_text(" ", strip=True).startswith("Default default")
-    search = page.find("input", id="profile-search")  # not the header's global search
+    search = page.find(id="profile-search")
     assert search["hx-trigger"] == "input changed delay:300ms, search"
     assert search["hx-target"] == "#profiles" and search["hx-push-url"] == "true"
     assert page.find("label", attrs={"for": search["id"]}) is not None
