@@ -14,6 +14,7 @@ the object's own keys uses `FieldError.relative` (`runtime.tools[0]`). Request-l
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 class RegistryError(Exception):
@@ -147,6 +148,35 @@ class VersionConflict(ConflictError):
         super().__init__(
             f'{resource} "{slug}" version conflict: expected={expected} actual={actual}'
         )
+
+
+class MergeConflict(ConflictError):
+    """A merge of an edit made against an old version met changes to the same fields: the
+    colliding paths (`merge.Collision`) need a choice; nothing was written."""
+
+    kind = "merge_conflict"
+
+    def __init__(self, slug: str, base_version: int, current_version: int, collisions: list[Any]):
+        self.slug = slug
+        self.base_version = base_version
+        self.current_version = current_version
+        self.collisions = list(collisions)
+        paths = ", ".join(c.path for c in self.collisions)
+        super().__init__(
+            f'profile "{slug}" merge conflict: changed since version {base_version} by both '
+            f"sides (now version {current_version}): {paths}"
+        )
+
+
+class MergeUnavailable(ConflictError):
+    """The base version an edit was made against cannot be found (a store without history,
+    or a version from before the profile was deleted and created again)."""
+
+    kind = "merge_unavailable"
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(f"cannot merge: {reason}")
 
 
 class AlreadyExists(ConflictError):

@@ -491,9 +491,14 @@ def import_yaml(
     return apply_plan(service, plan, actor=actor, source=source, progress=progress)
 
 
-def export_yaml(service: RegistryService, registry: str | None = None) -> str:
-    """The canonical bundle of one registry or of the whole store."""
-    from .yaml_codec import encode_registries
+EXPORT_FORMATS = ("yaml", "json")
+
+
+def export_yaml(
+    service: RegistryService, registry: str | None = None, *, format: str = "yaml"
+) -> str:
+    """The canonical bundle of one registry or of the whole store, as YAML or JSON."""
+    from .yaml_codec import encode_registries, encode_registries_json
 
     if registry is not None:
         headers = [service.get_registry(registry)]
@@ -504,7 +509,7 @@ def export_yaml(service: RegistryService, registry: str | None = None) -> str:
         reg = header.clone()
         reg.profiles = {p.slug: p for p in _store_of(service).iter_profiles(reg.slug)}
         full.append(reg)
-    return encode_registries(full)
+    return encode_registries_json(full) if format == "json" else encode_registries(full)
 
 
 def _store_of(service: RegistryService) -> Store:

@@ -111,6 +111,10 @@ def _bounded_int(text: str) -> int:
     return int(text)
 
 
+class NotJSONText(ValidationError):
+    """The text is not JSON at all (a syntax error), as opposed to JSON with bad content."""
+
+
 def parse_json(
     text: str, *, field: str = "body", base: str = "", max_depth: int = MAX_PARSE_DEPTH
 ) -> Any:
@@ -135,7 +139,7 @@ def parse_json(
         raise ValidationError(FieldError(field, _too_deep(max_depth))) from None
     except json.JSONDecodeError as exc:
         message = f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        raise ValidationError(FieldError(field, message)) from None
+        raise NotJSONText(FieldError(field, message)) from None
     except _Refused as exc:
         raise ValidationError(FieldError(field, str(exc))) from None
     errors = _structure_errors(data, field, base, max_depth)

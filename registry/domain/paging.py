@@ -10,8 +10,9 @@ per profile (its value, then the slug breaks ties):
 
 Cursors name a position: for `slug` the slug itself (what clients have always sent), for the
 other sorts an opaque token holding the key. `after=<cursor>` reads the page after it,
-`before=<cursor>` the page before it, `last` the final page. A cursor from another sort, or
-one that does not decode, is refused with a 400 on `cursor`/`before`, never read as garbage.
+`before=<cursor>` the page before it, `last` the final page. Stores refuse a cursor of another
+sort (400); the service also takes a profile's slug as a cursor in any sort (the page after
+that profile), and answers 404 for a string that is neither.
 """
 
 from __future__ import annotations
@@ -97,6 +98,15 @@ def distinct_tags(tag_lists: Iterable[Iterable[str]]) -> list[str]:
         for tag in tags:
             spellings.setdefault(tag.casefold(), Counter())[tag] += 1
     return sorted((counts.most_common(1)[0][0] for counts in spellings.values()), key=str.casefold)
+
+
+def is_cursor(sort: str, cursor: str) -> bool:
+    """Whether `cursor` is one `encode_cursor` made for `sort`."""
+    try:
+        decode_cursor(sort, cursor)
+    except ValidationError:
+        return False
+    return True
 
 
 def check_sort(sort: str) -> str:

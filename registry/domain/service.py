@@ -16,15 +16,19 @@ from .errors import (
     AlreadyExists,
     DefaultProfileInUse,
     FieldError,
+    MergeConflict,
+    MergeUnavailable,
     PolicyViolation,
     ProfileNotFound,
     RegistryNotFound,
     RevisionNotFound,
     StackedOn,
     ValidationError,
+    VersionConflict,
 )
 from .extensions import CodecRegistry, Limits, builtin_codecs, normalize_extensions
-from .jsonutil import NotJSON, check_json
+from .jsonutil import NotJSON, canonical_json, check_json
+from .merge import MergeResult, content, merge_profiles
 from .middleware import (
     MiddlewareRegistry,
     effective_configs,
@@ -32,8 +36,17 @@ from .middleware import (
     project_configs,
     remap_configs,
 )
-from .model import Metadata, PolicySpec, Profile, ProfileRef, Registry, RuntimeSpec, profile_to_data
-from .paging import check_sort
+from .model import (
+    Metadata,
+    PolicySpec,
+    Profile,
+    ProfileRef,
+    Registry,
+    RuntimeSpec,
+    profile_from_data,
+    profile_to_data,
+)
+from .paging import check_sort, cursor_of, is_cursor
 from .ports import Change, ProfilePage, ProfileQuery, Revision, Store, WriteOptions
 from .resolution import (
     ResolvedProfile,
@@ -108,6 +121,17 @@ class RegistryPatch:
     default_profile_slug: str | None = None
     extensions: dict[str, Any] | None = None
     tags: list[str] | None = None
+
+
+@dataclass
+class MergePlan:
+    """A merge of an edit against the current version (`RegistryService.plan_merge`)."""
+
+    base: Profile  # the version the edit started from
+    theirs: Profile  # the current version
+    yours: Profile  # the edit applied to the base
+    result: MergeResult
+    merged: Profile | None  # what would be written; None while collisions remain
 
 
 @dataclass
@@ -336,11 +360,13 @@ class RegistryService:
         reg = self.get_registry(registry)
         if limit < 1 or limit > MAX_PAGE:
             raise ValidationError(FieldError("limit", f"must be between 1 and {MAX_PAGE}"))
-        if sum(map(bool, (cursor, before, last))) > 1:
-            raise ValidationError(
-                FieldError("before", "give one of cursor, before and last"),
-                message="conflicting page positions",
-            )
+        # one position: `cursor` wins over `before`, either over `last` (a link built from
+        # a page's own cursors never carries two)
+        before = "" if cursor else before
+        last = last and not (cursor or before)
+        sort = check_sort(sort)
+        cursor = self._position(reg.slug, sort, cursor)
+        before = self._position(reg.slug, sort, before)
         query = ProfileQuery(
             q=q.strip(),
             tag=tag.strip(),
@@ -348,10 +374,21 @@ class RegistryService:
             after=cursor,
             before=before,
             last=last,
-            sort=check_sort(sort),
+            sort=sort,
             descending=descending,
         )
         return self._store.list_profiles(reg.slug, query)
+
+    def _position(self, registry: str, sort: str, cursor: str) -> str:
+        """A cursor of `sort` for `cursor`: a cursor this sort issued, or a profile's slug (the
+        page after or before that profile, in any sort). Anything else names no position:
+        ProfileNotFound (404), like any other unknown identifier."""
+        if not cursor or sort == "slug" or is_cursor(sort, cursor):
+            return cursor
+        found = self._store.get_profile(registry, cursor.strip().lower())
+        if found is None:
+            raise ProfileNotFound(cursor)
+        return cursor_of(found, sort)
 
     def search_profiles(self, q: str, limit: int = 20) -> SearchResult:
         """Profiles of every registry whose slug, name, description or tags hold `q` (any
@@ -467,12 +504,133 @@ class RegistryService:
         prepared = self.prepare_update(current, patch)
         if prepared.stack != current.stack:
             self.check_stack(reg.slug, prepared)
+        return self._write_update(
+            reg, current, prepared, expected_version, actor, source, set_default=set_default
+        )
+
+    def _write_update(
+        self,
+        reg: Registry,
+        current: Profile,
+        prepared: Profile,
+        expected_version: int,
+        actor: str,
+        source: str,
+        *,
+        set_default: bool = False,
+    ) -> Profile:
+        """Store an update, or nothing when it changes nothing (`is_noop`): then the current
+        profile is the answer, same version, no revision, no change-feed entry."""
         opts = WriteOptions(expected_version=expected_version, actor=actor, source=source)
         with self._store.atomic():
-            updated = self._store.update_profile(reg.slug, prepared, opts)
+            if is_noop(current, prepared, expected_version):
+                updated = current
+            else:
+                updated = self._store.update_profile(reg.slug, prepared, opts)
             if set_default:
                 self._make_default(reg.slug, updated.slug, actor=actor, source=source)
         return updated
+
+    # --- merging an edit made against an old version ---------------------------------------
+
+    def base_profile(self, registry: str | None, slug: str, base_version: int) -> Profile:
+        """The profile as it was at `base_version` (from its history), for a merge.
+
+        Raises `MergeUnavailable` when the store keeps no history or the version is not in
+        the profile's current history (or beyond its current version)."""
+        reg = self.get_registry(registry)
+        current = self._profile_in(reg, slug)
+        return self._base_of(reg, current, base_version)
+
+    def _base_of(self, reg: Registry, current: Profile, base_version: int) -> Profile:
+        now = current.metadata.version
+        if base_version < 1:
+            raise ValidationError(FieldError("merge", "base version must be at least 1"))
+        if base_version > now:
+            raise MergeUnavailable(
+                f"profile {current.slug!r} is at version {now}; it has no version {base_version}"
+            )
+        if base_version == now:
+            return current.clone()
+        if not self._store.supports_history:
+            raise MergeUnavailable(
+                f"the {self._store.kind} store keeps no history, so version {base_version} "
+                "is unknown; fetch the profile and apply your changes again"
+            )
+        # versions grow by one per write, so the base is at most this many revisions back
+        for rev in self._store.list_revisions(reg.slug, current.slug, now - base_version + 1):
+            if rev.version == base_version and rev.snapshot is not None:
+                return rev.snapshot.clone()
+        raise MergeUnavailable(
+            f"version {base_version} is not in the history of profile {current.slug!r}; "
+            "fetch the profile and apply your changes again"
+        )
+
+    def plan_merge(
+        self,
+        registry: str | None,
+        slug: str,
+        patch: ProfilePatch,
+        *,
+        base_version: int,
+        resolutions: dict[str, str] | None = None,
+    ) -> MergePlan:
+        """What `merge_update` would do, without writing: `patch` applied to the base version
+        (yours), merged field by field with the current version (theirs), see `merge`."""
+        reg = self.get_registry(registry)
+        current = self._profile_in(reg, slug)
+        return self._plan(reg, current, patch, base_version, resolutions)
+
+    def _plan(
+        self,
+        reg: Registry,
+        current: Profile,
+        patch: ProfilePatch,
+        base_version: int,
+        resolutions: dict[str, str] | None,
+    ) -> MergePlan:
+        base = self._base_of(reg, current, base_version)
+        yours = self.prepare_update(base, patch)
+        result = merge_profiles(base, current, yours, resolutions)
+        merged = None
+        if result.clean:
+            merged = self.prepare_update(current, patch_from_content(current.slug, result.merged))
+        return MergePlan(base=base, theirs=current, yours=yours, result=result, merged=merged)
+
+    def merge_update(
+        self,
+        registry: str | None,
+        slug: str,
+        patch: ProfilePatch,
+        *,
+        base_version: int,
+        theirs_version: int = 0,
+        resolutions: dict[str, str] | None = None,
+        actor: str = "",
+        source: str = "",
+        set_default: bool = False,
+    ) -> Profile:
+        """Apply `patch`, made against `base_version`, on top of the current version: fields
+        only the patch changed are applied, fields changed meanwhile are kept, fields both
+        changed differently raise `MergeConflict` unless `resolutions` names the side to keep
+        for each. `theirs_version` (0 = any) is the current version the caller saw its
+        resolutions against: a newer one raises `VersionConflict` (look again)."""
+        reg = self.get_registry(registry)
+        self._check_writable(reg)
+        current = self._profile_in(reg, slug)
+        if current.policy.read_only:
+            raise PolicyViolation("profile is read-only", current.slug)
+        now = current.metadata.version
+        if theirs_version and theirs_version != now:
+            raise VersionConflict("profile", current.slug, theirs_version, now)
+        plan = self._plan(reg, current, patch, base_version, resolutions)
+        if plan.merged is None:
+            raise MergeConflict(current.slug, base_version, now, plan.result.collisions)
+        if plan.merged.stack != current.stack:
+            self.check_stack(reg.slug, plan.merged)
+        return self._write_update(
+            reg, current, plan.merged, now, actor, source, set_default=set_default
+        )
 
     def _make_default(self, registry: str, slug: str, *, actor: str, source: str) -> None:
         """Inside a write's transaction: make `slug` the default unless it already is."""
@@ -952,6 +1110,31 @@ def _chain_depth(key: Key, graph: dict[Key, Profile]) -> int:
         return memo[k]
 
     return depth(key)
+
+
+def is_noop(current: Profile, prepared: Profile, expected_version: int = 0) -> bool:
+    """True when writing `prepared` over `current` would change nothing: same content
+    (canonical JSON of everything but server-managed metadata), no repaired text to store,
+    and no stale `expected_version` (a stale write stays a conflict)."""
+    if expected_version and expected_version != current.metadata.version:
+        return False
+    if current.repaired:
+        return False
+    return canonical_json(content(current)) == canonical_json(content(prepared))
+
+
+def patch_from_content(slug: str, data: dict[str, Any]) -> ProfilePatch:
+    """A patch setting every field to a content tree's value (`merge.content`)."""
+    parsed = profile_from_data({"slug": slug, **data})
+    return ProfilePatch(
+        display_name=parsed.display_name,
+        description=parsed.description,
+        runtime=parsed.runtime,
+        policy=parsed.policy,
+        extensions=parsed.extensions,
+        tags=list(parsed.metadata.tags),
+        stack=parsed.stack,
+    )
 
 
 def redacted_url(url: str) -> str:

@@ -1,6 +1,7 @@
 """YAML documents of registries: format detection, decoding to registries, canonical encoding.
 
-Text is loaded by the hardened loader (`yaml_safe.safe_load`: hostile-input-safe, see there).
+Text is loaded by the hardened loader (`yaml_safe.load_document`: hostile-input-safe, see
+there; JSON texts take the standard library's parser).
 Decoding is structural: it parses
 shapes and slugs; business rules (defaults that exist, extension codecs) belong to the service.
 
@@ -10,6 +11,7 @@ same registries always give the same bytes, and `encode(decode(encode(x))) == en
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +22,7 @@ from .errors import FieldError, ValidationError
 from .model import Profile, Registry, profile_from_data, registry_from_data, registry_to_data
 from .slugs import SlugError, go_quote, parse_slug
 from .text import repair, repair_tree
-from .yaml_safe import MAX_BYTES, safe_load
+from .yaml_safe import MAX_BYTES, load_document
 
 FORMATS = ("bundle", "registry", "legacy", "empty")
 SINGLE_REGISTRY_KEYS = frozenset({"profiles", "slug", "default_profile_slug"})
@@ -63,7 +65,7 @@ def decode_registries(
     """
     if isinstance(text, str) and not text.strip():
         return DecodedDocument("empty")
-    data = safe_load(text, max_bytes=max_bytes, repair=repair)
+    data = load_document(text, max_bytes=max_bytes, repair=repair)
     if data is None or data == {}:
         return DecodedDocument("empty")
     if not isinstance(data, dict):
@@ -267,6 +269,15 @@ def encode_registries(registries: Iterable[Registry], *, with_state: bool = Fals
             )
         bundle[reg.slug] = _registry_data(reg, with_state)
     return _dump({"registries": bundle})
+
+
+def encode_registries_json(registries: Iterable[Registry]) -> str:
+    """The canonical bundle as JSON (same shape and order as the YAML one): what
+    `export --format json` writes and every importer reads back through the JSON lane."""
+    bundle = {
+        reg.slug: _registry_data(reg, False) for reg in sorted(registries, key=lambda r: r.slug)
+    }
+    return json.dumps({"registries": bundle}, ensure_ascii=False, indent=2) + "\n"
 
 
 def encode_registry(registry: Registry, *, with_state: bool = False) -> str:

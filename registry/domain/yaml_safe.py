@@ -21,6 +21,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
 from .errors import FieldError, ValidationError
+from .jsonutil import NotJSONText, parse_json
 from .slugs import go_quote
 from .text import child_path, refused_fields
 
@@ -118,6 +119,33 @@ def _at(mark: Any) -> str:
 
 def _short_tag(tag: str) -> str:
     return "!!" + tag[len(_YAML) :] if tag.startswith(_YAML) else tag
+
+
+def load_document(
+    text: str | bytes,
+    *,
+    max_bytes: int = MAX_BYTES,
+    path: str = "document",
+    repair: bool = False,
+) -> Any:
+    """A YAML document, or the same shapes as JSON (a subset of YAML 1.2) parsed by the
+    standard library's C parser: about a hundred times faster for large bundles.
+
+    A text whose first non-blank character is `{` is read as JSON, with the same rules as
+    YAML here (size limit, UTF-8, duplicate keys, NaN/Infinity, refused characters, nesting);
+    if it is not JSON at all (YAML flow style such as `{a: 1}`), it is read as YAML. A store
+    reading its own file (`repair`) always goes through YAML."""
+    head = text.lstrip()[:1]
+    if not repair and head in ("{", b"{"):
+        try:
+            decoded = _check_size(text, max_bytes)
+        except _LoadError as exc:
+            raise ValidationError(FieldError(path, str(exc))) from None
+        try:
+            return parse_json(decoded, field=path, base=path, max_depth=MAX_DEPTH)
+        except NotJSONText:
+            pass  # YAML flow style, or broken: the YAML parser reports where
+    return safe_load(text, max_bytes=max_bytes, path=path, repair=repair)
 
 
 def safe_load(

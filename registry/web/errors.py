@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from registry.domain.errors import (
     ConflictError,
     FieldError,
+    MergeConflict,
     NotFoundError,
     PayloadTooLarge,
     PolicyViolation,
@@ -27,6 +28,7 @@ from registry.domain.errors import (
     StoreUnavailable,
     ValidationError,
 )
+from registry.domain.merge import MISSING
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +97,12 @@ def problem(
     kind: str = "",
     errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
+    items: list[dict[str, Any]] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
-    """The problem+json response; every JSON error goes through here."""
+    """The problem+json response; every JSON error goes through here. `items` are
+    `errors[]` entries with more than `field` and `message` (merge conflicts' values);
+    `extra` adds top-level members."""
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE + (kind or TITLES.get(status, "error").lower().replace(" ", "-")),
         "title": TITLES.get(status, "Error"),
@@ -104,6 +110,8 @@ def problem(
         "detail": detail,
         "errors": [{"field": e.field, "message": e.message} for e in errors or []],
     }
+    body["errors"] += items or []
+    body.update(extra or {})
     response = Response(json.dumps(body) + "\n", status=status, mimetype=PROBLEM_MIMETYPE)
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -116,7 +124,29 @@ def domain_headers(exc: RegistryError) -> dict[str, str]:
     return {"Retry-After": str(retry_after)} if retry_after else {}
 
 
+def merge_conflict_items(exc: MergeConflict) -> list[dict[str, Any]]:
+    """One `errors[]` entry per colliding path, with the values at the base, theirs (the
+    current version) and yours; a side without a value there (absent, deleted) is left out."""
+    out = []
+    for c in exc.collisions:
+        item: dict[str, Any] = {"field": c.path, "message": "changed by both sides"}
+        for side in ("base", "theirs", "yours"):
+            value = getattr(c, side)
+            if value is not MISSING:
+                item[side] = value
+        out.append(item)
+    return out
+
+
 def from_domain(exc: RegistryError) -> Response:
+    if isinstance(exc, MergeConflict):
+        return problem(
+            409,
+            str(exc),
+            kind="merge-conflict",
+            items=merge_conflict_items(exc),
+            extra={"base_version": exc.base_version, "current_version": exc.current_version},
+        )
     errors = exc.errors if isinstance(exc, ValidationError) else []
     return problem(
         status_for(exc),

@@ -338,7 +338,8 @@ def test_patch_present_fields_replace_absent_and_null_fields_stay(client, seeded
         "/api/chat/profiles/inventory", json={"metadata": {"version": 99}}
     ).get_json()
     assert doc["metadata"]["tags"] == ["ops", "inventory"]  # no `tags`: unchanged
-    assert doc["metadata"]["version"] == before["metadata"]["version"] + 3
+    # nothing else changed either: a no-op, same version (README, Concepts: "No-op writes")
+    assert doc["metadata"]["version"] == before["metadata"]["version"] + 2
 
     doc = client.patch("/api/chat/profiles/inventory", json={"metadata": {"tags": []}}).get_json()
     assert "tags" not in doc["metadata"]

@@ -16,9 +16,10 @@ def profile(client, service):
 
 def test_an_integral_float_expected_version_is_an_integer(client, profile):
     version = profile["metadata"]["version"]
-    response = client.patch("/api/chat/profiles/a", json={"expected_version": float(version)})
+    body = {"expected_version": float(version), "description": "changed"}
+    response = client.patch("/api/chat/profiles/a", json=body)
     assert response.status_code == 200, response.get_json()
-    stale = client.patch("/api/chat/profiles/a", json={"expected_version": float(version)})
+    stale = client.patch("/api/chat/profiles/a", json=body)
     assert stale.status_code == 409  # the float was checked like the integer it is
 
 

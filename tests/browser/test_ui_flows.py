@@ -157,42 +157,6 @@ def test_middleware_config_inline_error_then_fixed_and_saved(page, seeded_live):
     assert config["dsn"] == "file:stock.db" and config["max_rows"] == 25
 
 
-def test_concurrent_edits_show_the_conflict_and_overwrite(new_context, seeded_live):
-    url = "/registries/default/profiles/inventory/edit"
-    first = new_context().new_page()
-    second = new_context().new_page()
-    first.goto(url)
-    second.goto(url)
-
-    first.get_by_label("System prompt").fill("Their prompt.")
-    save(first)
-    expect(first.locator(".flash.success")).to_have_text("Saved Inventory (version 2).")
-
-    second.get_by_label("Display name").fill("Mine")
-    save(second)
-    panel = second.locator(".conflict")
-    expect(panel.get_by_role("heading", level=2)).to_have_text(
-        "Someone else saved this profile meanwhile"
-    )
-    expect(panel).to_contain_text("You started from version 1; it is now at version 2")
-    changes = panel.locator("tbody tr")
-    expect(changes).to_have_count(1)
-    expect(changes.locator("td")).to_have_text(
-        ["runtime.system_prompt", re.compile("You are an inventory assistant"), '"Their prompt."']
-    )
-    expect(second.get_by_label("Display name")).to_have_value("Mine")  # my edit is kept
-    assert seeded_live.service.get_profile("default", "inventory").display_name == "Inventory"
-
-    second.get_by_role("button", name="Overwrite version 2 with my changes").click()
-    expect(second).to_have_url(re.compile(r"/registries/default/profiles/inventory$"))
-    expect(second.locator(".flash.success")).to_have_text("Saved Mine (version 3).")
-    expect(second.get_by_role("heading", level=1)).to_have_text("Mine")
-    stored = seeded_live.service.get_profile("default", "inventory")
-    assert stored.display_name == "Mine" and stored.metadata.version == 3
-    # overwrite means the whole form wins: the other prompt is replaced by the one I had
-    assert stored.runtime.system_prompt.startswith("You are an inventory assistant")
-
-
 def test_restore_an_older_revision_from_the_history_page(page, seeded_live):
     seeded_live.service.update_profile(
         "default", "inventory", ProfilePatch(display_name="Stock desk"), actor="alice"

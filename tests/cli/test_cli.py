@@ -1,5 +1,6 @@
 """The `profile-registry` CLI: init, import, export, migrate-legacy, validate."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -59,6 +60,15 @@ def test_import_dry_run_then_apply_then_export(cli_app, runner, tmp_path):
     only = runner.invoke(args=["export", "--registry", "team"])
     assert only.exit_code == 0
     assert list(yaml.safe_load(only.output)["registries"]) == ["team"]
+
+    # the JSON lane: a .json file is JSON, and it imports and validates like YAML
+    as_json = tmp_path / "export.json"
+    assert runner.invoke(args=["export", "-o", str(as_json)]).exit_code == 0
+    assert json.loads(as_json.read_text()) == data
+    assert runner.invoke(args=["export", "--format", "json"]).output == as_json.read_text()
+    assert runner.invoke(args=["validate", str(as_json)]).exit_code == 0
+    again = runner.invoke(args=["import", str(as_json), "--dry-run", "--mode", "upsert"])
+    assert again.exit_code == 0 and "would change 0" in again.output, again.output
 
 
 def test_import_errors_are_lines_with_field_paths(runner, tmp_path):

@@ -534,7 +534,15 @@ def test_inline_validation_of_an_unknown_section_is_404(client, seeded):
 # --- conflicts ---------------------------------------------------------------------------------
 
 
-def test_conflict_shows_what_changed_and_overwrite_works(client, app, seeded):
+def _panel_lists(panel) -> dict[str, list[str]]:
+    return {
+        cls: [li.find("code").get_text() for li in ul.find_all("li")]
+        for cls in ("yours-list", "theirs-list")
+        for ul in panel.find_all("ul", class_=cls)
+    }
+
+
+def test_conflict_shows_the_merge_and_overwrite_names_what_it_reverts(client, app, seeded):
     mine = Editor(client, "default", "inventory")
     other_client = app.test_client()
     theirs = Editor(other_client, "default", "inventory")
@@ -546,26 +554,130 @@ def test_conflict_shows_what_changed_and_overwrite_works(client, app, seeded):
     assert r.status_code == 409
     panel = mine.form.find(class_="conflict")
     assert panel is not None
-    rows = {
-        tr.find("code").get_text(): [td.get_text() for td in tr.find_all("td")[1:]]
-        for tr in panel.find("tbody").find_all("tr")
+    assert _panel_lists(panel) == {
+        "yours-list": ["display_name"],
+        "theirs-list": ["runtime.system_prompt"],
     }
-    assert list(rows) == ["runtime.system_prompt"]
-    assert rows["runtime.system_prompt"][1] == '"Their prompt."'
+    assert panel.find("table") is None  # nothing collides
     assert "version 1" in panel.get_text() and "version 2" in panel.get_text()
     assert mine.field("display_name")["value"] == "Mine"  # my values are kept
     reload = panel.find("a", string=lambda s: s and "Reload" in s)
     assert reload["href"] == mine.url
+    overwrite = panel.find("button", attrs={"name": "overwrite"})
+    assert overwrite.get_text() == (
+        "Overwrite version 2, reverting their changes to runtime.system_prompt"
+    )
     assert seeded.get_profile("default", "inventory").display_name == "Inventory"
 
-    # Save again without choosing: still a conflict. Overwrite: my form wins.
-    assert mine.press().status_code == 409
+    # Overwrite: my whole form wins, their prompt is reverted
     r = mine.press("overwrite", "2")
     assert r.status_code == 303, r.get_data(as_text=True)
     stored = seeded.get_profile("default", "inventory")
     assert stored.display_name == "Mine"
     assert stored.metadata.version == 3
     assert stored.runtime.system_prompt.startswith("You are an inventory assistant")
+
+
+def test_apply_my_changes_on_top_keeps_theirs(client, app, seeded):
+    mine = Editor(client, "default", "inventory")
+    seeded.update_profile("default", "inventory", ProfilePatch(description="Theirs"), actor="ann")
+    mine.fill("system_prompt", "My prompt.")
+    assert mine.press().status_code == 409
+    button = mine.form.find("button", string="Apply my changes on top")
+    assert button["name"] == "merge" and button["value"] == "2"
+    r = mine.press("merge", "2")
+    assert r.status_code == 303, r.get_data(as_text=True)
+    stored = seeded.get_profile("default", "inventory")
+    assert (stored.description, stored.runtime.system_prompt) == ("Theirs", "My prompt.")
+    assert stored.metadata.version == 3
+    page = soup(client.get(r.headers["Location"]))
+    assert "your changes applied on top of version 2" in page.find(class_="flash").get_text()
+
+
+def test_collisions_are_side_by_side_and_need_a_choice(client, app, seeded):
+    mine = Editor(client, "default", "inventory")
+    seeded.update_profile(
+        "default", "inventory", ProfilePatch(description="Theirs", display_name="Their name")
+    )
+    mine.fill("description", "Mine").fill("display_name", "My name")
+    mine.fill("system_prompt", "My prompt.")
+    assert mine.press().status_code == 409
+    table = mine.form.find("table", class_="merge")
+    heads = [th.get_text() for th in table.find("thead").find_all("th")]
+    assert heads == ["Field", "Version 1 (where you started)", "Theirs (version 2)", "Yours"]
+    rows = {
+        tr.find("code").get_text(): [td.find("pre").get_text() for td in tr.find_all("td")]
+        for tr in table.find("tbody").find_all("tr")
+    }
+    assert rows == {
+        "description": ["Tool-first inventory assistant.", "Theirs", "Mine"],
+        "display_name": ["Inventory", "Their name", "My name"],
+    }
+    assert _panel_lists(mine.form.find(class_="conflict"))["yours-list"] == [
+        "runtime.system_prompt"
+    ]
+
+    # no choice made: still a conflict, nothing stored, told what to do
+    r = mine.press("merge", "2")
+    assert r.status_code == 409
+    assert "Choose whose value to keep for the 2 fields" in r.get_data(as_text=True)
+    assert seeded.get_profile("default", "inventory").metadata.version == 2
+
+    data = mine.fields(mine.form.find("button", attrs={"name": "merge"}))
+    data["choice:description"] = "yours"
+    data["choice:display_name"] = "theirs"
+    r = mine.press(data=data)
+    assert r.status_code == 303, r.get_data(as_text=True)
+    stored = seeded.get_profile("default", "inventory")
+    assert (stored.description, stored.display_name) == ("Mine", "Their name")
+    assert stored.runtime.system_prompt == "My prompt."
+
+
+def test_choices_against_a_version_that_moved_again_are_shown_again(client, app, seeded):
+    mine = Editor(client, "default", "inventory")
+    seeded.update_profile("default", "inventory", ProfilePatch(description="Theirs"))
+    mine.fill("description", "Mine")
+    assert mine.press().status_code == 409
+    seeded.update_profile("default", "inventory", ProfilePatch(description="Theirs again"))
+    data = mine.fields(mine.form.find("button", attrs={"name": "merge"}))
+    data["choice:description"] = "yours"
+    r = mine.press(data=data)
+    assert r.status_code == 409
+    assert "It changed again" in r.get_data(as_text=True)
+    assert mine.form.find("button", attrs={"name": "merge"})["value"] == "3"
+    assert seeded.get_profile("default", "inventory").description == "Theirs again"
+
+
+def test_saving_an_unchanged_form_is_nothing_to_save(client, seeded):
+    ed = Editor(client, "default", "inventory")
+    changes = len(seeded.list_changes(0, 1000))
+    r = ed.press()
+    assert r.status_code == 303
+    assert seeded.get_profile("default", "inventory").metadata.version == 1
+    assert len(seeded.list_changes(0, 1000)) == changes
+    page = soup(client.get(r.headers["Location"]))
+    assert page.find(class_="flash").get_text() == (
+        "Nothing to save: Inventory is unchanged (still version 1)."
+    )
+
+
+def test_conflict_on_the_yaml_store_offers_reload_or_a_named_overwrite(make_app, tmp_path):
+    app = make_app(DATABASE_URL=f"yaml:{tmp_path / 'r.yaml'}")
+    service = app.extensions["registry"]
+    from registry.domain.model import Registry
+
+    service.create_registry(Registry(slug="default"))
+    service.create_profile(None, Profile(slug="p", description="one"))
+    client = app.test_client()
+    mine = Editor(client, "default", "p")
+    service.update_profile(None, "p", ProfilePatch(description="two"))
+    mine.fill("display_name", "Mine")
+    assert mine.press().status_code == 409
+    panel = mine.form.find(class_="conflict")
+    assert "keeps no history" in panel.get_text()
+    assert panel.find("button", attrs={"name": "merge"}) is None
+    overwrite = panel.find("button", attrs={"name": "overwrite"})
+    assert overwrite.get_text() == "Overwrite version 2, changing description, display_name"
 
 
 def test_conflict_fragment_for_htmx(client, app, seeded):

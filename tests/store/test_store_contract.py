@@ -10,6 +10,7 @@ default profile is the service's business (the store never rewrites it).
 from __future__ import annotations
 
 import copy
+import time
 
 import pytest
 
@@ -706,7 +707,8 @@ def test_keyset_pages_in_every_sort_match_the_reference(store: Store) -> None:
                     back.insert(0, slugs(page.items))
                 assert [s for p in back for s in p] == expected, query
                 assert page.offset == 0
-    # updated: the newest write first when descending
+    # updated: the newest write first when descending (a later millisecond than the creations)
+    time.sleep(0.003)
     store.update_profile(
         "default", profiles[5].clone(), WriteOptions(expected_version=1, actor="t")
     )

@@ -10,6 +10,7 @@ and carry the precise reason in `errors[]`.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request, url_for
@@ -98,6 +99,20 @@ def _profile_fields(body: dict[str, Any], allowed: frozenset[str]) -> dict[str, 
         else:
             del fields["metadata"]
     return fields
+
+
+MERGE_RE = re.compile(r"base:[1-9][0-9]{0,17}")  # as the OpenAPI document's pattern
+MERGE_RULE = 'must be "base:<version>": the version your changes were made against'
+
+
+def _merge_param() -> int | None:
+    """`?merge=base:<version>` -> the base version; None when absent; 400 when malformed."""
+    raw = request.args.get("merge")
+    if raw is None:
+        return None
+    if not MERGE_RE.fullmatch(raw):
+        raise ValidationError(FieldError("merge", MERGE_RULE), message="invalid merge")
+    return int(raw.removeprefix("base:"))
 
 
 def _document_response(reg: Registry, p: Profile, status: int = 200) -> Response:
@@ -211,17 +226,33 @@ def profile_dependants(slug: str) -> Response:
 @require("editor")
 def update_profile(slug: str) -> Response:
     """Present fields replace (runtime, policy, extensions wholesale), absent or null ones
-    stay; `extensions: {}` clears. `expected_version` (body) and `If-Match` both guard it."""
+    stay; `extensions: {}` clears. `expected_version` (body) and `If-Match` both guard it.
+    `?merge=base:<version>` instead applies the changes, made against that version, on top
+    of the current one (three-way merge; 409 `merge-conflict` with the colliding paths).
+    A write that changes nothing answers the current document, same version."""
     service = get_service()
     body = json_body()
     slug = slug_param(slug, "slug")
     registry = _registry_param(body)
     set_default = _flag(body, "set_default")
     expected = version_param(source=body)
+    base = _merge_param()
     patch = ProfilePatch.from_fields(_profile_fields(body, PATCH_KEYS))
     if_match = expected_version_from_request(lambda: document_state(service, registry, slug))
     expected = expected or if_match
     actor = current_actor()
+    if base is not None:
+        merged = service.merge_update(
+            registry,
+            slug,
+            patch,
+            base_version=base,
+            theirs_version=expected,
+            actor=actor,
+            source=SOURCE_API,
+            set_default=set_default,
+        )
+        return _document_response(service.get_registry(registry), merged)
     updated = service.update_profile(
         registry,
         slug,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, request
 
 from registry.domain.errors import FieldError, ValidationError
-from registry.domain.importer import MODES, export_yaml, import_yaml
+from registry.domain.importer import EXPORT_FORMATS, MODES, export_yaml, import_yaml
 from registry.domain.tokens import ADMIN, EDITOR, READER
 
 from ..auth import authorize, current_actor, require
@@ -66,18 +66,25 @@ def import_document() -> Response:
 @bp.get("/export")
 @require(READER)
 def export_document() -> Response:
-    """The canonical YAML bundle of the store (or of `?registry=`), as a download."""
+    """The canonical bundle of the store (or of `?registry=`) as a download: YAML, or JSON
+    with `?format=json` (the same shape, read back by every import)."""
     service = get_service()
     registry = text_param("registry")
     if registry is not None:
         registry = service.get_registry(registry_path(registry)).slug
-    etag = f"export:{service.latest_change_id()}:{registry or '*'}"
+    fmt = text_param("format") or "yaml"
+    if fmt not in EXPORT_FORMATS:
+        raise ValidationError(
+            FieldError("format", "must be yaml or json"), message="invalid format"
+        )
+    etag = f"export:{service.latest_change_id()}:{registry or '*'}:{fmt}"
     if not_modified(etag):
         return json_response(None, etag=etag)
-    text = export_yaml(service, registry)
-    response = Response(text, content_type="application/yaml; charset=utf-8")
+    text = export_yaml(service, registry, format=fmt)
+    media = "application/json" if fmt == "json" else "application/yaml; charset=utf-8"
+    response = Response(text, content_type=media)
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="{registry or "profiles"}.yaml"'
+        f'attachment; filename="{registry or "profiles"}.{fmt}"'
     )
     response.set_etag(etag)
     return response

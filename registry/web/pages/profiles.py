@@ -14,9 +14,15 @@ Decisions (kept here so the next change keeps them):
   static/js/app.js merges that answer (error messages and invalid marks only) instead of
   replacing the section, so typing, focus and clicks made while it was out are kept.
 - Saves carry `expected_version` and `base_version`. A version conflict answers 409 with the
-  user's values and the diff between the base version and the current one (from the
-  revision history; the YAML store has none, so only the versions are shown); "overwrite"
-  resubmits with `overwrite=<current version>`.
+  user's values and the three-way merge of the form (yours) with the current version
+  (theirs) over the base version (from the revision history): your changes, their changes,
+  and the fields both changed side by side with a radio choice each (`choice:<path>`).
+  "Apply my changes on top" (the default) posts `merge=<current version>` and goes through
+  `service.merge_update`; "Overwrite" (only when it would revert some of their changes, and
+  naming them) resubmits with `overwrite=<current version>`. The YAML store has no history:
+  no merge, only reload or an overwrite naming the fields it changes.
+- A save that changes nothing writes nothing (the service's no-op rule) and says "Nothing to
+  save".
 - Read-only profiles (`policy.read_only`) and file-managed registries render the editor
   disabled with the reason; a POST gets 403 and nothing is stored.
 - Successful saves redirect to the profile page (htmx: `HX-Redirect`), with a flash message.
@@ -30,13 +36,15 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 
-from registry.domain.diff import profile_diff
 from registry.domain.errors import (
+    MergeConflict,
+    MergeUnavailable,
     PolicyViolation,
     ReadOnlyStore,
     ValidationError,
     VersionConflict,
 )
+from registry.domain.merge import MISSING, SIDES, FieldChange, changes, content, merge_profiles
 from registry.domain.middleware import MiddlewareConfigCodec, effective_configs
 from registry.domain.model import Profile, Registry
 from registry.domain.service import SOURCE_UI
@@ -57,6 +65,7 @@ from .session import actor, current_viewer, page_require
 bp = Blueprint("profiles", __name__)
 
 EDITOR = "profiles/edit.html"
+CHOICE = "choice:"  # the conflict panel's radio names: choice:<field path>
 
 
 def _json_url(reg: Registry, p: Profile) -> str:
@@ -211,26 +220,152 @@ def _editor(reg: Registry, p: Profile, form: EditorForm, status: int = 200, **kw
     return render(EDITOR, "editor", status=status, **_editor_context(reg, p, form, **kw))
 
 
-def _conflict(reg: Registry, current: Profile, base_version: int) -> dict[str, Any]:
-    """What changed between the version the user started from and the current one."""
-    service = get_service()
-    base = None
-    if service.supports_history:
-        for rev in service.list_revisions(reg.slug, current.slug, limit=500):
-            if rev.version == base_version and rev.snapshot is not None:
-                base = rev.snapshot
-                break
-    changes = profile_diff(base, current) if base is not None else None
+def _shown(value: Any) -> str:
+    """A value in the conflict panel: text as typed, other JSON pretty, absence named."""
+    if value is MISSING:
+        return "(not set)"
+    if isinstance(value, str):
+        return value or "(empty)"
+    return _pretty(value)
+
+
+def _changes_shown(changes: list[FieldChange]) -> list[dict[str, str]]:
+    return [{"path": c.path, "before": _shown(c.before), "after": _shown(c.after)} for c in changes]
+
+
+def _choices(data: Any) -> dict[str, str]:
+    """The conflict panel's radio choices: `choice:<path>` = `yours` | `theirs`."""
     return {
-        "base_version": base_version,
-        "current": current,
-        "changes": [
-            {"path": c["path"], "before": _pretty(c["before"]), "after": _pretty(c["after"])}
-            for c in changes or []
-        ]
-        if changes is not None
-        else None,
+        key.removeprefix(CHOICE): value
+        for key, value in data.items()
+        if key.startswith(CHOICE) and value in SIDES
     }
+
+
+def _conflict(
+    reg: Registry,
+    latest: Profile,
+    data: Any,
+    form: EditorForm,
+    *,
+    message: str = "",
+) -> tuple[EditorForm, dict[str, Any]]:
+    """The conflict panel for a save made against an older version: the three-way merge of
+    the form (yours) with the current version (theirs) over the version the form started
+    from (base), and the form to redraw (read over the base, so untouched parts are the
+    base's). Without the base (no history), only what an overwrite would change is shown."""
+    service = get_service()
+    step_schema = _step_schema()
+    choices = _choices(data)
+    conflict: dict[str, Any] = {
+        "base_version": form.base_version,
+        "current": latest,
+        "message": message,
+        "merge": False,
+        "unavailable": "",
+        "yours": [],
+        "theirs": [],
+        "collisions": [],
+        "reverts": [],
+    }
+    try:
+        base = service.base_profile(reg.slug, latest.slug, form.base_version)
+        base_form = read_form(service, data, base, step_schema=step_schema)
+        plan = service.plan_merge(
+            reg.slug,
+            latest.slug,
+            base_form.patch,
+            base_version=form.base_version,
+            resolutions=choices,
+        )
+    except (MergeUnavailable, ValidationError) as exc:
+        conflict["unavailable"] = str(exc)
+        try:  # what an overwrite would change in the current version
+            overwritten = service.prepare_update(latest, form.patch)
+            conflict["reverts"] = [c.path for c in changes(content(latest), content(overwritten))]
+        except ValidationError:
+            pass
+        return form, conflict
+    result = plan.result
+    # every collision stays listed, the choices made so far checked
+    listed = merge_profiles(plan.base, plan.theirs, plan.yours).collisions
+    conflict.update(
+        merge=True,
+        yours=_changes_shown(result.yours),
+        theirs=_changes_shown(result.theirs),
+        collisions=[
+            {
+                "path": c.path,
+                "name": CHOICE + c.path,
+                "base": _shown(c.base),
+                "theirs": _shown(c.theirs),
+                "yours": _shown(c.yours),
+                "choice": choices.get(c.path, ""),
+            }
+            for c in listed
+        ],
+        reverts=result.reverted_by_overwrite(),
+    )
+    return base_form, conflict
+
+
+def _conflict_response(reg: Registry, slug: str, data: Any, form: EditorForm, *, message: str = ""):
+    latest = get_service().get_profile(reg.slug, slug)
+    shown_form, conflict = _conflict(reg, latest, data, form, message=message)
+    return _editor(reg, latest, shown_form, 409, conflict=conflict)
+
+
+def _saved(reg: Registry, before: Profile, updated: Profile, note: str = ""):
+    """Where a save goes: the profile page with what happened (a no-op says so)."""
+    name = updated.display_name or updated.slug
+    if updated.metadata.version == before.metadata.version:
+        flash(
+            f"Nothing to save: {name} is unchanged (still version {updated.metadata.version}).",
+            "message",
+        )
+    else:
+        flash(f"Saved {name} (version {updated.metadata.version}){note}.", "success")
+    target = url_for("pages.profiles.profile", slug=reg.slug, profile=updated.slug)
+    if is_htmx():
+        return htmx_redirect(target)
+    return redirect(target, 303)
+
+
+def _merge_save(reg: Registry, current: Profile, data: Any, form: EditorForm, theirs: int):
+    """ "Apply my changes on top": merge the form (made against its base version) into the
+    current version `theirs` the panel showed, with the panel's choices."""
+    service = get_service()
+    try:
+        base = service.base_profile(reg.slug, current.slug, form.base_version)
+        base_form = read_form(service, data, base, step_schema=_step_schema())
+        updated = service.merge_update(
+            reg.slug,
+            current.slug,
+            base_form.patch,
+            base_version=form.base_version,
+            theirs_version=theirs,
+            resolutions=_choices(data),
+            actor=actor(),
+            source=SOURCE_UI,
+        )
+    except MergeConflict as exc:
+        count = len(exc.collisions)
+        message = (
+            f"Choose whose value to keep for the {count} field{'s' if count != 1 else ''} "
+            "both of you changed."
+        )
+        return _conflict_response(reg, current.slug, data, form, message=message)
+    except VersionConflict:
+        message = "It changed again while you were choosing: look at the changes below again."
+        return _conflict_response(reg, current.slug, data, form, message=message)
+    except MergeUnavailable as exc:
+        return _conflict_response(reg, current.slug, data, form, message=str(exc))
+    except ValidationError as exc:
+        attach_errors(form, exc.errors)
+        return _editor(reg, current, form, 422)
+    except (PolicyViolation, ReadOnlyStore) as exc:  # became read-only meanwhile
+        return _editor(reg, current, form, 403, locked=str(exc))
+    return _saved(reg, current, updated, f": your changes applied on top of version {theirs}")
 
 
 @bp.route("/registries/<slug>/profiles/<profile>/edit", methods=["GET", "POST"])
@@ -258,6 +393,9 @@ def edit_profile(slug: str, profile: str):
     if form.parse_errors:
         validate(service, form, current, reg.slug)
         return _editor(reg, current, form, 422)
+    merge_onto = data.get("merge", "")
+    if merge_onto.isascii() and merge_onto.isdigit():
+        return _merge_save(reg, current, data, form, int(merge_onto))
     expected = form.expected_version
     overwrite = data.get("overwrite", "")
     if overwrite.isdigit():
@@ -275,19 +413,10 @@ def edit_profile(slug: str, profile: str):
         attach_errors(form, exc.errors)
         return _editor(reg, current, form, 422)
     except VersionConflict:
-        latest = service.get_profile(reg.slug, current.slug)
-        conflict = _conflict(reg, latest, form.base_version)
-        return _editor(reg, latest, form, 409, conflict=conflict)
+        return _conflict_response(reg, current.slug, data, form)
     except (PolicyViolation, ReadOnlyStore) as exc:  # became read-only meanwhile
         return _editor(reg, current, form, 403, locked=str(exc))
-    flash(
-        f"Saved {updated.display_name or updated.slug} (version {updated.metadata.version}).",
-        "success",
-    )
-    target = url_for("pages.profiles.profile", slug=reg.slug, profile=updated.slug)
-    if is_htmx():
-        return htmx_redirect(target)
-    return redirect(target, 303)
+    return _saved(reg, current, updated)
 
 
 @bp.post("/registries/<slug>/profiles/<profile>/edit/validate")

@@ -183,7 +183,7 @@ def _read_page(service: RegistryService, reg: Registry, listing: Listing) -> Pro
     bookmark) falls back to the first page instead of an error."""
     try:
         return _query(service, reg, listing)
-    except ValidationError:
+    except (ValidationError, NotFoundError):
         listing.cursor, listing.before, listing.last = "", "", False
         return _query(service, reg, listing)
 
