@@ -25,6 +25,7 @@ from registry.domain import doctor, sessions
 from registry.domain.errors import RegistryError, ValidationError
 from registry.domain.importer import (
     MODES,
+    ImportPlan,
     check_defaults,
     export_yaml,
     import_yaml,
@@ -88,7 +89,7 @@ def _read(path: str, limit: int | None = None) -> str:
 def _fail(exc: RegistryError) -> None:
     if isinstance(exc, ValidationError):
         for err in exc.errors:
-            click.echo(f"{err.field or 'document'}: {err.message}", err=True)
+            click.echo(f"{err.field or 'document'}: {err.text}", err=True)
         raise SystemExit(1)
     raise click.ClickException(str(exc))
 
@@ -134,34 +135,77 @@ def init_command() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--mode", type=click.Choice(MODES), default="upsert", show_default=True)
 @click.option("--dry-run", is_flag=True, help="Show the plan, write nothing.")
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Apply a mirror import that deletes without asking (needed when not on a terminal).",
+)
 @click.option("--actor", default="cli", show_default=True, help="Recorded in history.")
 @with_appcontext
-def import_command(file: str, mode: str, dry_run: bool, actor: str) -> None:
-    """Import a YAML file (bundle, single registry or legacy), all or nothing."""
+def import_command(file: str, mode: str, dry_run: bool, yes: bool, actor: str) -> None:
+    """Import a YAML file (bundle, single registry or legacy), all or nothing.
+
+    A mirror import that deletes registries or profiles asks first on a terminal; elsewhere
+    (scripts, CI) it needs --yes."""
     text = _read(file)
+    limit = current_app.config["REGISTRY_MAX_IMPORT_BYTES"]
+    confirm = None
     try:
+        if mode == "mirror" and not dry_run:
+            plan = import_yaml(_service(), text, mode=mode, dry_run=True, max_bytes=limit)
+            if plan.deletions:
+                _confirm_deletions(plan, yes)
+                confirm = plan.deletions
         plan = import_yaml(
             _service(),
             text,
             mode=mode,
             dry_run=dry_run,
             actor=actor,
-            max_bytes=current_app.config["REGISTRY_MAX_IMPORT_BYTES"],
+            max_bytes=limit,
             progress=_Progress("importing"),
+            confirm=confirm,
         )
     except RegistryError as exc:
         _fail(exc)
         return
+    _print_plan(plan)
+    counts = ", ".join(f"{n} {a}" for a, n in plan.counts().items() if n)
+    verb = "would change" if dry_run else "changed"
+    click.echo(f"{plan.format} document, mode {mode}: {counts or 'nothing'}; {verb} {plan.changes}")
+
+
+def _print_plan(plan: ImportPlan, *, err: bool = False) -> None:
     for item in plan.items:
         if item.action == "unchanged" and not item.reason:
             continue
         name = f"{item.registry}/{item.profile}" if item.profile else f"{item.registry} (registry)"
-        click.echo(f"{item.action:9} {name}" + (f": {item.reason}" if item.reason else ""))
+        line = f"{item.action:9} {name}" + (f": {item.reason}" if item.reason else "")
+        click.echo(line, err=err)
         for d in item.diff if item.action == "updated" else []:
-            click.echo(f"          {d['path']}: {d['before']!r} -> {d['after']!r}")
-    counts = ", ".join(f"{n} {a}" for a, n in plan.counts().items() if n)
-    verb = "would change" if dry_run else "changed"
-    click.echo(f"{plan.format} document, mode {mode}: {counts or 'nothing'}; {verb} {plan.changes}")
+            click.echo(f"          {d['path']}: {d['before']!r} -> {d['after']!r}", err=err)
+
+
+def _interactive() -> bool:
+    """Whether a person can answer a question (stdin and stderr are a terminal)."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def _confirm_deletions(plan: ImportPlan, yes: bool) -> None:
+    """A mirror that deletes: go on with --yes, ask on a terminal, refuse otherwise."""
+    what = plan.deletion_summary()
+    lead = "the file holds no registries: " if plan.empty_document else ""
+    if yes:
+        return
+    if not _interactive():
+        raise click.ClickException(
+            f"{lead}this mirror import deletes {what}; nothing was written. "
+            "Review it with --dry-run, then re-run with --yes to apply it"
+        )
+    _print_plan(plan, err=True)
+    click.echo(f"{lead}this mirror import deletes {what}.", err=True)
+    if not click.confirm("Apply it?", default=False, err=True):
+        raise click.ClickException("nothing was written")
 
 
 @click.command("export")

@@ -80,7 +80,7 @@ def test_chunked_bodies_over_the_limit_are_refused_not_cut(
     document = mirror_document(slugs[:3], slugs[3:], LIMIT)
     assert len(document) > LIMIT
     status, ctype, body = send_chunked(
-        server, "POST", "/api/import?mode=mirror", document, "application/yaml"
+        server, "POST", "/api/import?mode=mirror&confirm=27", document, "application/yaml"
     )
     assert (status, ctype, body["status"]) == (413, "application/problem+json", 413)
     assert body["detail"] == "request body is larger than the limit"

@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .messages import plain
+
 
 class RegistryError(Exception):
     """Base class of every domain error."""
@@ -36,6 +38,11 @@ class FieldError:
 
     field: str
     message: str
+
+    @property
+    def text(self) -> str:
+        """The problem as a person reads it (`messages.plain`): what every door shows."""
+        return plain(self.field, self.message)
 
     def __str__(self) -> str:
         if self.field:
@@ -207,6 +214,28 @@ class StackedOn(ConflictError):
         super().__init__(
             f'profile "{target}" is stacked on by {shown}{more}; remove it from their stacks first'
         )
+
+
+class DefaultProfileRequired(ConflictError):
+    """Clearing a registry's default while it holds profiles: the request is well formed (an
+    empty registry accepts it), the registry's state refuses it, like `DefaultProfileInUse`."""
+
+    def __init__(self, field: str = "registry.default_profile_slug"):
+        self.errors = [FieldError(field, "must be set when profiles are present")]
+        super().__init__(f"validation error ({field}): must be set when profiles are present")
+
+
+class ConfirmationRequired(ConflictError):
+    """A write that deletes (a mirror import) without the caller confirming how much: nothing
+    was written. `errors` list what would go; `deletions` is the count to confirm with."""
+
+    kind = "confirmation_required"
+
+    def __init__(self, message: str, deletions: int, errors: list[FieldError], plan: object):
+        self.deletions = deletions
+        self.errors = errors
+        self.plan = plan  # the import plan (kept for pages that show it again)
+        super().__init__(message)
 
 
 class PayloadTooLarge(RegistryError):

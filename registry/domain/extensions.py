@@ -17,6 +17,7 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 
 from .errors import FieldError, ValidationError
 from .jsonutil import NotJSON, check_json
+from .messages import empty_item
 from .schema import JSONSchema, SchemaNormalizer
 from .slugs import go_quote
 
@@ -203,7 +204,7 @@ class StarterSuggestionsCodec(Codec):
         items = [s.strip() for s in value["items"]]
         for i, item in enumerate(items):
             if not item:
-                errors.append(FieldError(f".items[{i}]", "must not be empty"))
+                errors.append(FieldError(f".items[{i}]", empty_item("suggestion")))
         return {**value, "items": items}, errors
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .diff import diff_values, profile_content, profile_diff
-from .errors import FieldError, ReadOnlyStore, ValidationError
+from .errors import ConfirmationRequired, FieldError, ReadOnlyStore, ValidationError
 from .model import Profile, Registry
 from .ports import Store, WriteOptions
 from .service import SOURCE_IMPORT, SOURCE_SEED, RegistryService
@@ -54,6 +54,7 @@ class ImportPlan:
     dry_run: bool
     items: list[PlanItem] = field(default_factory=list)
     applied: bool = False
+    empty_document: bool = False  # the document held no registries at all
     # what apply() needs, kept out of the public shape
     _ops: list[tuple[Any, ...]] = field(default_factory=list, repr=False)
 
@@ -68,15 +69,52 @@ class ImportPlan:
     def changes(self) -> int:
         return sum(1 for item in self.items if item.action in ("created", "updated", "deleted"))
 
+    @property
+    def deleted_registries(self) -> list[str]:
+        return [i.registry for i in self.items if i.kind == "registry" and i.action == "deleted"]
+
+    @property
+    def deletions(self) -> int:
+        """Registries and profiles the plan deletes (profiles inside deleted registries too):
+        the number a mirror apply must be confirmed with."""
+        return sum(1 for item in self.items if item.action == "deleted")
+
+    def deletions_data(self) -> dict[str, Any]:
+        registries = self.deleted_registries
+        return {
+            "total": self.deletions,
+            "registries": registries,
+            "profiles": self.deletions - len(registries),
+        }
+
+    def deletion_summary(self) -> str:
+        """ "2 registries (default, team) and 4 profiles", for messages and banners."""
+        registries = self.deleted_registries
+        profiles = self.deletions - len(registries)
+        parts = []
+        if registries:
+            parts.append(
+                f"{_plural(len(registries), 'registry', 'registries')} ({', '.join(registries)})"
+            )
+        if profiles or not registries:
+            parts.append(_plural(profiles, "profile", "profiles"))
+        return " and ".join(parts)
+
     def to_data(self) -> dict[str, Any]:
         return {
             "mode": self.mode,
             "format": self.format,
             "dry_run": self.dry_run,
             "applied": self.applied,
+            "empty_document": self.empty_document,
             "counts": self.counts(),
+            "deletions": self.deletions_data(),
             "items": [i.to_data() for i in self.items],
         }
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def _header(reg: Registry) -> dict[str, Any]:
@@ -161,7 +199,7 @@ def plan_import(
     if mode not in MODES:
         raise ValidationError(FieldError("mode", f"must be one of {', '.join(MODES)}"))
     store = _store_of(service)
-    plan = ImportPlan(mode=mode, format=fmt, dry_run=dry_run)
+    plan = ImportPlan(mode=mode, format=fmt, dry_run=dry_run, empty_document=not registries)
     prepared = prepare_document(service, registries)
     seen = {header.slug for header, _ in prepared}
 
@@ -184,6 +222,12 @@ def plan_import(
                 continue
             plan.items.append(PlanItem("registry", slug, "", "deleted"))
             plan._ops.append(("delete_registry", current))
+            # its profiles go with it (one store operation): listed and counted, so the plan
+            # says how much the mirror deletes
+            for profile in sorted(store.iter_profiles(slug), key=lambda p: p.slug):
+                plan.items.append(
+                    PlanItem("profile", slug, profile.slug, "deleted", profile_diff(profile, None))
+                )
             deleted_registries.add(slug)
     _check_stacks(store, plan, set(existing) - deleted_registries)
     return plan
@@ -469,11 +513,17 @@ def import_yaml(
     max_bytes: int | None = None,
     progress: Progress | None = None,
     seed: bool = False,
+    confirm: int | None = None,
 ) -> ImportPlan:
     """Decode, validate, plan and (unless `dry_run`) apply a YAML document.
 
     `seed` limits `mirror` to the file's own registries (start-up seeding of managed files) and
     records the writes with source `seed` instead of `import`.
+
+    A `mirror` apply that deletes anything needs `confirm` equal to `plan.deletions` (the
+    registries and profiles it deletes, as the dry run showed them); otherwise it raises
+    `ConfirmationRequired` listing what would go, and writes nothing. Seeding a managed file
+    is exempt (the file's owner decides; it never deletes other registries).
     """
     doc = decode_registries(text, service.default_registry, max_bytes=max_bytes or MAX_BYTES)
     plan = plan_import(
@@ -487,11 +537,62 @@ def import_yaml(
     )
     if dry_run or not plan._ops:
         return plan
+    if plan.deletions and not seed and confirm != plan.deletions:
+        raise confirmation_required(plan, confirm)
     source = SOURCE_SEED if seed else SOURCE_IMPORT
     return apply_plan(service, plan, actor=actor, source=source, progress=progress)
 
 
 EXPORT_FORMATS = ("yaml", "json")
+MAX_LISTED = 50  # deletions listed one by one in a refusal; the rest are counted
+
+
+def confirmation_required(plan: ImportPlan, confirm: int | None) -> ConfirmationRequired:
+    """The refusal of an unconfirmed (or wrongly confirmed) deleting apply: what would go."""
+    what = plan.deletion_summary()
+    if plan.empty_document:
+        lead = f"the document holds no registries: a mirror of it deletes {what}"
+    else:
+        lead = f"this mirror import deletes {what}"
+    if confirm is None:
+        message = (
+            f"{lead}; nothing was written. To apply it, confirm "
+            f"{_plural(plan.deletions, 'deletion', 'deletions')} (confirm={plan.deletions})"
+        )
+    else:
+        message = (
+            f"{lead}; confirm={confirm} does not match its "
+            f"{_plural(plan.deletions, 'deletion', 'deletions')}, nothing was written. "
+            "Run a dry run to review them again"
+        )
+    errors = []
+    for item in plan.items:
+        if item.action != "deleted":
+            continue
+        if item.kind == "registry":
+            inside = sum(
+                1
+                for i in plan.items
+                if i.kind == "profile" and i.registry == item.registry and i.action == "deleted"
+            )
+            errors.append(
+                FieldError(
+                    f"registries[{item.registry}]",
+                    f"would be deleted with its {_plural(inside, 'profile', 'profiles')}"
+                    if inside
+                    else "would be deleted (it has no profiles)",
+                )
+            )
+        elif item.registry not in plan.deleted_registries:
+            errors.append(
+                FieldError(
+                    f"registries[{item.registry}].profiles[{item.profile}]", "would be deleted"
+                )
+            )
+    if len(errors) > MAX_LISTED:
+        rest = len(errors) - MAX_LISTED
+        errors = [*errors[:MAX_LISTED], FieldError("", f"and {rest} more would be deleted")]
+    return ConfirmationRequired(message, plan.deletions, errors, plan)
 
 
 def export_yaml(

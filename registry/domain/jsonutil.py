@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from .errors import FieldError, ValidationError
+from .messages import json_syntax
 from .text import child_path, refused_fields
 
 
@@ -138,7 +139,7 @@ def parse_json(
     except RecursionError:
         raise ValidationError(FieldError(field, _too_deep(max_depth))) from None
     except json.JSONDecodeError as exc:
-        message = f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        message = json_syntax(exc.msg, exc.lineno, exc.colno)
         raise NotJSONText(FieldError(field, message)) from None
     except _Refused as exc:
         raise ValidationError(FieldError(field, str(exc))) from None
@@ -151,10 +152,11 @@ def parse_json(
 
 
 def textarea_message(message: str) -> str:
-    """A whole-text problem as an editor shows it beside a JSON textarea."""
-    if message.startswith("JSON is nested deeper"):
+    """A whole-text problem as an editor shows it beside a JSON textarea (syntax errors
+    already say `JSON: ...`)."""
+    if message.startswith(("JSON", "must be valid JSON")):
         return message
-    return "must be valid JSON: " + message.removeprefix("invalid JSON: ")
+    return "must be valid JSON: " + message
 
 
 def _too_deep(max_depth: int) -> str:

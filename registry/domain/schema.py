@@ -15,6 +15,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from .errors import FieldError
+from .messages import schema_message
 
 JSONSchema = dict[str, Any]
 
@@ -132,7 +133,8 @@ def _field_error(err: Any) -> FieldError:
         if len(extra) == 1:
             return FieldError(join_path("", [*path, extra[0]]), "unknown property")
         return FieldError(join_path("", path), f"unknown properties: {', '.join(extra)}")
-    return FieldError(join_path("", path), err.message)
+    message = schema_message(validator, err.validator_value, err.instance, err.schema, path)
+    return FieldError(join_path("", path), message or err.message)
 
 
 def _quoted(message: str) -> str:

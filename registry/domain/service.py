@@ -15,6 +15,7 @@ from .activity import ChangeGroup, group_changes
 from .errors import (
     AlreadyExists,
     DefaultProfileInUse,
+    DefaultProfileRequired,
     FieldError,
     MergeConflict,
     MergeUnavailable,
@@ -1059,11 +1060,7 @@ class RegistryService:
         if not reg.default_profile_slug:
             page = self._store.list_profiles(reg.slug, ProfileQuery(limit=1))
             if page.items:
-                raise ValidationError(
-                    FieldError(
-                        "registry.default_profile_slug", "must be set when profiles are present"
-                    )
-                )
+                raise DefaultProfileRequired()
             return
         if self._store.get_profile(reg.slug, reg.default_profile_slug) is None:
             raise ProfileNotFound(reg.default_profile_slug)

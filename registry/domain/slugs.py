@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from .errors import FieldError, ValidationError
+from .messages import slug_problem
 
 SLUG_RE = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?")
 
@@ -32,7 +33,8 @@ class RuntimeKey(_Slug):
 
 
 class SlugError(ValueError):
-    """Raised by `parse_slug`; the text is the reference wording."""
+    """Raised by `parse_slug`; the text starts with the reference wording
+    (`profile slug "x" is invalid`) and goes on to say why and what to use instead."""
 
 
 def parse_slug(raw: object, label: str = "slug") -> str:
@@ -43,7 +45,7 @@ def parse_slug(raw: object, label: str = "slug") -> str:
     if not normalized:
         raise SlugError(f"{label} cannot be empty")
     if not SLUG_RE.fullmatch(normalized):
-        raise SlugError(f"{label} {_go_quote(raw)} is invalid")
+        raise SlugError(f"{label} {_go_quote(raw)} is invalid: {slug_problem(normalized, raw)}")
     return normalized
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from registry.domain.errors import FieldError, ValidationError
 from registry.domain.jsonutil import parse_json, textarea_message
+from registry.domain.messages import FINITE_NUMBER, NOT_A_CHOICE, NUMBER, WHOLE_NUMBER
 
 FormErrors = dict[str, list[str]]  # path ("" = the whole value, "/items/0") -> messages
 
@@ -266,7 +267,7 @@ def _parse(
             return parse_json(raw, field="", base="")
         except ValidationError as exc:
             errors.setdefault(path, []).extend(
-                f"{e.field}: {e.message}" if e.field else textarea_message(e.message)
+                f"{e.field}: {e.text}" if e.field else textarea_message(e.message)
                 for e in exc.errors
             )
             return _MISSING
@@ -276,23 +277,23 @@ def _parse(
         try:
             return int(raw.strip())
         except ValueError:
-            errors.setdefault(path, []).append("must be a whole number")
+            errors.setdefault(path, []).append(WHOLE_NUMBER)
             return _MISSING
     if kind == "number":
         try:
             number = float(raw.strip())
         except ValueError:
-            errors.setdefault(path, []).append("must be a number")
+            errors.setdefault(path, []).append(NUMBER)
             return _MISSING
         if number != number or number in (float("inf"), float("-inf")):
-            errors.setdefault(path, []).append("must be a finite number")
+            errors.setdefault(path, []).append(FINITE_NUMBER)
             return _MISSING
         return int(number) if number.is_integer() and "." not in raw else number
     if kind == "select":
         for option in schema["enum"]:
             if _display("string", option) == raw:
                 return option
-        errors.setdefault(path, []).append("is not one of the choices")
+        errors.setdefault(path, []).append(NOT_A_CHOICE)
         return _MISSING
     return raw
 
@@ -318,5 +319,5 @@ def errors_from_fields(field_errors: Iterable[FieldError], base: str) -> FormErr
         parts = [
             m.group(1) if m.group(1) is not None else m.group(2) for m in _SEGMENT.finditer(rest)
         ]
-        out.setdefault("".join(f"/{p}" for p in parts), []).append(err.message)
+        out.setdefault("".join(f"/{p}" for p in parts), []).append(err.text)
     return out

@@ -108,7 +108,7 @@ def problem(
         "title": TITLES.get(status, "Error"),
         "status": status,
         "detail": detail,
-        "errors": [{"field": e.field, "message": e.message} for e in errors or []],
+        "errors": [{"field": e.field, "message": e.text} for e in errors or []],
     }
     body["errors"] += items or []
     body.update(extra or {})
@@ -147,7 +147,7 @@ def from_domain(exc: RegistryError) -> Response:
             items=merge_conflict_items(exc),
             extra={"base_version": exc.base_version, "current_version": exc.current_version},
         )
-    errors = exc.errors if isinstance(exc, ValidationError) else []
+    errors: list[FieldError] = getattr(exc, "errors", None) or []
     return problem(
         status_for(exc),
         str(exc),

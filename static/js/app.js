@@ -87,3 +87,28 @@ document.addEventListener("htmx:beforeRequest", function () {
   var button = document.getElementById("code-submit");
   if (button) button.focus();
 })();
+
+// Typed confirmation of a deleting import (`data-confirm-word`): the Apply button is enabled
+// once the word (or the deleted registries' slugs) is typed. The server checks it again; this
+// only saves a round trip. Without JavaScript the button stays enabled and the server answers.
+(function () {
+  function matches(input) {
+    var typed = input.value.trim().toLowerCase();
+    if (typed === input.dataset.confirmWord) return true;
+    var slugs = (input.dataset.confirmSlugs || "").split(" ").filter(Boolean).sort().join(" ");
+    var given = typed.split(/[\s,]+/).filter(Boolean).sort().join(" ");
+    return slugs !== "" && given === slugs;
+  }
+  function sync(input) {
+    var button = input.form && input.form.querySelector("button[type=submit]");
+    if (button) button.disabled = !matches(input);
+  }
+  function init(root) {
+    root.querySelectorAll("input[data-confirm-word]").forEach(sync);
+  }
+  document.addEventListener("input", function (event) {
+    if (event.target.matches && event.target.matches("input[data-confirm-word]")) sync(event.target);
+  });
+  document.addEventListener("DOMContentLoaded", function () { init(document); });
+  document.addEventListener("htmx:afterSettle", function () { init(document); });
+})();

@@ -51,7 +51,7 @@
   });
 
   // --- flashes: a close button on each; success notes fade away on their own -------------
-  var FADE_AFTER_MS = 6000;
+  var FADE_AFTER_MS = 8000;
   function dismiss(flash) {
     flash.classList.add("leaving");
     window.setTimeout(function () { flash.remove(); }, 300);
@@ -63,7 +63,7 @@
       close.type = "button";
       close.className = "flash-close";
       close.setAttribute("aria-label", "Dismiss this message");
-      close.textContent = "×";
+      // the × is drawn by CSS, so the message's text stays the message alone
       close.addEventListener("click", function () { dismiss(flash); });
       flash.appendChild(close);
       if (flash.classList.contains("success")) {

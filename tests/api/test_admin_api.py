@@ -107,7 +107,7 @@ def test_create_registry_bad_input_reports_every_field_and_stores_nothing(client
     ]
     bad_slug = client.post("/api/registries", json={"slug": "Not a slug!"})
     assert bad_slug.status_code == 400 and fields(bad_slug) == ["registry.slug"]
-    assert 'registry slug "Not a slug!" is invalid' in bad_slug.json["errors"][0]["message"]
+    assert 'Registry slug "Not a slug!" is invalid' in bad_slug.json["errors"][0]["message"]
     no_slug = client.post("/api/registries", json={})
     assert no_slug.status_code == 400 and fields(no_slug) == ["registry.slug"]
     bad_ext = client.post("/api/registries", json={"slug": "x", "extensions": {"bad key": 1}})
@@ -176,8 +176,10 @@ def test_patch_registry_bad_input_and_missing_things(client, seeded):
     assert fields(bad) == ["registry.slug", "registry.extensions", "registry.tags[0]"]
     missing_default = client.patch("/api/registries/default", json={"default_profile_slug": "nope"})
     assert missing_default.status_code == 404
+    # the registry's state refuses it (an empty registry accepts it): 409, like deleting the
+    # default profile
     clear = client.patch("/api/registries/default", json={"default_profile_slug": ""})
-    assert clear.status_code == 400
+    assert clear.status_code == 409
     assert fields(clear) == ["registry.default_profile_slug"]
     assert client.patch("/api/registries/nope", json={}).status_code == 404
     bad_path = client.patch("/api/registries/Bad!", json={})
@@ -586,9 +588,16 @@ def test_mirror_imports_need_an_admin(make_app):
     assert app.extensions["registry"].list_registries() == []
     upsert = client.post("/api/import", data=BUNDLE, content_type=YAML, headers=editor)
     assert upsert.status_code == 200
-    mirror = client.post(url, data="registries: {}\n", content_type=YAML, headers=admin)
+    # default (3 profiles) and team (1): 6 deletions, confirmed
+    mirror = client.post(
+        url + "&confirm=6", data="registries: {}\n", content_type=YAML, headers=admin
+    )
     assert mirror.status_code == 200 and mirror.json["applied"] is True
-    deleted = [(i["kind"], i["registry"], i["action"]) for i in mirror.json["items"]]
+    deleted = [
+        (i["kind"], i["registry"], i["action"])
+        for i in mirror.json["items"]
+        if i["kind"] == "registry"
+    ]
     assert deleted == [("registry", "default", "deleted"), ("registry", "team", "deleted")]
     assert app.extensions["registry"].list_registries() == []
 

@@ -383,7 +383,9 @@ def test_reference_error_mappings(client, seeded, service):
         assert_problem(
             client.post("/api/chat/profiles", json={"slug": "bad slug!"}),
             400,
-            'validation error (profile.slug): profile slug "bad slug!" is invalid',
+            'validation error (profile.slug): profile slug "bad slug!" is invalid: spaces and '
+            '"!" are not allowed (use lower-case letters, digits, ".", "_" and "-"); '
+            'try "bad-slug"',
             field="profile.slug",
         )
         assert_problem(
@@ -498,12 +500,12 @@ def test_create_reports_every_problem_with_its_field(client, seeded, service):
         )
         fields = {e["field"]: e["message"] for e in body["errors"]}
         assert fields == {
-            "display_name": "must be a string",
-            "runtime.tools[1]": "must be a string",
-            "runtime.bogus": "unknown field",
-            "policy": "must be an object",
-            "extra": "unknown field",
-            "profile.stack": "must be an array",
+            "display_name": "Must be a string",
+            "runtime.tools[1]": "Must be a string",
+            "runtime.bogus": "Unknown field",
+            "policy": "Must be an object",
+            "extra": "Unknown field",
+            "profile.stack": "Must be an array",
         }
         assert body["detail"].startswith("validation error (")
         assert body["detail"].endswith("(and 5 more)")

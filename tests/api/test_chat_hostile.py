@@ -124,7 +124,7 @@ def test_a_chunked_mirror_import_cut_at_the_limit_is_not_applied(make_app):
     # Its first 4096 bytes are a valid document naming only "a": a mirror of it deletes b, c.
     document = b"slug: default\nprofiles:\n  a: {}\n#" + b"x" * 4096 + b"\n  b: {}\n  c: {}\n"
     resp = app.test_client().post(
-        "/api/import?mode=mirror", content_type="application/yaml", **chunked(document)
+        "/api/import?mode=mirror&confirm=2", content_type="application/yaml", **chunked(document)
     )
     assert_problem(resp, 413)
     assert [p.slug for p in service.iter_profiles("default")] == ["a", "b", "c"]

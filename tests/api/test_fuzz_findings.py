@@ -54,7 +54,7 @@ def test_yaml_integers_past_the_digit_limit_are_400(client, seeded):
     response = client.post("/api/import?dry_run=true", data=text, content_type="application/yaml")
     assert response.status_code == 400
     assert response.json["errors"] == [
-        {"field": "document", "message": "invalid yaml: a number is too large"}
+        {"field": "document", "message": "Invalid yaml: a number is too large"}
     ]
 
 

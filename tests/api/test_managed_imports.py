@@ -64,7 +64,9 @@ def test_api_refuses_a_changed_managed_registry_naming_the_file(seeded_app):
 def test_api_mirror_without_the_managed_registry_keeps_it(seeded_app):
     client = seeded_app.test_client()
     response = client.post(
-        "/api/import?mode=mirror", data="registries:\n  other: {}\n", content_type=YAML
+        "/api/import?mode=mirror&confirm=1",  # team (no profiles)
+        data="registries:\n  other: {}\n",
+        content_type=YAML,
     )
     assert response.status_code == 200, response.get_json()
     items = {(i["registry"], i.get("profile", "")): i for i in response.get_json()["items"]}

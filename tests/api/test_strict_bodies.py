@@ -43,7 +43,7 @@ def test_duplicate_key_message_names_the_key(client, seeded):
         "/api/chat/profiles", data=b'{"slug":"a","slug":"b"}', content_type="application/json"
     )
     assert assert_problem(resp, 400)["errors"] == [
-        {"field": "slug", "message": 'duplicate key "slug"'}
+        {"field": "slug", "message": 'Duplicate key "slug"'}
     ]
 
 

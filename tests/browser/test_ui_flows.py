@@ -134,11 +134,15 @@ def test_middleware_config_inline_error_then_fixed_and_saved(page, seeded_live):
     field(page, "mw/1/config/dsn").fill("file:stock.db")
     max_rows.fill("0")
     max_rows.press("Tab")  # change -> inline validation of this middleware's section
-    expect(errors_beside(page, "mw/1/config/max_rows")).to_have_text(
-        ["0 is less than the minimum of 1"]
-    )
+    expect(errors_beside(page, "mw/1/config/max_rows")).to_have_text(["Must be at least 1"])
     expect(max_rows).to_have_attribute("aria-invalid", "true")
     expect(errors_beside(page, "mw/1/config/dsn")).to_have_count(0)
+
+    # a word in a number field: one validation style (no browser bubble), the word stays
+    max_rows.fill("lots")
+    max_rows.press("Tab")
+    expect(errors_beside(page, "mw/1/config/max_rows")).to_have_text(["Must be a whole number"])
+    expect(max_rows).to_have_value("lots")
 
     max_rows.fill("25")
     max_rows.press("Tab")

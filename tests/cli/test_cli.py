@@ -78,7 +78,10 @@ def test_import_errors_are_lines_with_field_paths(runner, tmp_path):
     )
     result = runner.invoke(args=["import", str(bad)])
     assert result.exit_code == 1
-    assert "registries[r].profiles[a].runtime.tools[0]: must not be empty" in result.stderr
+    assert (
+        "registries[r].profiles[a].runtime.tools[0]: Enter a tool name or remove the empty row"
+        in result.stderr
+    )
 
 
 def test_missing_file_and_unknown_registry_are_one_line_errors(runner):
@@ -99,8 +102,8 @@ def test_validate(runner, tmp_path):
     assert strict.exit_code == 1
     lines = strict.stderr.strip().splitlines()
     assert lines == [
-        "registries[default].profiles[analyst].extensions[thirdparty.ui_hints@v2]: unknown extension key",
-        "registries[default].profiles[inventory].extensions[inventory.capabilities@v1]: unknown extension key",
+        "registries[default].profiles[analyst].extensions[thirdparty.ui_hints@v2]: Unknown extension key",
+        "registries[default].profiles[inventory].extensions[inventory.capabilities@v1]: Unknown extension key",
     ]
     bad = tmp_path / "bad.yaml"
     bad.write_text(
@@ -108,7 +111,7 @@ def test_validate(runner, tmp_path):
     )
     result = runner.invoke(args=["validate", str(bad)])
     assert result.exit_code == 1
-    assert "registries[r].profiles[a].extensions[bad key]: extension key" in result.stderr
+    assert "registries[r].profiles[a].extensions[bad key]: Extension key" in result.stderr
 
 
 def test_migrate_legacy(runner, tmp_path):

@@ -72,7 +72,7 @@ def test_token_revoke_by_name_or_id(cli_app, run):
 def test_token_create_errors_are_one_line_and_nonzero(run):
     empty = run("token", "create", "--role", "reader", "--name", "  ")
     assert empty.exit_code == 1
-    assert "name: token name cannot be empty" in empty.output
+    assert "name: Token name cannot be empty" in empty.output
     assert empty.stdout == ""
     bad_role = run("token", "create", "--role", "root", "--name", "x")
     assert bad_role.exit_code == 2 and bad_role.stdout == ""

@@ -8,6 +8,7 @@ from registry.domain.slugs import (
     RegistrySlug,
     RuntimeKey,
     SlugError,
+    go_quote,
     parse_slug,
     profile_slug,
     registry_slug,
@@ -28,11 +29,35 @@ def test_profile_slug_rejects_invalid(raw):
     with pytest.raises(SlugError) as exc:
         ProfileSlug(raw)
     assert str(exc.value).startswith("profile slug ")
-    assert str(exc.value).endswith("is invalid")
+    assert " is invalid: " in str(exc.value)  # the reference wording, then why
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        (
+            "Bad Slug!",
+            'spaces and "!" are not allowed (use lower-case letters, digits, ".", '
+            '"_" and "-"); try "bad-slug"',
+        ),
+        ("a/b", '"/" is not allowed (use lower-case letters, digits, ".", "_" and "-"); try "a-b"'),
+        ("-lead", 'it must start and end with a letter or digit; try "lead"'),
+        ("a" * 129, f'it is longer than 128 characters; try "{"a" * 128}"'),
+        ("!!!", '"!" is not allowed (use lower-case letters, digits, ".", "_" and "-")'),
+        (
+            "a\ud800b",
+            'U+D800 is not allowed (use lower-case letters, digits, ".", "_" and "-"); try "a-b"',
+        ),
+    ],
+)
+def test_invalid_slugs_say_why_and_suggest_one(raw, why):
+    with pytest.raises(SlugError) as exc:
+        parse_slug(raw, "registry slug")
+    assert str(exc.value) == f"registry slug {go_quote(raw)} is invalid: {why}"
 
 
 def test_invalid_message_quotes_the_raw_input():
-    with pytest.raises(SlugError, match=r'^profile slug "bad slug" is invalid$'):
+    with pytest.raises(SlugError, match=r'^profile slug "bad slug" is invalid: spaces are not'):
         parse_slug("bad slug", "profile slug")
 
 
@@ -69,4 +94,7 @@ def test_validation_wrappers_carry_field_paths():
     with pytest.raises(ValidationError) as exc:
         registry_slug("Bad Key")
     assert exc.value.field == "registry.slug"
-    assert str(exc.value) == 'validation error (registry.slug): registry slug "Bad Key" is invalid'
+    assert str(exc.value).startswith(
+        'validation error (registry.slug): registry slug "Bad Key" is invalid: spaces are not'
+    )
+    assert str(exc.value).endswith('try "bad-key"')

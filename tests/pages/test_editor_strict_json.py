@@ -40,12 +40,12 @@ def test_a_repeated_key_in_a_textarea_is_named_beside_the_field(client, rich):  
     ed.fill("step_settings_patch", '{"ai-chat": {"ai-engine": "a", "ai-engine": "b"}}')
     assert ed.press().status_code == 422
     assert ed.errors_beside("step_settings_patch") == [
-        'ai-chat.ai-engine: duplicate key "ai-engine"'
+        'ai-chat.ai-engine: Duplicate key "ai-engine"'
     ]
     ed.fill("step_settings_patch", "{}")
     ed.fill("xraw/acme.flags@v1", '[{"y": 1, "y": 2}]')
     assert ed.press().status_code == 422
-    assert ed.errors_beside("xraw/acme.flags@v1") == ['[0].y: duplicate key "y"']
+    assert ed.errors_beside("xraw/acme.flags@v1") == ['[0].y: Duplicate key "y"']
     assert rich.get_profile("default", "rich") == before
 
 
@@ -57,8 +57,8 @@ def test_refused_characters_in_a_textarea_are_named(client, rich, escaped):  # n
     assert ed.press().status_code == 422
     errors = ed.errors_beside("xraw/acme.flags@v1")
     assert len(errors) == 2
-    assert errors[0].startswith(f"[1][k{escaped.lower()}]: key contains")
-    assert errors[1].startswith("[2]: contains")
+    assert errors[0].startswith(f"[1][k{escaped.lower()}]: Key contains")
+    assert errors[1].startswith("[2]: Contains")
     assert rich.get_profile("default", "rich") == before
 
 
@@ -68,5 +68,5 @@ def test_nul_in_a_text_field_is_422_beside_it(client, rich):  # noqa: F811
     ed.fill("display_name", "a\x00b")
     assert ed.press().status_code == 422
     [message] = ed.errors_beside("display_name")
-    assert message.startswith("contains NUL (U+0000) at character 1")
+    assert message.startswith("Contains NUL (U+0000) at character 1")
     assert rich.get_profile("default", "rich") == before

@@ -230,7 +230,8 @@ def test_mirror_deletes_only_after_apply(client, seeded, csrf):
     }
     assert actions["registry default"] == "deleted"
     assert seeded.get_profile("default", "inventory")
-    assert client.post("/import", data=apply_form(response)).status_code == 200
+    confirmed = {**apply_form(response), "confirm_word": "delete"}
+    assert client.post("/import", data=confirmed).status_code == 200
     assert [s.registry.slug for s in seeded.list_registries()] == ["team"]
 
 

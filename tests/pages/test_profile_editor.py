@@ -252,7 +252,7 @@ def test_invalid_json_in_an_unknown_extension_is_shown_and_nothing_stored(client
     ed.fill("display_name", "Not saved")
     r = ed.press()
     assert r.status_code == 422
-    assert any("must be valid JSON" in e for e in ed.errors_beside("xraw/acme.flags@v1"))
+    assert any(e.startswith("JSON: ") for e in ed.errors_beside("xraw/acme.flags@v1"))
     assert ed.field("xraw/acme.flags@v1").get_text().strip() == '{"broken":'
     assert ed.field("display_name")["value"] == "Not saved"  # redisplayed
     assert rich.get_profile("default", "rich") == before
@@ -308,7 +308,9 @@ def test_empty_suggestion_error_is_beside_its_input(client, seeded):
     ed.press("op", f"add:ext/{SUGGESTIONS}/items")
     r = ed.press()
     assert r.status_code == 422
-    assert ed.errors_beside(f"ext/{SUGGESTIONS}/items/2")  # "should be non-empty"
+    assert ed.errors_beside(f"ext/{SUGGESTIONS}/items/2") == [
+        "Enter a suggestion or remove the empty row"
+    ]  # was "'' should be non-empty"
     assert seeded.get_profile("default", "inventory").metadata.version == 1
 
 
@@ -326,7 +328,7 @@ def test_empty_tool_is_reported_beside_it_with_the_api_message(client, seeded):
     ed = Editor(client, "default", "inventory")
     ed.press("op", "add:tools")
     assert ed.press().status_code == 422
-    assert ed.errors_beside("tools/2") == ["must not be empty"]
+    assert ed.errors_beside("tools/2") == ["Enter a tool name or remove the empty row"]
     assert not ed.errors_beside("tools/1")
 
 
@@ -336,7 +338,7 @@ def test_policy_lists_conflict_is_shown_on_the_policy_section(client, seeded):
     ed.fill("policy/denied_override_keys/0", "system_prompt")
     assert ed.press().status_code == 422
     policy = ed.form.find(id="sec-policy")
-    assert 'key "system_prompt" appears in both allow and deny lists' in policy.get_text()
+    assert 'Key "system_prompt" appears in both allow and deny lists' in policy.get_text()
 
 
 # --- middlewares -------------------------------------------------------------------------------
@@ -395,8 +397,8 @@ def test_invalid_middleware_config_is_shown_beside_the_field_and_not_stored(clie
     ed.fill("display_name", "Not saved")
     r = ed.press()
     assert r.status_code == 422
-    assert ed.errors_beside("mw/1/config/max_rows") == ["0 is less than the minimum of 1"]
-    assert ed.errors_beside("mw/3/config/dsn") == ["is required"]
+    assert ed.errors_beside("mw/1/config/max_rows") == ["Must be at least 1"]
+    assert ed.errors_beside("mw/3/config/dsn") == ["Required"]
     assert not ed.errors_beside("mw/1/config/dsn")
     assert ed.field("mw/1/config/max_rows")["value"] == "0"
     assert ed.field("display_name")["value"] == "Not saved"
@@ -409,7 +411,7 @@ def test_a_word_in_a_number_field_is_redisplayed_with_its_error(client, rich):
     ed.fill("mw/1/config/max_rows", "many")
     assert ed.press().status_code == 422
     assert ed.field("mw/1/config/max_rows")["value"] == "many"
-    assert ed.errors_beside("mw/1/config/max_rows") == ["must be a whole number"]
+    assert ed.errors_beside("mw/1/config/max_rows") == ["Must be a whole number"]
     assert rich.get_profile("default", "rich") == before
 
 
@@ -418,7 +420,7 @@ def test_new_sqlite_middleware_without_dsn_reports_required(client, seeded):
     ed.fill("new_middleware", "sqlite")
     ed.press("op", "add-middleware")
     assert ed.press().status_code == 422
-    assert ed.errors_beside("mw/0/config/dsn") == ["is required"]
+    assert ed.errors_beside("mw/0/config/dsn") == ["Required"]
 
 
 def test_duplicate_instance_id_is_shown_on_the_id_field(client, rich):
@@ -426,7 +428,7 @@ def test_duplicate_instance_id_is_shown_on_the_id_field(client, rich):
     ed.fill("mw/2/id", "primary")
     assert ed.press().status_code == 422
     [message] = ed.errors_beside("mw/2/id")
-    assert message.startswith('duplicate middleware instance id "primary"')
+    assert message.startswith('Duplicate middleware instance id "primary"')
 
 
 # --- step settings -----------------------------------------------------------------------------
@@ -437,7 +439,7 @@ def test_step_settings_json_is_checked_like_the_api(client, rich):
     ed = Editor(client, "default", "rich")
     ed.fill("step_settings_patch", '{"ai-chat": 3}')
     assert ed.press().status_code == 422
-    assert ed.errors_beside("step_settings_patch") == ["ai-chat: must be an object"]
+    assert ed.errors_beside("step_settings_patch") == ["ai-chat: Must be an object"]
     ed.fill("step_settings_patch", "[1")
     assert ed.press().status_code == 422
     assert rich.get_profile("default", "rich") == before
@@ -494,9 +496,7 @@ def test_inline_validation_returns_the_field_fragment_with_its_errors(client, ri
     root = fragment.find(id="sec-mw-1")
     assert root is not None and root["hx-post"].endswith("field=mw-1")
     field = fragment.find(attrs={"name": "mw/1/config/max_rows"}).find_parent(class_="field")
-    assert [e.get_text() for e in field.find_all(class_="error")] == [
-        "0 is less than the minimum of 1"
-    ]
+    assert [e.get_text() for e in field.find_all(class_="error")] == ["Must be at least 1"]
     assert field.find("input")["aria-invalid"] == "true"
     # another section's fragment does not carry this error
     r = client.post(ed.url + "/validate?field=tools", data=ed.fields(), headers=HX)
@@ -511,10 +511,20 @@ def test_inline_validation_returns_the_field_fragment_with_its_errors(client, ri
 @pytest.mark.parametrize(
     ("name", "value", "section", "message"),
     [
-        ("display_name", "x" * 201, "display_name", "must be at most 200 characters"),
-        ("tools/0", "  ", "tools", "must not be empty"),
-        ("xraw/acme.flags@v1", "{", "ext-acme.flags@v1", "must be valid JSON"),
-        (f"ext/{SUGGESTIONS}/items/0", " ", f"ext-{SUGGESTIONS}", "must not be empty"),
+        ("display_name", "x" * 201, "display_name", "Must be at most 200 characters"),
+        ("tools/0", "  ", "tools", "Enter a tool name or remove the empty row"),
+        (
+            "xraw/acme.flags@v1",
+            "{",
+            "ext-acme.flags@v1",
+            "JSON: expected a quoted name at line 1, column 2",
+        ),
+        (
+            f"ext/{SUGGESTIONS}/items/0",
+            " ",
+            f"ext-{SUGGESTIONS}",
+            "Enter a suggestion or remove the empty row",
+        ),
     ],
 )
 def test_inline_validation_per_section(client, rich, name, value, section, message):

@@ -121,12 +121,12 @@ def test_validation_errors_show_field_paths(client, seeded, csrf):
     response = post(request_overrides="{not json")
     assert response.status_code == 422
     items = [li.get_text(" ", strip=True) for li in soup(response).select(".errors li")]
-    assert items[0].startswith("request_overrides : invalid JSON")
+    assert items[0].startswith("request_overrides : JSON: expected")
 
     response = post(request_overrides='{"system_prompt": 5}')
     assert response.status_code == 422
     items = [li.get_text(" ", strip=True) for li in soup(response).select(".errors li")]
-    assert items == ["request_overrides.system_prompt : must be a string"]
+    assert items == ["request_overrides.system_prompt : Must be a string"]
 
     response = post(request_overrides="[1]")
     assert response.status_code == 422

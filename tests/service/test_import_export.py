@@ -122,7 +122,7 @@ def test_modes(empty_backend_service):
     assert upd.action == "updated"
     assert upd.diff == [{"path": "description", "before": "edited", "after": None}]
 
-    plan = import_yaml(empty_backend_service, text, mode="mirror")
+    plan = import_yaml(empty_backend_service, text, mode="mirror", confirm=1)
     actions = {(i.registry, i.profile): i.action for i in plan.items if i.kind == "profile"}
     assert actions[("default", "extra")] == "deleted"
     assert empty_backend_service.get_profile("default", "default").description == ""
@@ -138,7 +138,8 @@ def test_modes(empty_backend_service):
 
 def test_mirror_deletes_registries_the_file_lacks(empty_backend_service):
     import_yaml(empty_backend_service, read("canonical-bundle.yaml"))
-    import_yaml(empty_backend_service, read("single-registry.yaml"), mode="mirror")
+    # default (3 profiles) and team (1 profile) go: 2 registries + 4 profiles
+    import_yaml(empty_backend_service, read("single-registry.yaml"), mode="mirror", confirm=6)
     assert [s.registry.slug for s in empty_backend_service.list_registries()] == ["support"]
 
 
@@ -202,7 +203,7 @@ def test_failure_in_the_middle_of_apply_rolls_back(empty_backend_service, store,
 
     monkeypatch.setattr(store, "create_profile", flaky)
     with pytest.raises(RuntimeError):
-        import_yaml(empty_backend_service, read("canonical-bundle.yaml"), mode="mirror")
+        import_yaml(empty_backend_service, read("canonical-bundle.yaml"), mode="mirror", confirm=3)
     monkeypatch.undo()
     assert snapshot(empty_backend_service) == before
 
@@ -304,7 +305,7 @@ def test_mirror_keeps_a_managed_registry_the_file_lacks(empty_backend_service):
     only_other = OTHER.replace("a: {}", "b: {}").replace(
         "default_profile_slug: a", "default_profile_slug: b"
     )
-    plan = import_yaml(empty_backend_service, only_other, mode="mirror")
+    plan = import_yaml(empty_backend_service, only_other, mode="mirror", confirm=1)
     items = {(i.registry, i.profile): i for i in plan.items}
     kept = items[("support", "")]
     assert kept.action == "skipped"

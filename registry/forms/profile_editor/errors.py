@@ -30,7 +30,7 @@ def _put(w: Widget, err: FieldError, base: str) -> None:
 def _rest(err: FieldError, base: str) -> str:
     """The message, prefixed with where inside the field it applies."""
     rest = err.field[len(base) :].lstrip(".")
-    return f"{rest}: {err.message}" if rest else err.message
+    return f"{rest}: {err.text}" if rest else err.text
 
 
 def attach_errors(form: EditorForm, errors: list[FieldError]) -> None:
@@ -106,6 +106,6 @@ def _route_slot(form: EditorForm, key: str, rest: str, err: FieldError) -> bool:
         if row.config is not None:
             _put(row.config, message, "c")
         else:
-            row.errors.setdefault("", []).append(err.message)
+            row.errors.setdefault("", []).append(err.text)
         return True
     return False

@@ -12,6 +12,7 @@ from ..auth import authorize, current_actor, require
 from ..deps import get_service
 from ..guards import check_body_type
 from ..http import (
+    int_param,
     json_response,
     not_modified,
     text_param,
@@ -24,6 +25,8 @@ from .common import (
 
 bp = Blueprint("transfer", __name__)
 
+MAX_CONFIRM = 10**9
+
 
 @bp.post("/import")
 @require(EDITOR)
@@ -31,13 +34,16 @@ def import_document() -> Response:
     """A YAML body (bundle, single registry or legacy map) -> the import plan.
 
     `mode`: create-only | upsert (default) | mirror (admin only: it deletes);
-    `dry_run=true` plans without writing. Applying is all or nothing.
+    `dry_run=true` plans without writing. Applying is all or nothing. A mirror apply that
+    deletes anything needs `confirm=<deletions.total of its dry run>`, else 409 listing what
+    would be deleted (nothing written).
     """
     service = get_service()
     mode = request.args.get("mode", "upsert").strip().lower() or "upsert"
     if mode not in MODES:
         raise ValidationError(FieldError("mode", f"must be one of {', '.join(MODES)}"))
     dry_run = bool_param("dry_run")
+    confirm = int_param("confirm", -1, minimum=0, maximum=MAX_CONFIRM)
     if mode == "mirror":
         authorize(ADMIN)
     check_body_type(YAML_TYPES)
@@ -59,6 +65,7 @@ def import_document() -> Response:
         dry_run=dry_run,
         actor=current_actor(),
         max_bytes=current_app.config["REGISTRY_MAX_IMPORT_BYTES"],
+        confirm=None if confirm < 0 else confirm,
     )
     return json_response(plan.to_data())
 

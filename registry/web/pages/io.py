@@ -8,6 +8,12 @@ what gets applied is exactly what was reviewed. Input problems (invalid YAML, va
 errors with field paths, read-only registries) are 422 in the result block, which htmx swaps.
 Roles: editor; `mirror` (it deletes) needs admin.
 
+A mirror plan that deletes anything shows a danger banner listing what goes (registries with
+their profiles, and profiles), and its Apply form asks to type `CONFIRM_WORD` (or the slugs of
+the registries it deletes). The server checks the typed text (JavaScript only enables the
+button early); the form also carries the number of deletions the operator saw, which the
+domain compares with the re-planned apply (`confirm`), so a different plan is never applied.
+
 Limits: a document may be at most `REGISTRY_MAX_IMPORT_BYTES`, bounded by
 `MAX_CONTENT_LENGTH` (the request limit). Pasted text is a multipart text field, so it is
 also bounded by `MAX_FORM_MEMORY_SIZE`; larger documents are uploaded as a file.
@@ -24,6 +30,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, abort, current_app, request, url_for
 
 from registry.domain.errors import (
+    ConfirmationRequired,
     ConflictError,
     FieldError,
     NotFoundError,
@@ -49,6 +56,7 @@ MODE_HELP = {
     "mirror": "Make the store equal to the file: add, update, and delete every registry and "
     "profile the file does not contain. Needs the admin role.",
 }
+CONFIRM_WORD = "delete"
 FORM_OVERHEAD = 4096  # csrf token, mode, change id and multipart/urlencoding framing
 
 
@@ -80,6 +88,10 @@ def _context(**extra: Any) -> dict[str, Any]:
         "errors": [],
         "latest_change_id": 0,
         "too_large_to_apply": False,
+        "confirm_word": CONFIRM_WORD,
+        "confirm_text": "",
+        "confirm_error": "",
+        "deleted": [],
         "can_import": bool(viewer and viewer.can("editor")),
         "can_mirror": bool(viewer and viewer.can("admin")),
         "import_limit": import_limit(),
@@ -102,6 +114,38 @@ def _plan_rows(plan: ImportPlan) -> list[dict[str, Any]]:
         }
         for item in plan.items
     ]
+
+
+def _deleted(plan: ImportPlan) -> list[dict[str, Any]]:
+    """What a plan deletes, for the danger banner: each deleted registry with the profiles
+    that go with it, then profiles deleted from registries that stay."""
+    gone = set(plan.deleted_registries)
+    out: list[dict[str, Any]] = [
+        {
+            "registry": slug,
+            "profiles": [
+                i.profile
+                for i in plan.items
+                if i.kind == "profile" and i.registry == slug and i.action == "deleted"
+            ],
+        }
+        for slug in plan.deleted_registries
+    ]
+    out += [
+        {"registry": i.registry, "profile": i.profile}
+        for i in plan.items
+        if i.kind == "profile" and i.action == "deleted" and i.registry not in gone
+    ]
+    return out
+
+
+def _confirmed(plan_registries: list[str]) -> bool:
+    """Whether the typed confirmation is the word shown, or the deleted registries' slugs."""
+    typed = request.form.get("confirm_word", "").strip().lower()
+    if typed == CONFIRM_WORD:
+        return True
+    slugs = {t for t in typed.replace(",", " ").split() if t}
+    return bool(plan_registries) and slugs == set(plan_registries)
 
 
 def _read_document() -> str:
@@ -173,13 +217,18 @@ def import_submit():
             if not seen.isdigit() or int(seen) != latest:
                 ctx.update(stale=True, latest_change_id=latest)
                 return render("io/import.html", "result", status=409, **ctx)
-            plan = import_yaml(
-                service,
-                text,
-                mode=mode,
-                actor=actor(),
-                max_bytes=import_limit(),
-            )
+            ctx["confirm_text"] = request.form.get("confirm_word", "")
+            try:
+                plan = import_yaml(
+                    service,
+                    text,
+                    mode=mode,
+                    actor=actor(),
+                    max_bytes=import_limit(),
+                    confirm=_confirmation(),
+                )
+            except ConfirmationRequired as exc:
+                return _unconfirmed(exc, ctx, latest)
             ctx.update(plan=plan, plan_rows=_plan_rows(plan), applied=True)
             return render("io/import.html", "result", **ctx)
         latest = service.latest_change_id()  # read before planning: a later write is caught
@@ -189,6 +238,7 @@ def import_submit():
             plan_rows=_plan_rows(plan),
             latest_change_id=latest,
             too_large_to_apply=not _fits_apply(text),
+            deleted=_deleted(plan),
         )
         return render("io/import.html", "result", **ctx)
     except ValidationError as exc:
@@ -198,6 +248,45 @@ def import_submit():
     except ConflictError as exc:
         ctx.update(stale=True, error=str(exc), latest_change_id=service.latest_change_id())
         return render("io/import.html", "result", status=409, **ctx)
+    return render("io/import.html", "result", status=422, **ctx)
+
+
+def _confirmation() -> int | None:
+    """The number of deletions the operator confirmed: the count the reviewed plan showed,
+    when the typed confirmation is right (None otherwise: the domain refuses a deleting
+    mirror without it)."""
+    seen = request.form.get("deletions", "").strip()
+    registries = request.form.get("deleted_registries", "").split()
+    if not seen.isdigit() or len(seen) > 9 or not _confirmed(registries):
+        return None
+    return int(seen)
+
+
+def _unconfirmed(exc: ConfirmationRequired, ctx: dict[str, Any], latest: int):
+    """An apply refused for its confirmation: the plan again, with the message beside the
+    confirmation field and the typed text kept (422, nothing written)."""
+    plan = exc.plan
+    assert isinstance(plan, ImportPlan)
+    plan.dry_run = True
+    typed = ctx["confirm_text"].strip()
+    if not typed:
+        message = f"Type {CONFIRM_WORD} to confirm the deletions."
+    elif _confirmed(request.form.get("deleted_registries", "").split()):
+        message = (
+            "The import now deletes something other than the plan you confirmed: review the "
+            "deletions below and confirm again."
+        )
+    else:
+        message = f'"{typed}" is not {CONFIRM_WORD}: type {CONFIRM_WORD} to confirm the deletions.'
+
+    ctx.update(
+        plan=plan,
+        plan_rows=_plan_rows(plan),
+        latest_change_id=latest,
+        too_large_to_apply=not _fits_apply(ctx["text"]),
+        deleted=_deleted(plan),
+        confirm_error=message,
+    )
     return render("io/import.html", "result", status=422, **ctx)
 
 

@@ -27,6 +27,7 @@ from registry.domain.errors import (
     AlreadyExists,
     ConflictError,
     DefaultProfileInUse,
+    DefaultProfileRequired,
     NotFoundError,
     PolicyViolation,
     ValidationError,
@@ -62,9 +63,9 @@ def form_errors(exc: ValidationError, fields: Iterable[str]) -> Errors:
     for e in exc.errors:
         name = e.relative
         if name in names:
-            out.setdefault(name, []).append(e.message)
+            out.setdefault(name, []).append(e.text)
         else:
-            out.setdefault("", []).append(f"{e.field}: {e.message}" if e.field else e.message)
+            out.setdefault("", []).append(f"{e.field}: {e.text}" if e.field else e.text)
     return out
 
 
@@ -398,6 +399,9 @@ def edit_registry(slug: str) -> Response:
     except NotFoundError:
         errors = {"default_profile_slug": ["no profile with this slug in the registry"]}
         return _edit_page(service, reg, form, errors=errors, status=422, expected_version=expected)
+    except DefaultProfileRequired as exc:  # a 409 in the API; here the form explains it
+        errors = {"default_profile_slug": [e.text for e in exc.errors]}
+        return _edit_page(service, reg, form, errors=errors, status=422, expected_version=expected)
     except ConflictError:
         current = service.get_registry(reg.slug)
         errors = {
@@ -492,7 +496,7 @@ def registry_set_default(slug: str) -> Response:
     try:
         updated = service.set_default_profile(reg.slug, profile, actor=actor(), source=SOURCE_UI)
     except (ValidationError, NotFoundError) as exc:
-        reason = exc.errors[0].message if isinstance(exc, ValidationError) else str(exc)
+        reason = exc.errors[0].text if isinstance(exc, ValidationError) else str(exc)
         message = f"Could not change the default: {reason}."
         if is_htmx():
             notice = {"kind": "error", "text": message}
