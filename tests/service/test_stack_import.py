@@ -159,5 +159,5 @@ def test_mirror_may_not_delete_a_base_that_stays_stacked_on(empty_backend_servic
         "        stack:\n        - registry_slug: shared\n          profile_slug: provider\n",
         "",
     )
-    import_yaml(s, only_default, mode="mirror")
+    import_yaml(s, only_default, mode="mirror", confirm=3)  # a registry and two profiles
     assert [r.registry.slug for r in s.list_registries()] == ["default"]
