@@ -136,7 +136,7 @@ def test_bad_merge_values_are_400(api, value):
     assert problem["errors"] == [
         {
             "field": "merge",
-            "message": 'must be "base:<version>": the version your changes were made against',
+            "message": 'Must be "base:<version>": the version your changes were made against',
         }
     ]
     assert _feed(api) == feed
