@@ -535,10 +535,26 @@ def test_import_dry_run_writes_nothing_then_apply(client, service):
     assert again.json["counts"]["unchanged"] == 4 and again.json["applied"] is False
 
 
+def test_import_takes_the_bundle_as_json(client, make_app, seeded):
+    exported = client.get("/api/export?format=json").data
+    other = make_app().test_client()
+    dry = other.post("/api/import?dry_run=true", data=exported, content_type="application/json")
+    assert dry.status_code == 200, dry.json
+    assert dry.json["counts"]["created"] > 0 and dry.json["applied"] is False
+    applied = other.post("/api/import", data=exported, content_type="application/json")
+    assert applied.status_code == 200 and applied.json["applied"] is True
+    assert other.get("/api/export").data == client.get("/api/export").data
+
+
 def test_import_bad_input_writes_nothing(client, seeded):
     before = snapshot(seeded)
     cases = {
-        "wrong type": ({"data": BUNDLE, "content_type": "application/json"}, 415),
+        "wrong type": ({"data": BUNDLE, "content_type": "application/xml"}, 415),
+        "YAML sent as JSON": ({"data": BUNDLE, "content_type": "application/json"}, 400),
+        "JSON duplicate key": (
+            {"data": '{"registries": {"a": {}, "a": {}}}', "content_type": "application/json"},
+            400,
+        ),
         # text/plain is what a cross-site <form enctype="text/plain"> sends
         "text/plain": ({"data": BUNDLE, "content_type": "text/plain; charset=utf-8"}, 415),
         "no type": ({"data": BUNDLE}, 415),

@@ -41,6 +41,8 @@ CLONE_KEYS = frozenset({"slug", "registry", "display_name"})
 TOKEN_KEYS = frozenset({"name", "role"})
 # Not text/plain: a cross-site page can send it without a preflight (see web/guards.py).
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+# what the import reads: YAML, or the same bundle as JSON (the fast lane, see yaml_safe)
+DOCUMENT_TYPES = (*YAML_TYPES, "application/json")
 PAGE_DEFAULT, PAGE_MAX = 50, 500
 REVISIONS_DEFAULT, REVISIONS_MAX = 100, 1000
 CHANGES_DEFAULT, CHANGES_MAX = 100, 1000

@@ -18,7 +18,7 @@ from ..http import (
     text_param,
 )
 from .common import (
-    YAML_TYPES,
+    DOCUMENT_TYPES,
     bool_param,
     registry_path,
 )
@@ -31,7 +31,8 @@ MAX_CONFIRM = 10**9
 @bp.post("/import")
 @require(EDITOR)
 def import_document() -> Response:
-    """A YAML body (bundle, single registry or legacy map) -> the import plan.
+    """A YAML body (bundle, single registry or legacy map), or a JSON one (`application/json`,
+    the same shapes) -> the import plan.
 
     `mode`: create-only | upsert (default) | mirror (admin only: it deletes);
     `dry_run=true` plans without writing. Applying is all or nothing. A mirror apply that
@@ -46,7 +47,7 @@ def import_document() -> Response:
     confirm = int_param("confirm", -1, minimum=0, maximum=MAX_CONFIRM)
     if mode == "mirror":
         authorize(ADMIN)
-    check_body_type(YAML_TYPES)
+    check_body_type(DOCUMENT_TYPES)
     raw = request.get_data(cache=False)
     try:
         text = raw.decode("utf-8")
@@ -58,6 +59,9 @@ def import_document() -> Response:
     if not text.strip():
         # An empty document would mean "nothing" (a mirror of it deletes everything).
         raise ValidationError(FieldError("body", "request body must be a YAML document"))
+    if request.mimetype == "application/json" and not text.lstrip().startswith("{"):
+        # declared JSON is read as JSON: an object, parsed by the JSON lane (see yaml_safe)
+        raise ValidationError(FieldError("body", "a JSON import body must be a JSON object"))
     plan = import_yaml(
         service,
         text,
