@@ -38,6 +38,7 @@ def test_the_endpoint_list_covers_the_issue() -> None:
         "list_1000_304",
         "get_profile",
         "resolve",
+        "resolve_stack",
         "page_registry",
         "page_editor",
         "patch_100",

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .seed import SeedPlan, profile_slug
+from .seed import STACK_DEPTH, STACK_REGISTRY, SeedPlan, profile_slug, stack_slug
 
 PATCH_SLOTS = 64  # distinct profiles a PATCH run spreads its writes over
 
@@ -134,6 +134,19 @@ def endpoints(plan: SeedPlan) -> list[Endpoint]:
             "POST",
             [request_spec("POST", "/api/chat/resolve", resolve_body)],
             target=Target(min_ratio=0.4),
+        ),
+        Endpoint(
+            "resolve_stack",
+            f"POST /api/chat/resolve ({STACK_DEPTH}-layer stack, overrides)",
+            "POST",
+            [
+                request_spec(
+                    "POST",
+                    "/api/chat/resolve",
+                    {**resolve_body, "registry": STACK_REGISTRY, "profile": stack_slug(5)},
+                )
+            ],
+            target=Target(min_ratio=0.3),
         ),
         # The two HTML pages: measured and reported beside the API endpoints.
         Endpoint(

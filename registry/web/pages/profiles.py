@@ -65,6 +65,7 @@ from registry.forms.profile_editor import (
 
 from ..deps import get_service
 from ..htmx import htmx_redirect, is_htmx, render
+from .provenance import provenance_rows
 from .session import actor, current_viewer, page_require
 
 bp = Blueprint("profiles", __name__)
@@ -144,11 +145,23 @@ def profile(slug: str, profile: str):
         )
     viewer = current_viewer()
     json_url = _json_url(reg, p)
+    stack_error, lineage, effective = "", [], []
+    if p.stack:
+        try:
+            view = service.stack_view(reg.slug, p.slug)
+            lineage = [layer.key for layer in view.layers]
+            effective = provenance_rows(view.trace.to_data(), len(view.layers))
+        except ValidationError as exc:
+            stack_error = f"{exc.field}: {exc.reason}"
     response = render(
         "profiles/view.html",
         "profile",
         reg=reg,
         profile=p,
+        lineage=lineage,
+        effective=effective,
+        stack_error=stack_error,
+        dependants=service.dependants(reg.slug, p.slug),
         middlewares=middlewares,
         extensions=extensions,
         step_settings=_pretty(p.runtime.step_settings_patch)
@@ -209,6 +222,7 @@ def _editor_context(
         "reg": reg,
         "profile": p,
         "json_url": _json_url(reg, p),
+        "dependants_count": len(get_service().dependants(reg.slug, p.slug)),
         "nav": "registries",
     }
 
@@ -389,7 +403,7 @@ def edit_profile(slug: str, profile: str):
     if locked:
         return _editor(reg, current, form, 403, locked=locked)
     if form.parse_errors:
-        validate(service, form, current)
+        validate(service, form, current, reg.slug)
         return _editor(reg, current, form, 422)
     if _needs_read_only_confirmation(form, current, data):
         validate(service, form, current)
@@ -443,6 +457,6 @@ def validate_profile_field(slug: str, profile: str):
     name = request.args.get("field", "")
     if name not in form.sections():
         abort(404, f'The editor has no field "{name}".')
-    validate(service, form, current)
+    validate(service, form, current, reg.slug)
     ctx = _editor_context(reg, current, form, locked=_locked(reg, current))
     return render("profiles/_field.html", name=name, **ctx)
