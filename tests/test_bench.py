@@ -40,6 +40,7 @@ def test_the_endpoint_list_covers_the_issue() -> None:
         "resolve",
         "resolve_stack",
         "page_registry",
+        "page_registry_sorted",
         "page_editor",
         "patch_100",
         "patch_10000",

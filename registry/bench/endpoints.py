@@ -157,6 +157,13 @@ def endpoints(plan: SeedPlan) -> list[Endpoint]:
             target=Target(min_ratio=0.2),
         ),
         Endpoint(
+            "page_registry_sorted",
+            f"GET /registries/{{slug}}?sort=updated&last=1 (HTML, {plan.huge}, last page)",
+            "GET",
+            [request_spec("GET", f"/registries/{huge}?sort=updated&order=asc&last=1")],
+            target=Target(min_ratio=0.2),
+        ),
+        Endpoint(
             "page_editor",
             "GET /registries/{slug}/profiles/{slug}/edit (HTML editor)",
             "GET",
