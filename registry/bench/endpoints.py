@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .seed import SeedPlan, profile_slug
+from .seed import STACK_DEPTH, STACK_REGISTRY, SeedPlan, profile_slug, stack_slug
 
 PATCH_SLOTS = 64  # distinct profiles a PATCH run spreads its writes over
 
@@ -135,12 +135,32 @@ def endpoints(plan: SeedPlan) -> list[Endpoint]:
             [request_spec("POST", "/api/chat/resolve", resolve_body)],
             target=Target(min_ratio=0.4),
         ),
+        Endpoint(
+            "resolve_stack",
+            f"POST /api/chat/resolve ({STACK_DEPTH}-layer stack, overrides)",
+            "POST",
+            [
+                request_spec(
+                    "POST",
+                    "/api/chat/resolve",
+                    {**resolve_body, "registry": STACK_REGISTRY, "profile": stack_slug(5)},
+                )
+            ],
+            target=Target(min_ratio=0.3),
+        ),
         # The two HTML pages: measured and reported beside the API endpoints.
         Endpoint(
             "page_registry",
             f"GET /registries/{{slug}} (HTML, {plan.huge})",
             "GET",
             [request_spec("GET", f"/registries/{huge}")],
+            target=Target(min_ratio=0.2),
+        ),
+        Endpoint(
+            "page_registry_sorted",
+            f"GET /registries/{{slug}}?sort=updated&last=1 (HTML, {plan.huge}, last page)",
+            "GET",
+            [request_spec("GET", f"/registries/{huge}?sort=updated&order=asc&last=1")],
             target=Target(min_ratio=0.2),
         ),
         Endpoint(

@@ -146,6 +146,7 @@ def seed_store(url: str, plan: SeedPlan) -> dict[str, Any]:
                 for start in range(0, count, 500):
                     models.profile.insert_many(rows[start : start + 500]).execute()
                     models.revision.insert_many(revisions[start : start + 500]).execute()
+            seed_stack(service)
         db = database_version(store)
     finally:
         store.close()
@@ -155,6 +156,29 @@ def seed_store(url: str, plan: SeedPlan) -> dict[str, Any]:
         "seconds": round(time.perf_counter() - started, 2),
         "database": db,
     }
+
+
+STACK_REGISTRY = "bench-stack"
+STACK_DEPTH = 5
+
+
+def stack_slug(level: int) -> str:
+    return f"layer-{level}"
+
+
+def seed_stack(service: Any) -> None:
+    """`bench-stack`: a chain of `STACK_DEPTH` realistic profiles, each stacked on the one
+    below (layer-1 the base, layer-5 the leaf), written through the service."""
+    from registry.domain.model import ProfileRef, Registry, profile_from_data
+
+    service.create_registry(Registry(slug=STACK_REGISTRY, display_name="Bench stack"))
+    for level in range(1, STACK_DEPTH + 1):
+        data = profile_data(STACK_REGISTRY, level)
+        data["slug"] = stack_slug(level)
+        profile = profile_from_data(data)
+        if level > 1:
+            profile.stack = [ProfileRef(stack_slug(level - 1))]
+        service.create_profile(STACK_REGISTRY, profile, actor="bench")
 
 
 IMPORT_PLAN_PROFILES = 20_000

@@ -202,6 +202,20 @@ class DefaultProfileInUse(ConflictError):
         super().__init__(f'profile "{slug}" is the default profile; set another default first')
 
 
+class StackedOn(ConflictError):
+    """Deleting a profile (or a registry holding one) that other profiles stack on: removing
+    it would leave their stacks pointing at nothing. `dependants` are `registry/profile`."""
+
+    def __init__(self, target: str, dependants: list[str]):
+        self.target = target
+        self.dependants = list(dependants)
+        shown = ", ".join(self.dependants[:10])
+        more = f" and {len(self.dependants) - 10} more" if len(self.dependants) > 10 else ""
+        super().__init__(
+            f'profile "{target}" is stacked on by {shown}{more}; remove it from their stacks first'
+        )
+
+
 class DefaultProfileRequired(ConflictError):
     """Clearing a registry's default while it holds profiles: the request is well formed (an
     empty registry accepts it), the registry's state refuses it, like `DefaultProfileInUse`."""

@@ -18,6 +18,7 @@ from .errors import ConfirmationRequired, FieldError, ReadOnlyStore, ValidationE
 from .model import Profile, Registry
 from .ports import Store, WriteOptions
 from .service import SOURCE_IMPORT, SOURCE_SEED, RegistryService
+from .stacks import Key, check_topology, collect_graph, node_name, ref_target
 from .yaml_codec import decode_registries
 from .yaml_safe import MAX_BYTES
 
@@ -209,6 +210,7 @@ def plan_import(
             _plan_managed(service, plan, header, profiles, current)
         else:
             _plan_registry(service, plan, header, profiles, current, managed_by)
+    deleted_registries: set[str] = set()
     if mode == "mirror" and delete_missing_registries:
         for slug in sorted(set(existing) - seen):
             current = existing[slug]
@@ -226,7 +228,74 @@ def plan_import(
                 plan.items.append(
                     PlanItem("profile", slug, profile.slug, "deleted", profile_diff(profile, None))
                 )
+            deleted_registries.add(slug)
+    _check_stacks(store, plan, set(existing) - deleted_registries)
     return plan
+
+
+def _check_stacks(store: Store, plan: ImportPlan, remaining: set[str]) -> None:
+    """The stacks of the store as the plan would leave it: every profile the plan writes
+    passes the write-time topology check against the file and the store together (so refs
+    between registries of one file resolve), and nothing the plan deletes is still stacked on.
+    `remaining`: the stored registries the plan keeps."""
+    final: dict[str, dict[str, Profile]] = {}  # registries of the file, as they will be
+    for op in plan._ops:
+        if op[0] in ("create_profile", "update_profile"):
+            final.setdefault(op[1], {})[op[2].slug] = op[2]
+    deleted = {(op[1], op[2]) for op in plan._ops if op[0] == "delete_profile"}
+    written = sorted(final)
+    exists = remaining | {
+        i.registry for i in plan.items if i.kind == "registry" and i.action != "deleted"
+    }
+
+    def fetch(keys: list[Key]) -> dict[Key, Profile]:
+        out = {k: final[k[0]][k[1]] for k in keys if k[1] in final.get(k[0], {})}
+        rest = [k for k in keys if k not in out and k not in deleted and k[0] in exists]
+        out.update(store.get_profiles(rest) if rest else {})
+        return out
+
+    errors: list[FieldError] = []
+    for registry in written:
+        for slug in sorted(final[registry]):
+            profile = final[registry][slug]
+            if not profile.stack:
+                continue
+            key = (registry, slug)
+            graph = collect_graph({key: profile}, fetch)
+            errors += check_topology(
+                key,
+                graph,
+                registry_exists=exists.__contains__,
+                field_of=_ref_field(registry, slug),
+            )
+    gone = sorted(deleted) + [(r, "") for r in sorted(set(_stored_registries(store)) - exists)]
+    if gone and not errors:
+        for registry, slug in gone:
+            for dep_registry, dep in store.find_dependants(registry, slug or None):
+                key = (dep_registry, dep.slug)
+                if key in deleted or dep_registry not in exists:
+                    continue  # goes too
+                if dep.slug in final.get(dep_registry, {}):
+                    continue  # rewritten by the plan: checked above
+                for i, ref in enumerate(dep.stack):
+                    target = ref_target(ref, dep_registry)
+                    if target == (registry, slug) or (not slug and target[0] == registry):
+                        errors.append(
+                            FieldError(
+                                f"registries[{dep_registry}].profiles[{dep.slug}].stack[{i}]",
+                                f"stacks on {node_name(target)}, which the import deletes",
+                            )
+                        )
+    if errors:
+        raise ValidationError(errors)
+
+
+def _ref_field(registry: str, slug: str) -> Callable[[int], str]:
+    return lambda i: f"registries[{registry}].profiles[{slug}].stack[{i}]"
+
+
+def _stored_registries(store: Store) -> list[str]:
+    return [r.slug for r in store.list_registries()]
 
 
 def _managed_elsewhere(reg: Registry, managed_by: str) -> bool:

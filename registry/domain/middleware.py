@@ -310,17 +310,26 @@ def stored_config(extensions: dict[str, Any], key: str, use: MiddlewareUse, inde
 
 
 def effective_configs(
-    uses: list[MiddlewareUse], extensions: dict[str, Any], middlewares: MiddlewareRegistry
+    uses: list[MiddlewareUse],
+    extensions: dict[str, Any],
+    middlewares: MiddlewareRegistry,
+    *,
+    origins: list[tuple[dict[str, Any], int]] | None = None,
 ) -> list[dict[str, Any]]:
     """Each use with its effective config: schema defaults, then the stored config, then the
-    inline config (request overrides may carry one)."""
+    inline config (request overrides may carry one).
+
+    `origins` (one per use) says where a use's stored config lives when the uses were merged
+    from a stack: the extensions of the layer it came from and its position there (its slot
+    is that layer's); without it, every use reads `extensions` at its own position."""
     out = []
     for i, use in enumerate(uses):
+        source, position = origins[i] if origins is not None else (extensions, i)
         definition = middlewares.get(use.name)
         config: Any = {}
         if definition is not None:
             config = definition.normalizer.defaults() or {}
-            stored = stored_config(extensions, config_extension_key(definition.name), use, i)
+            stored = stored_config(source, config_extension_key(definition.name), use, position)
             if isinstance(stored, dict):
                 config.update(stored)
         if isinstance(use.config, dict):
@@ -340,7 +349,7 @@ def effective_configs(
         if use.id:
             entry["id"] = use.id
         entry["enabled"] = use.enabled is not False
-        entry["slot"] = slot_for(use, i)
+        entry["slot"] = slot_for(use, position)
         entry["config"] = config
         out.append(entry)
     return out

@@ -35,6 +35,9 @@ def _copy(value: Any) -> Any:
     return new
 
 
+copy_value = _copy  # the fast deep copy, for the other domain modules
+
+
 @dataclass
 class MiddlewareUse:
     name: str
@@ -85,11 +88,21 @@ class Metadata:
 
 @dataclass
 class ProfileRef:
-    """A base profile in a stack: kept in the model, not resolved yet (README, Differences
-    from the reference system: "Not yet built")."""
+    """A base profile in a stack (README, "Stacks"); a blank `registry_slug` means the
+    registry of the profile that holds the ref."""
 
     profile_slug: str
     registry_slug: str = ""
+
+
+def stacks_on(profile: Profile, registry: str, target: tuple[str, str | None]) -> bool:
+    """Whether `profile` (of `registry`) lists `target` (registry, slug) in its stack (any
+    profile of that registry when slug is None); a ref without registry means its own."""
+    for ref in profile.stack:
+        ref_registry = ref.registry_slug.strip().lower() or registry
+        if ref_registry == target[0] and target[1] in (None, ref.profile_slug.strip().lower()):
+            return True
+    return False
 
 
 @dataclass
@@ -355,6 +368,7 @@ METADATA_KEYS = frozenset(
     {"source", "version", "created_at_ms", "updated_at_ms", "created_by", "updated_by", "tags"}
 )
 MIDDLEWARE_KEYS = frozenset({"name", "id", "enabled", "config"})
+REF_KEYS = frozenset({"registry_slug", "profile_slug"})
 REGISTRY_KEYS = frozenset(
     {
         "slug",
@@ -459,7 +473,10 @@ def _stack_from_data(data: Any, c: _Collector, path: str) -> list[ProfileRef]:
     for i, item in enumerate(data):
         item = c.mapping(item, f"{path}[{i}]")
         if item is None:
+            if data[i] is None:
+                c.add(f"{path}[{i}]", "must be an object")
             continue
+        c.unknown(item, REF_KEYS, f"{path}[{i}]")
         refs.append(
             ProfileRef(
                 profile_slug=c.string(item, "profile_slug", f"{path}[{i}].profile_slug"),

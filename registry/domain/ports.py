@@ -6,7 +6,7 @@ history. Every business rule (validation, policy, defaults, codecs) lives in the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -135,6 +135,17 @@ class Store(Connections, Protocol):
     def list_tags(self, registry: str) -> list[str]: ...
     def iter_profiles(self, registry: str) -> Iterator[Profile]: ...
     def get_profile(self, registry: str, slug: str) -> Profile | None: ...
+    def get_profiles(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Profile]:
+        """The profiles of several `(registry, slug)` keys, those that exist (missing keys
+        and registries are simply absent), in a bounded number of queries."""
+        ...
+
+    def find_dependants(self, registry: str, slug: str | None) -> list[tuple[str, Profile]]:
+        """`(registry, profile)` of every profile, in any registry, whose stack names
+        `registry/slug` directly (any profile of `registry` when `slug` is None), ordered by
+        registry then slug."""
+        ...
+
     def create_profile(self, registry: str, profile: Profile, opts: WriteOptions) -> Profile: ...
     def update_profile(self, registry: str, profile: Profile, opts: WriteOptions) -> Profile: ...
     def delete_profile(self, registry: str, slug: str, opts: WriteOptions) -> None: ...
@@ -142,6 +153,10 @@ class Store(Connections, Protocol):
     # history and change feed (empty for stores without history)
     def list_revisions(self, registry: str, profile: str, limit: int = 100) -> list[Revision]: ...
     def get_revision(self, registry: str, profile: str, revision_id: int) -> Revision | None: ...
+    def list_deleted_profiles(self, registry: str, limit: int = 100) -> list[Revision]:
+        """The delete revisions of the registry's profiles that stay deleted, newest first."""
+        ...
+
     def list_changes(
         self, after: int = 0, limit: int = 100, *, newest_first: bool = False
     ) -> list[Change]:

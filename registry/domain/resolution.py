@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import FieldError, PolicyViolation, ValidationError
 from .jsonutil import canonical_digest
-from .model import MiddlewareUse, PolicySpec, RuntimeSpec, runtime_to_data
+from .model import MiddlewareUse, PolicySpec, RuntimeSpec, copy_value, runtime_to_data
 from .slugs import SlugError, parse_slug
 
 LEGACY_SELECTORS = ("runtime_key", "registry_slug")
@@ -167,16 +167,16 @@ def merge_step_settings_patches(
     base: dict[str, dict[str, Any]], overlay: dict[str, dict[str, Any]]
 ) -> dict[str, dict[str, Any]]:
     """Union of sections; overlay fields replace base fields one key at a time."""
-    out = copy.deepcopy(base)
+    out: dict[str, dict[str, Any]] = copy_value(base)
     for section, fields in overlay.items():
-        out.setdefault(section, {}).update(copy.deepcopy(fields))
+        out.setdefault(section, {}).update(copy_value(fields))
     return out
 
 
 def apply_overrides(runtime: RuntimeSpec, overrides: dict[str, Any]) -> RuntimeSpec:
     """The runtime after canonical overrides; replaces prompt/tools/middlewares, merges the
     step settings patch. Raises `ValidationError` with `request_overrides...` paths."""
-    out = copy.deepcopy(runtime)
+    out: RuntimeSpec = copy_value(runtime)
     for key in sorted(overrides):
         if key not in SUPPORTED_OVERRIDES:
             raise ValidationError(
@@ -298,6 +298,7 @@ class ResolvedProfile:
     extensions: dict[str, Any]
     source: str = ""
     stack_lineage: list[dict[str, Any]] = field(default_factory=list)
+    stack_trace: dict[str, Any] = field(default_factory=lambda: {"paths": []})
     fingerprint: str = ""
 
     def to_data(self) -> dict[str, Any]:
@@ -320,6 +321,7 @@ class ResolvedProfile:
                 "profile.version": self.version,
                 "profile.source": self.source,
                 "profile.stack.lineage": copy.deepcopy(self.stack_lineage),
+                "profile.stack.trace": copy.deepcopy(self.stack_trace),
             },
         }
 

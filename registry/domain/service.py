@@ -23,6 +23,7 @@ from .errors import (
     ProfileNotFound,
     RegistryNotFound,
     RevisionNotFound,
+    StackedOn,
     ValidationError,
     VersionConflict,
 )
@@ -52,11 +53,27 @@ from .resolution import (
     ResolvedProfile,
     Selection,
     apply_overrides,
-    enforce_policy,
     fingerprint,
     normalize_overrides,
 )
 from .slugs import profile_slug, registry_slug
+from .stacks import (
+    MAX_STACK_DEPTH,
+    Key,
+    Layer,
+    MergedStack,
+    StackTrace,
+    check_topology,
+    collect_graph,
+    enforce,
+    expand_stack,
+    height,
+    lineage,
+    merge_layers,
+    node_name,
+    ref_target,
+    trace_layers,
+)
 from .validation import (
     refused_registry_text,
     refused_text,
@@ -138,6 +155,38 @@ class RegistrySummary:
     profile_count: int
 
 
+@dataclass
+class DeletedProfile:
+    """A profile deleted from a registry and not created again: its history is kept, and
+    `restore_revision` (the last revision with content) brings it back as it was."""
+
+    slug: str
+    display_name: str
+    version: int  # the version it had when deleted
+    deleted_at_ms: int
+    deleted_by: str
+    restore_revision: int | None  # None when no revision with content is left
+
+
+@dataclass
+class StackView:
+    """A profile's stack as resolution sees it: its layers (base to leaf), their merge and
+    which layer set each value (the provenance the pages show)."""
+
+    layers: list[Layer]
+    merged: MergedStack
+    trace: StackTrace
+
+
+@dataclass
+class Dependant:
+    """A profile that stacks on another, directly (`depth` 1) or through others."""
+
+    registry: str
+    profile: Profile
+    depth: int
+
+
 class RegistryService:
     """Use cases over one store. Every write takes an `actor`, a `source` (the channel it came
     through, recorded in `metadata.source`: one of `SOURCES`) and most an `expected_version`."""
@@ -159,6 +208,7 @@ class RegistryService:
                 self.codecs.register(codec)
         self.default_registry = registry_slug(default_registry, "default_registry")
         self.limits = limits or Limits()
+        self._choices: tuple[int, int, list[str] | None] | None = None
         # registry -> (change id, tags): valid while the store's latest change id is the same
         self._tags: dict[str, tuple[int, list[str]]] = {}
 
@@ -281,6 +331,7 @@ class RegistryService:
     ) -> None:
         reg = self.get_registry(slug)
         self._check_writable(reg)
+        self._refuse_if_stacked_on_from_outside(reg.slug)
         self._store.delete_registry(
             reg.slug, WriteOptions(expected_version=expected_version, actor=actor, source=source)
         )
@@ -427,6 +478,7 @@ class RegistryService:
         prepared = self.prepare_profile(profile)
         if self._store.get_profile(reg.slug, prepared.slug) is not None:
             raise AlreadyExists("profile", prepared.slug)
+        self.check_stack(reg.slug, prepared)
         opts = WriteOptions(
             expected_version=expected_version, actor=actor, source=source, operation=operation
         )
@@ -464,6 +516,8 @@ class RegistryService:
         if current.policy.read_only:
             raise PolicyViolation("profile is read-only", current.slug)
         prepared = self.prepare_update(current, patch)
+        if prepared.stack != current.stack:
+            self.check_stack(reg.slug, prepared)
         return self._write_update(
             reg, current, prepared, expected_version, actor, source, set_default=set_default
         )
@@ -586,6 +640,8 @@ class RegistryService:
         plan = self._plan(reg, current, patch, base_version, resolutions)
         if plan.merged is None:
             raise MergeConflict(current.slug, base_version, now, plan.result.collisions)
+        if plan.merged.stack != current.stack:
+            self.check_stack(reg.slug, plan.merged)
         return self._write_update(
             reg, current, plan.merged, now, actor, source, set_default=set_default
         )
@@ -613,6 +669,12 @@ class RegistryService:
             raise PolicyViolation("profile is read-only", current.slug)
         if self.default_blocks_delete(reg, current.slug):
             raise DefaultProfileInUse(current.slug)
+        stacked = self._store.find_dependants(reg.slug, current.slug)
+        if stacked:
+            raise StackedOn(
+                node_name((reg.slug, current.slug)),
+                [node_name((r, p.slug)) for r, p in stacked],
+            )
         opts = WriteOptions(expected_version=expected_version, actor=actor, source=source)
         with self._store.atomic():
             self._store.delete_profile(reg.slug, current.slug, opts)
@@ -647,6 +709,10 @@ class RegistryService:
         if display_name is not None:
             clone.display_name = display_name
         target = target_registry if target_registry is not None else registry
+        source_registry = self._registry_slug(registry)
+        if self._registry_slug(target) != source_registry:
+            for ref in clone.stack:  # keep pointing at the same bases from the other registry
+                ref.registry_slug = ref.registry_slug or source_registry
         return self.create_profile(target, clone, actor=actor, source=source, operation="clone")
 
     # --- history ---------------------------------------------------------------------------
@@ -658,6 +724,26 @@ class RegistryService:
         if not revisions and self._store.get_profile(reg.slug, slug) is None:
             raise ProfileNotFound(slug)
         return revisions
+
+    def list_deleted_profiles(self, registry: str | None, limit: int = 50) -> list[DeletedProfile]:
+        """Profiles deleted from `registry` that can be restored, newest deletion first
+        (empty for stores without history)."""
+        reg = self.get_registry(registry)
+        out = []
+        for deleted in self._store.list_deleted_profiles(reg.slug, min(max(1, limit), MAX_PAGE)):
+            revisions = self._store.list_revisions(reg.slug, deleted.profile, 2)
+            last = next((r for r in revisions if r.snapshot is not None), None)
+            out.append(
+                DeletedProfile(
+                    slug=deleted.profile,
+                    display_name=last.snapshot.display_name if last and last.snapshot else "",
+                    version=deleted.version,
+                    deleted_at_ms=deleted.at_ms,
+                    deleted_by=deleted.actor,
+                    restore_revision=last.id if last else None,
+                )
+            )
+        return out
 
     def get_revision(self, registry: str | None, slug: str, revision_id: int) -> Revision:
         reg = self.get_registry(registry)
@@ -687,6 +773,8 @@ class RegistryService:
         snapshot = rev.snapshot.clone()
         current = self._store.get_profile(reg.slug, snapshot.slug)
         prepared = self.prepare_profile(snapshot)
+        if current is None or current.stack != prepared.stack:
+            self.check_stack(reg.slug, prepared)
         if current is None:
             opts = WriteOptions(
                 expected_version=expected_version, actor=actor, source=source, operation="restore"
@@ -738,9 +826,20 @@ class RegistryService:
         slug = self._resolve_profile_slug(reg, profile)
         stored = self._profile_in(reg, slug)
         overrides = normalize_overrides(request_overrides)
-        enforce_policy(stored.policy, list(overrides), stored.slug)
-        runtime = apply_overrides(stored.runtime, overrides) if overrides else stored.runtime
-        configs = effective_configs(runtime.middlewares, stored.extensions, self.middlewares)
+        view = self._stack_view(reg.slug, stored)
+        merged = view.merged
+        enforce(merged.policy, overrides)
+        runtime = apply_overrides(merged.runtime, overrides) if overrides else merged.runtime
+        if "middlewares" in overrides:  # the request's list: configs read by position
+            configs = effective_configs(runtime.middlewares, merged.extensions, self.middlewares)
+        else:
+            origins = [
+                (view.layers[src.layer].profile.extensions, src.index)
+                for src in merged.middleware_sources
+            ]
+            configs = effective_configs(
+                runtime.middlewares, merged.extensions, self.middlewares, origins=origins
+            )
         for use in runtime.middlewares:
             use.config = None
         resolved = ResolvedProfile(
@@ -750,19 +849,114 @@ class RegistryService:
             runtime_key=stored.slug,
             effective_runtime=runtime,
             middleware_configs=configs,
-            extensions=copy.deepcopy(stored.extensions),
+            extensions=merged.extensions,
             source=stored.metadata.source or reg.metadata.source,
-            stack_lineage=[
-                {
-                    "registry_slug": reg.slug,
-                    "profile_slug": stored.slug,
-                    "version": stored.metadata.version,
-                    "source": stored.metadata.source,
-                }
-            ],
+            stack_lineage=lineage(view.layers),
+            stack_trace=view.trace.to_data(),
         )
         resolved.fingerprint = fingerprint(resolved)
         return resolved
+
+    def stack_view(self, registry: str | None, slug: str) -> StackView:
+        """The layers, merge and provenance of a profile's stack (no request overrides)."""
+        reg = self.get_registry(registry)
+        return self._stack_view(reg.slug, self._profile_in(reg, slug))
+
+    def _stack_view(self, registry: str, root: Profile) -> StackView:
+        key = (registry, root.slug)
+        graph = collect_graph({key: root}, self._store.get_profiles)
+        layers = expand_stack(key, graph, registry_exists=self._registry_exists)
+        merged = merge_layers(layers)
+        return StackView(layers, merged, trace_layers(layers, merged))
+
+    def dependants(self, registry: str | None, slug: str) -> list[Dependant]:
+        """Every profile stacked on this one, directly or through others, nearest first
+        (then by registry and slug): what a change to it affects."""
+        reg = self.get_registry(registry)
+        current = self._profile_in(reg, slug)
+        out: list[Dependant] = []
+        seen: set[Key] = {(reg.slug, current.slug)}
+        level: list[Key] = [(reg.slug, current.slug)]
+        depth = 0
+        while level and depth < MAX_STACK_DEPTH:
+            depth += 1
+            found: dict[Key, Profile] = {}
+            for key in level:
+                for r, p in self._store.find_dependants(*key):
+                    if (r, p.slug) not in seen:
+                        found[(r, p.slug)] = p
+            seen.update(found)
+            out.extend(Dependant(k[0], found[k], depth) for k in sorted(found))
+            level = sorted(found)
+        return out
+
+    def stack_choices(self, limit: int = 100) -> list[str] | None:
+        """Every profile as `registry/profile` (what a stack may name), or None when the store
+        holds more than `limit` (pickers then take typed refs)."""
+        change = self._store.latest_change_id() if self._store.supports_history else -1
+        cached = self._choices
+        if change >= 0 and cached is not None and cached[:2] == (change, limit):
+            return cached[2]
+        counts = self._store.profile_counts()
+        choices = None
+        if sum(counts.values()) <= limit:
+            choices = [
+                node_name((reg, p.slug))
+                for reg in sorted(counts)
+                for p in self._store.iter_profiles(reg)
+            ]
+        self._choices = (change, limit, choices)  # valid until the next change
+        return choices
+
+    def check_stack(self, registry: str, profile: Profile) -> None:
+        """Refuse (`ValidationError` at `profile.stack[i]`) a stack whose own refs point at
+        missing profiles, that closes a cycle, or whose chain would be deeper than
+        `MAX_STACK_DEPTH` counting the profiles stacked on this one (README, "Stacks")."""
+        if not profile.stack:
+            return
+        key = (registry, profile.slug)
+        graph = collect_graph({key: profile}, self._store.get_profiles)
+        errors = check_topology(
+            key,
+            graph,
+            registry_exists=self._registry_exists,
+            field_of=lambda i: f"profile.stack[{i}]",
+        )
+        if not errors:
+            above = height(key, self._direct_dependants)
+            if above:
+                depth = _chain_depth(key, graph)
+                if above + depth > MAX_STACK_DEPTH:
+                    errors.append(
+                        FieldError(
+                            "profile.stack",
+                            f"stack depth exceeds max_depth={MAX_STACK_DEPTH}: "
+                            f"{above} profile(s) stack on {node_name(key)} and its own stack "
+                            f"is {depth} deep",
+                        )
+                    )
+        if errors:
+            raise ValidationError(errors)
+
+    def _direct_dependants(self, key: Key) -> list[Key]:
+        return [(r, p.slug) for r, p in self._store.find_dependants(*key)]
+
+    def _registry_exists(self, slug: str) -> bool:
+        return self._store.get_registry(slug) is not None
+
+    def _refuse_if_stacked_on_from_outside(self, registry: str) -> None:
+        """Deleting a registry whose profiles others (in other registries) stack on: 409."""
+        outside: dict[str, list[str]] = {}
+        for r, p in self._store.find_dependants(registry, None):
+            if r == registry:
+                continue
+            for ref in p.stack:
+                target = ref_target(ref, r)
+                if target[0] == registry:
+                    outside.setdefault(target[1], []).append(node_name((r, p.slug)))
+        if outside:
+            first = sorted(outside)[0]
+            raise StackedOn(node_name((registry, first)), outside[first])
 
     def resolve_selection(
         self, selection: Selection, request_overrides: Any = None
@@ -833,6 +1027,11 @@ class RegistryService:
         errors = validate_profile(p)
         if not errors:
             p.slug = profile_slug(p.slug)
+            for ref in p.stack:  # stored normalized: a blank registry stays blank
+                ref.profile_slug = profile_slug(ref.profile_slug)
+                ref.registry_slug = (
+                    registry_slug(ref.registry_slug) if ref.registry_slug.strip() else ""
+                )
         errors += project_configs(p, self.middlewares)
         p.extensions, ext_errors = normalize_extensions(
             p.extensions, self.codecs, limits=self.limits, strict=strict
@@ -868,10 +1067,12 @@ class RegistryService:
         if errors:
             raise ValidationError(errors)
         reg.slug = registry_slug(reg.slug)
-        if reg.default_profile_slug:
+        if reg.default_profile_slug.strip():
             reg.default_profile_slug = profile_slug(
                 reg.default_profile_slug, "registry.default_profile_slug"
             )
+        else:  # blank (any whitespace) unsets it, as documented
+            reg.default_profile_slug = ""
         return reg
 
     # --- repairs (`profile-registry doctor`) -------------------------------------------------
@@ -926,6 +1127,21 @@ def apply_patch(current: Profile, patch: ProfilePatch) -> Profile:
     if patch.stack is not None:
         p.stack = copy.deepcopy(patch.stack)
     return p
+
+
+def _chain_depth(key: Key, graph: dict[Key, Profile]) -> int:
+    """How many profiles the longest chain from `key` down holds, `key` included (the graph
+    has passed `check_topology`: no cycle)."""
+    memo: dict[Key, int] = {}
+
+    def depth(k: Key) -> int:
+        if k not in memo:
+            node = graph.get(k)
+            below = [depth(ref_target(r, k[0])) for r in node.stack] if node else []
+            memo[k] = 1 + max(below, default=0)
+        return memo[k]
+
+    return depth(key)
 
 
 def is_noop(current: Profile, prepared: Profile, expected_version: int = 0) -> bool:

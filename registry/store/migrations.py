@@ -10,6 +10,7 @@ changing while old steps must replay the old schema exactly.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -214,7 +215,38 @@ def _v5_sort_columns(db: pw.Database) -> None:
     db.execute_sql("CREATE INDEX profiles_by_update ON profiles (registry, updated_ms, slug)")
 
 
-def _v6_webhooks(db: pw.Database) -> None:
+def stack_refs(registry: str, data: dict[str, Any]) -> str:
+    """What a profile's stack names, for finding dependants without reading payloads:
+    "\\n<registry>/<profile>\\n..." (blank refs resolved to the profile's registry), or ""."""
+    refs = []
+    for ref in data.get("stack") or ():
+        target = str(ref.get("registry_slug") or "").strip().lower() or registry
+        refs.append(f"{target}/{str(ref.get('profile_slug') or '').strip().lower()}")
+    return "\n" + "\n".join(refs) + "\n" if refs else ""
+
+
+def _v6_stack_refs(db: pw.Database) -> None:
+    """`stack_refs`: the targets of a profile's stack (see `stack_refs`), so that "who stacks
+    on this profile" scans one short column instead of every JSON payload."""
+    db.execute_sql("ALTER TABLE profiles ADD COLUMN stack_refs TEXT NOT NULL DEFAULT ''")
+    param = db.param
+    update = f"UPDATE profiles SET stack_refs = {param} WHERE registry = {param} AND slug = {param}"
+    rows = db.execute_sql(
+        f"SELECT registry, slug, data FROM profiles WHERE data LIKE {param}", ('%"stack":[%',)
+    )
+    for registry, slug, data in list(rows):
+        try:
+            refs = stack_refs(registry, json.loads(data, strict=False))
+        except (ValueError, AttributeError, TypeError):
+            continue  # an unreadable payload is reported when read, not here
+        db.execute_sql(update, (refs, registry, slug))
+    # Only profiles with a stack are indexed: a lookup reads those, never the payload pages.
+    db.execute_sql(
+        "CREATE INDEX profiles_stack_refs ON profiles (stack_refs) WHERE stack_refs <> ''"
+    )
+
+
+def _v7_webhooks(db: pw.Database) -> None:
     """Webhook subscriptions, their outbox (one delivery row per event and subscription,
     written in the transaction of the change) and the attempts made."""
 
@@ -279,7 +311,8 @@ MIGRATIONS: list[Migration] = [
     Migration(3, "API tokens", _v3_tokens),
     Migration(4, "UI sessions and login links", _v4_ui_sessions),
     Migration(5, "sort and tag-filter columns on profiles", _v5_sort_columns),
-    Migration(6, "webhook subscriptions, outbox and attempts", _v6_webhooks),
+    Migration(6, "stack targets on profiles", _v6_stack_refs),
+    Migration(7, "webhook subscriptions, outbox and attempts", _v7_webhooks),
 ]
 LATEST_VERSION = MIGRATIONS[-1].version
 

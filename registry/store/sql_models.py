@@ -52,6 +52,7 @@ class ProfileRow(pw.Model):
     search_text = pw.TextField(default="")
     sort_name = pw.TextField(default="")
     tags_folded = pw.TextField(default="")
+    stack_refs = pw.TextField(default="")
     created_ms = pw.BigIntegerField(default=0)
     updated_ms = pw.BigIntegerField(default=0)
     data = pw.TextField()

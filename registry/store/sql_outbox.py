@@ -1,4 +1,4 @@
-"""The webhook outbox of the SQL store: rows of migration step 6, and the fan-out every write
+"""The webhook outbox of the SQL store: rows of migration step 7, and the fan-out every write
 runs in its own transaction (see README, Change notifications).
 
 `fan_out` reads the active subscriptions and inserts one `webhook_deliveries` row per

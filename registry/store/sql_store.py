@@ -19,7 +19,7 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -45,12 +45,13 @@ from ..domain.model import (
     profile_to_data,
     registry_from_data,
     registry_to_data,
+    stacks_on,
 )
 from ..domain.paging import cursor_of, decode_cursor, distinct_tags, sort_name
 from ..domain.ports import Change, ProfilePage, ProfileQuery, Revision, WriteOptions
 from ..domain.text import SUSPECT_JSON_RE, repair_tree
 from ..domain.webhooks import change_data, event_type_of
-from .migrations import folded_tags, migrate, search_text
+from .migrations import folded_tags, migrate, search_text, stack_refs
 from .sql_models import build_models
 from .sql_outbox import fan_out, outbox_models
 
@@ -63,6 +64,7 @@ SQLITE_PRAGMAS = {
 # pg_advisory_xact_lock key taken first by every write transaction on PostgreSQL, see `_write`.
 CHANGE_LOCK_KEY = 0x50524D02
 ITER_CHUNK = 500
+MANY_CHUNK = 100  # keys per query of `get_profiles`
 POOL_MAX = 64  # connections per process (threads x stores); more wait instead of failing
 POOL_STALE_SECONDS = 300
 MAX_WRITE_ATTEMPTS = 20
@@ -259,6 +261,7 @@ def tags_text(tags: list[str]) -> str:
 
 def profile_row(registry: str, p: Profile) -> dict[str, Any]:
     """The `profiles` row of a profile (public so tests and tools can bulk-load)."""
+    data = profile_to_data(p)
     return {
         "registry": str(registry),
         "slug": str(p.slug),
@@ -271,9 +274,10 @@ def profile_row(registry: str, p: Profile) -> dict[str, Any]:
         ),
         "sort_name": _column_text(sort_name(p.display_name, p.slug)),
         "tags_folded": _column_text(folded_tags(p.metadata.tags)),
+        "stack_refs": stack_refs(str(registry), data),
         "created_ms": p.metadata.created_at_ms,
         "updated_ms": p.metadata.updated_at_ms,
-        "data": dumps(profile_to_data(p)),
+        "data": dumps(data),
     }
 
 
@@ -860,6 +864,60 @@ class SQLStore(PooledConnections):
         )
         return None if row is None else self._profile_of(registry, slug, row[0])
 
+    def get_profiles(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Profile]:
+        """The profiles of several `(registry, slug)` keys that exist, in one query per
+        `MANY_CHUNK` keys (a stack's layers are read a level at a time, not one by one)."""
+        self._check()
+        wanted = list(dict.fromkeys((str(r), str(s)) for r, s in keys))
+        out: dict[tuple[str, str], Profile] = {}
+        for start in range(0, len(wanted), MANY_CHUNK):
+            by_registry: dict[str, list[str]] = {}
+            for r, s in wanted[start : start + MANY_CHUNK]:
+                by_registry.setdefault(r, []).append(s)
+            sql, params = self._many_sql(by_registry)
+            for registry, slug, data in self.db.execute_sql(sql, params).fetchall():
+                out[(registry, slug)] = self._profile_of(registry, slug, data)
+        return out
+
+    def _many_sql(self, by_registry: dict[str, list[str]]) -> tuple[str, list[str]]:
+        """The query of `get_profiles`, its text cached by shape (peewee rebuilding it cost
+        more than running it): `(registry = ? AND slug IN (?, ...)) OR ...`."""
+        shape = tuple(len(slugs) for slugs in by_registry.values())
+        name = f"get_profiles:{shape}"
+        sql = self._sql_cache.get(name)
+        if sql is None:
+            mark = self.db.param
+            parts = [
+                f'("registry" = {mark} AND "slug" IN ({", ".join([mark] * n)}))' for n in shape
+            ]
+            sql = 'SELECT "registry", "slug", "data" FROM "profiles" WHERE ' + " OR ".join(parts)
+            if len(self._sql_cache) < 256:  # shapes vary; the common ones fit
+                self._sql_cache[name] = sql
+        params = [v for r, slugs in by_registry.items() for v in (r, *slugs)]
+        return sql, params
+
+    def find_dependants(self, registry: str, slug: str | None) -> list[tuple[str, Profile]]:
+        """`(registry, profile)` of every profile whose stack names this one (any profile of
+        the registry when `slug` is None), sorted. The short `stack_refs` column (each
+        target as a `\\n<registry>/<profile>\\n` line) finds the candidates without
+        reading payloads; the decoded stacks decide."""
+        self._check()
+        target = (str(registry), None if slug is None else str(slug))
+        needle = f"\n{target[0]}/" + ("" if target[1] is None else f"{target[1]}\n")
+        finder = "strpos" if self.kind == "postgresql" else "instr"
+        # the literal '' lets the planner use the partial index (a bound value would not)
+        sql = (
+            'SELECT "registry", "slug", "data" FROM "profiles" '
+            f'WHERE "stack_refs" <> \'\' AND {finder}("stack_refs", {self.db.param}) > 0'
+        )
+        rows = sorted(self.db.execute_sql(sql, (needle,)).fetchall())
+        out = []
+        for reg, prof, data in rows:
+            p = self._profile_of(reg, prof, data)
+            if stacks_on(p, reg, target):
+                out.append((reg, p))
+        return out
+
     def create_profile(self, registry: str, profile: Profile, opts: WriteOptions) -> Profile:
         registry, slug = str(registry), str(profile.slug)
         with self._write():
@@ -994,6 +1052,30 @@ class SQLStore(PooledConnections):
         )
         row = next(iter(rows.limit(1)), None)
         return None if row is None else self._revision_of(row)
+
+    def list_deleted_profiles(self, registry: str, limit: int = 100) -> list[Revision]:
+        """The delete revisions of profiles deleted from `registry` and not created again,
+        newest first (only since the registry itself was last created)."""
+        self._check()
+        registry = str(registry)
+        V = self.models.revision
+        born = V.alias()
+        since = born.select(pw.fn.COALESCE(pw.fn.MAX(born.id), 0)).where(
+            born.registry == registry, born.profile == "", born.action == "create"
+        )
+        latest = V.alias()
+        last_ids = (
+            latest.select(pw.fn.MAX(latest.id))
+            .where(latest.registry == registry, latest.profile != "")
+            .group_by(latest.profile)
+        )
+        rows = (
+            V.select()
+            .where(V.id.in_(last_ids), V.action == "delete", V.id > since)
+            .order_by(V.id.desc())
+            .limit(max(1, limit))
+        )
+        return [self._revision_of(row) for row in rows]
 
     def list_changes(
         self, after: int = 0, limit: int = 100, *, newest_first: bool = False

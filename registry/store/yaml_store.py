@@ -23,7 +23,7 @@ import fcntl
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -39,7 +39,7 @@ from ..domain.errors import (
     VersionConflict,
 )
 from ..domain.metadata import touch
-from ..domain.model import Profile, Registry
+from ..domain.model import Profile, Registry, stacks_on
 from ..domain.paging import distinct_tags, page_of, search_text_of
 from ..domain.ports import Change, ProfilePage, ProfileQuery, Revision, WriteOptions
 from ..domain.slugs import SlugError, parse_slug
@@ -388,6 +388,31 @@ class YAMLFileStore:
             profile = None if reg is None else reg.profiles.get(str(slug))
             return None if profile is None else profile.clone()
 
+    def get_profiles(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Profile]:
+        """The profiles of several `(registry, slug)` keys that exist (one read of the data)."""
+        with self._mutex:
+            data = self._view()
+            out = {}
+            for registry, slug in keys:
+                reg = data.get(str(registry))
+                profile = None if reg is None else reg.profiles.get(str(slug))
+                if profile is not None:
+                    out[(str(registry), str(slug))] = profile.clone()
+            return out
+
+    def find_dependants(self, registry: str, slug: str | None) -> list[tuple[str, Profile]]:
+        """`(registry, profile)` of every profile whose stack names this one (any profile of
+        the registry when `slug` is None), sorted."""
+        target = (str(registry), None if slug is None else str(slug))
+        with self._mutex:
+            data = self._view()
+            return [
+                (reg_slug, reg.profiles[p].clone())
+                for reg_slug, reg in sorted(data.items())
+                for p in sorted(reg.profiles)
+                if stacks_on(reg.profiles[p], reg_slug, target)
+            ]
+
     def create_profile(self, registry: str, profile: Profile, opts: WriteOptions) -> Profile:
         registry = str(registry)
         slug = _storable_slug(profile.slug, "profile.slug", "profile slug")
@@ -451,6 +476,10 @@ class YAMLFileStore:
     def get_revision(self, registry: str, profile: str, revision_id: int) -> Revision | None:
         self._check()
         return None
+
+    def list_deleted_profiles(self, registry: str, limit: int = 100) -> list[Revision]:
+        self._check()
+        return []
 
     def list_changes(
         self, after: int = 0, limit: int = 100, *, newest_first: bool = False

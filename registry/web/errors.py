@@ -158,7 +158,22 @@ def from_domain(exc: RegistryError) -> Response:
 
 
 def wants_problem_json() -> bool:
-    return request.path == "/api" or request.path.startswith("/api/")
+    """The API's errors, and the errors of htmx fragment requests: htmx swaps answers into a
+    part of the page, so a whole error page (a second header, a second footer) must never
+    come back to it. static/js/app.js shows a problem's `detail` in the page's error box."""
+    return request.path == "/api" or request.path.startswith("/api/") or is_fragment_request()
+
+
+def is_fragment_request() -> bool:
+    """An htmx request that swaps a fragment (not a boosted navigation or a history restore,
+    both of which want the whole page). Read from the headers so this module works before
+    (and without) the htmx extension."""
+    headers = request.headers
+    return (
+        headers.get("HX-Request") == "true"
+        and headers.get("HX-Boosted") != "true"
+        and headers.get("HX-History-Restore-Request") != "true"
+    )
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -189,7 +204,9 @@ def register_error_handlers(app: Flask) -> None:
         valid = getattr(exc, "valid_methods", None)
         if status == 405 and valid:
             headers["Allow"] = ", ".join(sorted(valid))
-        detail = _HTTP_DETAILS.get(status) or (exc.description or TITLES.get(status, "error"))
+        detail = (exc.description if is_fragment_request() else "") or (
+            _HTTP_DETAILS.get(status) or exc.description or TITLES.get(status, "error")
+        )
         return problem(status, detail, headers=headers)
 
     @app.errorhandler(Exception)

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Response, make_response, render_template
 from htmx_flask import make_response as htmx_response
 from htmx_flask import request
-from jinja2_fragments.flask import render_block
+from jinja2_fragments.flask import render_block, render_blocks
 
 
 def is_htmx() -> bool:
@@ -34,10 +34,13 @@ def htmx_redirect(target: str) -> Response:
 
 
 def render(
-    template: str, block: str | None = None, *, status: int = 200, **context: Any
+    template: str, block: str | list[str] | None = None, *, status: int = 200, **context: Any
 ) -> Response:
-    """Render the page, or only `block` of it for htmx requests."""
-    if block and is_htmx():
+    """Render the page, or only `block` of it for htmx requests (several blocks, one after
+    the other, when `block` is a list: the later ones swap out of band)."""
+    if isinstance(block, list) and is_htmx():
+        body = render_blocks(template, block, **context)
+    elif isinstance(block, str) and is_htmx():
         body = render_block(template, block, **context)
     else:
         body = render_template(template, **context)

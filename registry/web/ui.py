@@ -15,7 +15,7 @@ from registry import __version__
 from registry.domain.metadata import human_time, iso_time
 
 from .assets import init_assets
-from .errors import problem, render_error, wants_problem_json
+from .errors import is_fragment_request, problem, render_error, wants_problem_json
 
 csrf = CSRFProtect()
 
@@ -30,7 +30,13 @@ def init_ui(app: Flask) -> None:
     from .api import ROUTE_BLUEPRINTS as API_BLUEPRINTS
     from .auth import auth_enabled
     from .pages import bp as pages_bp
-    from .pages.session import current_viewer
+    from .pages.session import (
+        SESSION_ENDED,
+        SESSION_ENDED_PAGE,
+        TOKEN_EXPIRED,
+        TOKEN_EXPIRED_PAGE,
+        current_viewer,
+    )
 
     # Flask defines these keys (SameSite as None), so setdefault would change nothing.
     app.config["SESSION_COOKIE_HTTPONLY"] = True
@@ -58,9 +64,20 @@ def init_ui(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
-        message = "The form expired or was sent without its security token; reload the page and try again."
-        if wants_problem_json():
+        """A form posted without a valid token. The usual cause is a session that ended (logged
+        out in another tab, expired): the token belongs to the session. htmx requests get a
+        problem (`session-ended` or `csrf-expired`) that static/js/app.js shows in the error
+        box, keeping the form; it then fetches a fresh token (`pages.session.csrf_refresh`) before the
+        next request, so "save again" works once the user has logged in elsewhere."""
+        ended = auth_enabled() and current_viewer() is None
+        if wants_problem_json() and not is_fragment_request():
+            message = "The form expired or was sent without its security token; reload the page and try again."
             return problem(400, message)
+        if is_fragment_request():
+            if ended:
+                return problem(401, SESSION_ENDED, kind="session-ended")
+            return problem(400, TOKEN_EXPIRED, kind="csrf-expired")
+        message = SESSION_ENDED_PAGE if ended else TOKEN_EXPIRED_PAGE
         return render_error(400, message)
 
     @app.context_processor

@@ -77,6 +77,15 @@
   document.addEventListener("DOMContentLoaded", function () { enhance(document); });
   document.addEventListener("htmx:load", function (event) { enhance(event.detail.elt); });
 
+  // --- results that arrive by htmx (an import plan, its outcome): move focus to them ---------
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    var swapped = target && target.isConnected ? target : document.getElementById(target && target.id);
+    if (!swapped || !swapped.hasAttribute("data-focus-on-swap")) return;
+    swapped.focus({ preventScroll: true });
+    swapped.scrollIntoView({ block: "start", behavior: "auto" });
+  });
+
   // --- phone menu: the main navigation folds behind a button on narrow screens ------------
   document.addEventListener("click", function (event) {
     var toggle = event.target.closest(".nav-toggle");

@@ -481,6 +481,35 @@ def test_restore_recreates_a_deleted_profile(client, bot_revisions, service):
     assert restored.status_code == 200 and restored.json["runtime"]["system_prompt"] == "three"
 
 
+def test_deleted_profiles_are_listed_with_the_revision_to_restore(client, bot_revisions, service):
+    url = "/api/registries/default/deleted-profiles"
+    assert client.get(url).json == {"items": []}
+    service.create_profile("default", Profile(slug="other"), actor="alice")
+    service.set_default_profile("default", "other", actor="alice")
+    deleted = client.delete("/api/chat/profiles/bot?registry=default")
+    assert deleted.status_code in (200, 204)
+    listed = client.get(url)
+    assert listed.status_code == 200
+    [item] = listed.json["items"]
+    assert item["slug"] == "bot" and item["version"] == 3
+    assert item["restore_revision"] == bot_revisions[-1]
+    assert set(item) == {
+        "slug",
+        "display_name",
+        "version",
+        "deleted_at_ms",
+        "deleted_by",
+        "restore_revision",
+    }
+    assert client.get(url, headers={"If-None-Match": listed.headers["ETag"]}).status_code == 304
+    assert client.get(f"{url}?limit=0").status_code == 400
+    assert client.get("/api/registries/nope/deleted-profiles").status_code == 404
+    restore = f"/api/registries/default/profiles/bot/revisions/{item['restore_revision']}/restore"
+    restored = client.post(restore)
+    assert restored.status_code == 200 and restored.json["runtime"]["system_prompt"] == "three"
+    assert client.get(url).json == {"items": []}
+
+
 def test_history_routes_on_the_yaml_store_are_404_no_history(make_app, tmp_path):
     app = make_app(
         REGISTRY_STORE=f"yaml:{tmp_path / 'store.yaml'}",
@@ -494,6 +523,7 @@ def test_history_routes_on_the_yaml_store_are_404_no_history(make_app, tmp_path)
         client.get(f"{base}/1"),
         client.get(f"{base}/1/diff"),
         client.post(f"{base}/1/restore"),
+        client.get("/api/registries/team/deleted-profiles"),
     ):
         assert response.status_code == 404
         assert response.json["type"].endswith("/no-history")
@@ -725,3 +755,10 @@ def test_actor_is_the_token_name_in_metadata_revisions_and_changes(make_app):
     assert restored.status_code == 200 and restored.json["metadata"]["updated_by"] == "alice"
     actors = {c["actor"] for c in client.get("/api/changes", headers=bob).json["items"]}
     assert actors == {"alice", "bob"}
+
+
+def test_a_blank_default_profile_slug_of_any_whitespace_unsets_it(client, service):
+    """Blank means unset, whatever whitespace it is made of (the fuzzer sent vertical tabs)."""
+    service.create_registry(Registry(slug="empty"), actor="seed")
+    response = client.patch("/api/registries/empty", json={"default_profile_slug": " \x0b\t\f "})
+    assert response.status_code == 200 and response.json["default_profile_slug"] == ""

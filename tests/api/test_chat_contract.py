@@ -25,6 +25,7 @@ DOCUMENT_KEYS = {
     "registry",
     "slug",
     "display_name",
+    "stack",
     "description",
     "runtime",
     "policy",
@@ -148,7 +149,7 @@ def test_document_keeps_the_allow_list(client, seeded):
     assert resp.status_code == 200
     doc = resp.get_json()
     assert set(doc) <= DOCUMENT_KEYS
-    assert {"registry", "slug", "runtime", "policy", "metadata", "is_default"} <= set(doc)
+    assert {"registry", "slug", "stack", "runtime", "policy", "metadata", "is_default"} <= set(doc)
     assert (doc["registry"], doc["slug"], doc["is_default"]) == ("default", "inventory", True)
     assert doc["policy"]["allow_overrides"] is True and doc["policy"]["read_only"] is False
     assert doc["runtime"]["middlewares"] == [{"name": "agentmode", "id": "primary"}]
@@ -492,7 +493,7 @@ def test_create_reports_every_problem_with_its_field(client, seeded, service):
                     "runtime": {"tools": ["a", 3], "bogus": 1},
                     "policy": "open",
                     "extra": True,
-                    "stack": [],
+                    "stack": "base",
                 },
             ),
             400,
@@ -504,7 +505,7 @@ def test_create_reports_every_problem_with_its_field(client, seeded, service):
             "runtime.bogus": "Unknown field",
             "policy": "Must be an object",
             "extra": "Unknown field",
-            "stack": "Unknown field",
+            "profile.stack": "Must be an array",
         }
         assert body["detail"].startswith("validation error (")
         assert body["detail"].endswith("(and 5 more)")

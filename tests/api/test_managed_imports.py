@@ -10,7 +10,7 @@ import pytest
 
 from registry.domain.importer import export_yaml
 from tests.conftest import FIXTURES
-from tests.pages.conftest import csrf_token, soup
+from tests.pages.conftest import csrf_token, plan_items, soup
 
 SEED = FIXTURES / "single-registry.yaml"
 YAML = "application/yaml"
@@ -85,9 +85,8 @@ def test_ui_plans_and_applies_its_own_export(seeded_app):
     data = {"csrf_token": token, "action": "dry-run", "mode": "upsert", "yaml": export}
     response = client.post("/import", data=data)
     assert response.status_code == 200, response.get_data(as_text=True)
-    rows = soup(response).select("table.plan > tbody > tr")
-    support = next(r for r in rows if r.find("td").get_text(" ", strip=True) == "registry support")
-    assert support.select_one(".badge").get_text() == "unchanged"
+    action, support = plan_items(soup(response))["registry support"]
+    assert action == "unchanged"
     assert support.select_one(".plan-reason").get_text() == REASON
     assert "Nothing to change" in response.get_data(as_text=True)
     latest = service.latest_change_id()

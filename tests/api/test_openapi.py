@@ -237,6 +237,7 @@ def fake(body: Any, status: int = 200, mimetype: str = "application/json", **hea
 DOCUMENT = {
     "registry": "default",
     "slug": "a",
+    "stack": [],
     "runtime": {},
     "policy": {"allow_overrides": False, "read_only": False},
     "metadata": {"version": 1},

@@ -71,9 +71,12 @@ def test_create_a_registry_and_a_profile_through_the_forms(page, live):
     page.get_by_label("Slug").fill("triage")
     page.locator("#new-profile-display-name").fill("Triage bot")
     page.get_by_role("button", name="Create profile").click()
-    expect(page).to_have_url(f"{live.url}/registries/support/profiles/triage")
-    expect(page.locator(".flash.success")).to_have_text('Profile "triage" created.')
-    expect(page.get_by_role("heading", level=1)).to_have_text("Triage bot")
+    # the editor opens next, as the form promised
+    expect(page).to_have_url(f"{live.url}/registries/support/profiles/triage/edit")
+    expect(page.locator(".flash.success")).to_have_text(
+        'Profile "triage" created. Add its prompt, tools and the rest, then save.'
+    )
+    expect(page.get_by_role("heading", level=1)).to_have_text("Edit Triage bot")
 
     page.locator(".crumbs").get_by_role("link", name="Support desk").click()
     row = page.locator("#profiles tbody tr")
@@ -208,13 +211,13 @@ def test_import_yaml_dry_run_then_apply(page, live):
 
     result = page.locator("#import-result")
     expect(result.get_by_role("heading", level=2)).to_have_text("Dry run: what would change")
-    plan = result.locator("table.plan > tbody > tr")
-    inventory = plan.filter(has_text="default/inventory")
-    expect(inventory.locator(".badge")).to_have_text("created")
-    inventory.locator("summary").click()  # per-profile diff
-    expect(inventory.locator("table")).to_be_visible()
-    expect(inventory.locator("table")).to_contain_text("You are an inventory assistant")
-    expect(plan.filter(has_text="team/analyst")).to_contain_text("created")
+    expect(result).to_be_focused()  # the plan arrives where the keyboard is
+    created = result.locator("details.plan-created")
+    expect(created.locator("summary")).to_contain_text("6 items")
+    created.locator("summary").first.click()  # groups of creations start collapsed
+    inventory = created.locator("li").filter(has_text="default/inventory")
+    expect(inventory).to_contain_text("display_name, extensions, policy, runtime")  # it sets
+    expect(created.locator("li").filter(has_text="team/analyst")).to_be_visible()
     screenshot(page, "import-plan")
     assert live.service.list_registries() == []  # a dry run writes nothing
 
@@ -488,3 +491,75 @@ def test_first_run_follow_the_printed_login_link_to_the_dashboard(new_context, t
         assert page.console_errors == []
     finally:
         server.stop()
+
+
+# --- stacks --------------------------------------------------------------------------------------
+
+
+def test_build_a_three_layer_stack_and_read_its_provenance(page, seeded_live):
+    from registry.domain.model import PolicySpec, Profile, RuntimeSpec
+
+    service = seeded_live.service
+    service.create_profile(
+        "default",
+        Profile(
+            slug="provider",
+            display_name="Provider",
+            runtime=RuntimeSpec(
+                system_prompt="Provider prompt",
+                step_settings_patch={"ai-chat": {"ai-engine": "gpt-4o", "ai-api-type": "openai"}},
+            ),
+            policy=PolicySpec(allow_overrides=True),
+        ),
+    )
+    service.create_profile(
+        "default",
+        Profile(
+            slug="model",
+            display_name="Model",
+            runtime=RuntimeSpec(step_settings_patch={"ai-chat": {"ai-engine": "gpt-4o-mini"}}),
+        ),
+    )
+    service.create_profile(
+        "default", Profile(slug="agent", display_name="Agent", runtime=RuntimeSpec(tools=["x"]))
+    )
+
+    def stack_on(profile: str, base: str) -> None:
+        page.goto(f"/registries/default/profiles/{profile}/edit")
+        page.get_by_role("button", name="Add base profile").click()
+        expect(field(page, "stack/0")).to_be_visible()
+        field(page, "stack/0").select_option(base)
+        save(page)
+        expect(page).to_have_url(re.compile(rf"/registries/default/profiles/{profile}$"))
+
+    stack_on("model", "default/provider")
+    stack_on("agent", "default/model")
+
+    # a cycle is refused beside the field, nothing saved
+    page.goto("/registries/default/profiles/provider/edit")
+    expect(page.locator("#stack-dependants-warning")).to_contain_text(
+        "2 profiles stack on this one"
+    )
+    page.get_by_role("button", name="Add base profile").click()
+    field(page, "stack/0").select_option("default/agent")
+    save(page)
+    expect(errors_beside(page, "stack/0")).to_contain_text(
+        re.compile("stack cycle detected", re.IGNORECASE)
+    )
+    assert service.get_profile("default", "provider").stack == []
+
+    page.goto("/registries/default/profiles/agent")
+    expect(page.locator("ol.lineage li")).to_have_text(
+        ["default/provider", "default/model", "default/agent (this profile)"]
+    )
+    panel = page.locator("#effective")
+    engine = panel.locator("tr", has_text="/runtime/step_settings_patch/ai-chat/ai-engine")
+    expect(engine.locator("td").nth(1)).to_have_text("gpt-4o-mini")
+    expect(engine.locator("td").nth(2)).to_have_text("default/model")
+    expect(engine.locator("td").nth(3)).to_contain_text("gpt-4o")
+    prompt = panel.locator("tr", has_text="/runtime/system_prompt")
+    expect(prompt.locator("td").nth(2)).to_have_text("default/provider")
+    # the source layer is a link to that profile
+    engine.get_by_role("link", name="default/model").click()
+    expect(page).to_have_url(re.compile(r"/registries/default/profiles/model$"))
+    expect(page.locator("ul.dependants")).to_contain_text("default/agent")

@@ -64,3 +64,15 @@ def form_fields(form, submitter=None) -> list[tuple[str, str]]:
         else:
             out.append((name, el.get("value", "")))
     return out
+
+
+def plan_items(page) -> dict[str, tuple[str, object]]:
+    """An import plan's listed items: `"registry r"` or `"r/p"` -> (action, its <li>)."""
+    out = {}
+    for group in page.select("details.plan-group"):
+        action = group.select_one("summary .badge").get_text()
+        for li in group.select("ul.plan-items > li"):
+            code = li.find("code").get_text()
+            name = code if "/" in code else f"registry {code}"
+            out[name] = (action, li)
+    return out

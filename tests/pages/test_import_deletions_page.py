@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from registry.domain.importer import export_yaml
+from registry.web.pages.io import unpack_document
 from tests.conftest import FIXTURES
-from tests.pages.conftest import HX, soup
+from tests.pages.conftest import HX, plan_items, soup
 
 ONE_REGISTRY = (FIXTURES / "single-registry.yaml").read_text()  # only `support`
 
@@ -22,8 +23,7 @@ def apply_fields(response) -> dict[str, str]:
     form = soup(response).select_one("form.apply-form")
     assert form is not None, response.get_data(as_text=True)
     data = {i["name"]: i.get("value", "") for i in form.find_all("input")}
-    text = form.find("textarea", attrs={"name": "yaml"}).string or ""
-    data["yaml"] = text[1:] if text.startswith("\n") else text
+    data["yaml"] = unpack_document(data["document"], 1 << 24)
     return data
 
 
@@ -45,8 +45,8 @@ def test_the_dry_run_counts_and_lists_what_goes(client, seeded, csrf):
     assert items[0].startswith("registry default with 3 profiles:")
     assert "inventory" in items[0] and "analyst" in items[0]
     assert items[1] == "registry team with 1 profile: analyst"
-    rows = [r.find("td").get_text(" ", strip=True) for r in page.select("table.plan > tbody > tr")]
-    assert "default/inventory" in rows and "team/analyst" in rows
+    rows = plan_items(page)
+    assert rows["default/inventory"][0] == rows["team/analyst"][0] == "deleted"
     confirm = page.select_one("#confirm-word")
     assert confirm["data-confirm-word"] == "delete"
     assert "type delete" in page.select_one("label[for=confirm-word]").get_text(" ", strip=True)

@@ -8,10 +8,13 @@ import pytest
 from bs4 import BeautifulSoup
 
 from registry.domain import tokens as tk
+from registry.domain.errors import ValidationError
 from registry.domain.importer import export_yaml, import_yaml
 from registry.domain.model import RuntimeSpec
 from registry.domain.service import ProfilePatch
+from registry.web.pages.io import unpack_document
 from tests.conftest import FIXTURES
+from tests.pages.conftest import plan_items
 
 HX = {"HX-Request": "true"}
 XSS = "<script>alert(1)</script>"
@@ -43,7 +46,8 @@ def apply_form(response) -> dict[str, str]:
     form = soup(response).select_one("form.apply-form")
     assert form is not None, response.get_data(as_text=True)
     data = {i["name"]: i["value"] for i in form.find_all("input")}
-    data["yaml"] = textarea_value(form.find("textarea", attrs={"name": "yaml"}))
+    assert form.find("textarea") is None  # the document travels packed, not as text
+    data["yaml"] = unpack_document(data["document"], 1 << 24)  # what Apply will import
     return data
 
 
@@ -72,8 +76,9 @@ def test_dry_run_writes_nothing_and_shows_diffs(client, seeded, csrf):
         for p in page.select(".import-counts .panel")
     }
     assert counts == {"created": 0, "updated": 1, "deleted": 0, "unchanged": 3, "skipped": 0}
-    row = next(r for r in page.select("table.plan > tbody > tr") if "team/analyst" in r.get_text())
-    assert row.select_one(".badge").get_text() == "updated"
+    action, row = plan_items(page)["team/analyst"]
+    assert action == "updated"
+    assert row.find("a")["href"] == "/registries/team/profiles/analyst"  # items link
     diff = row.select_one("table.diff tbody tr")
     assert diff.find("code").get_text() == "runtime.system_prompt"
     assert diff.select_one("td.before").get_text() == "You are the team's analyst."
@@ -95,6 +100,7 @@ def test_dry_run_from_uploaded_file(client, seeded, csrf):
     response = client.post("/import", data=data, content_type="multipart/form-data")
     assert response.status_code == 200
     assert apply_form(response)["yaml"] == CHANGED
+    assert soup(response).select_one("#import-yaml").get_text() == "\n"  # not echoed
 
 
 def test_htmx_dry_run_gets_only_the_result_block(client, seeded, csrf):
@@ -138,7 +144,31 @@ def test_stale_plan_is_refused(client, seeded, csrf):
     # the same document is ready for a new dry run
     again = page.find("form")
     assert again.find("input", attrs={"name": "action"})["value"] == "dry-run"
-    assert textarea_value(again.find("textarea")) == CHANGED
+    packed = again.find("input", attrs={"name": "document"})["value"]
+    assert unpack_document(packed, 1 << 24) == CHANGED
+
+
+@pytest.mark.parametrize(
+    "packed",
+    ["not base64!", "eJzLSM3JyQcABiwCFQ", "eJzLSM3JyQcABiwCFQ=="[:-6]],
+)
+def test_a_damaged_packed_document_is_refused(client, seeded, csrf, packed):
+    before = snapshot(seeded)
+    data = {"csrf_token": csrf(), "action": "apply", "mode": "upsert", "document": packed}
+    data["latest_change_id"] = str(seeded.latest_change_id())
+    response = client.post("/import", data=data)
+    assert response.status_code in (400, 422)
+    assert snapshot(seeded) == before
+
+
+def test_a_packed_bomb_stops_at_the_limit():
+    import base64
+    import zlib
+
+    bomb = base64.urlsafe_b64encode(zlib.compress(b"a" * (8 << 20))).decode()
+    with pytest.raises(ValidationError) as caught:
+        unpack_document(bomb, 1 << 20)
+    assert "larger than" in caught.value.errors[0].message
 
 
 def test_nothing_to_change_has_no_apply(client, seeded, csrf):
@@ -224,10 +254,7 @@ def test_mirror_deletes_only_after_apply(client, seeded, csrf):
     )
     response = dry_run(client, csrf, only_team, mode="mirror")
     assert response.status_code == 200
-    rows = soup(response).select("table.plan > tbody > tr")
-    actions = {
-        r.find("td").get_text(" ", strip=True): r.select_one(".badge").get_text() for r in rows
-    }
+    actions = {name: action for name, (action, _) in plan_items(soup(response)).items()}
     assert actions["registry default"] == "deleted"
     assert seeded.get_profile("default", "inventory")
     confirmed = {**apply_form(response), "confirm_word": "delete"}
@@ -323,3 +350,34 @@ def test_error_page_keeps_the_pasted_text(client, seeded, csrf):
     page = soup(response)
     assert textarea_value(page.select_one("#import-yaml")) == "registries: [unclosed"
     assert page.select_one("form.import-form") is not None
+
+
+def test_a_2000_profile_plan_is_a_short_page(client, seeded, csrf):
+    """Groups per action list their first 50 items; the document goes back packed: the whole
+    dry-run page of 2,000 new profiles (an 860 KB document) stays far under 300 KB."""
+    profiles = "".join(
+        f"      eng-{i:04d}:\n        display_name: Assistant {i}\n"
+        f"        runtime:\n          system_prompt: '{'You are helpful. ' * 10}'\n"
+        for i in range(2000)
+    )
+    doc = f"registries:\n  big:\n    default_profile_slug: eng-0000\n    profiles:\n{profiles}"
+    data = {"csrf_token": csrf(), "action": "dry-run", "mode": "upsert", "yaml": doc}
+    response = client.post("/import", data=data, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert len(response.data) < 300 * 1024, len(response.data)
+    page = soup(response)
+    created = page.select_one("details.plan-created")
+    assert "2,001 items" in created.summary.get_text(" ", strip=True)  # and the registry
+    assert created.get("open") is None  # collapsed: creations are the least surprising
+    assert len(created.select("ul.plan-items > li")) == 50
+    assert "And 1,951 more created" in created.get_text(" ", strip=True)
+    fields = apply_form(response)
+    assert fields["yaml"] == doc
+    applied = client.post("/import", data=fields, headers={"HX-Request": "true"})
+    assert applied.status_code == 200 and len(applied.data) < 300 * 1024
+    assert seeded.registry_summary("big").profile_count == 2000
+    result = soup(applied).select_one("#import-result")
+    assert result.has_attr("data-focus-on-swap") and result["tabindex"] == "-1"
+    # after the apply the created items exist: they link to their profiles
+    links = [a["href"] for a in result.select("details.plan-created li a")][:2]
+    assert links == ["/registries/big", "/registries/big/profiles/eng-0000"]

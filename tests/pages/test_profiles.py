@@ -30,8 +30,16 @@ def test_profile_page_shows_the_profile(client, seeded):
     # policy, tags, extensions (known, middleware config, unknown), metadata
     policy = page.find(id="h-policy").find_parent("section").get_text(" ")
     assert "system_prompt" in policy and "step_settings_patch" in policy
-    tags = [t.get_text() for t in page.select(".badge.tag")]
+    tags = [t.get_text() for t in page.select("section .badge.tag")]
     assert tags == ["ops", "inventory"]
+    # the summary strip first: prompt excerpt, counts, tags, last update
+    summary = {
+        div.dt.get_text(): div.dd.get_text(" ", strip=True)
+        for div in page.select("dl.profile-summary > div")
+    }
+    assert summary["Prompt"].startswith("You are an inventory assistant")
+    assert (summary["Tools"], summary["Middlewares"], summary["Suggestions"]) == ("2", "1", "2")
+    assert summary["Tags"] == "ops inventory" and summary["Updated"].endswith("by seed")
     extensions = page.find(id="h-ext").find_parent("section")
     keys = [c.get_text() for c in extensions.select("h3 code")]
     assert keys == [

@@ -14,7 +14,7 @@ from registry.domain.model import Metadata, Profile, Registry
 from registry.domain.service import ProfilePatch, RegistryPatch
 from registry.domain.tokens import issue
 from tests.conftest import FIXTURES
-from tests.pages.conftest import csrf_token, soup
+from tests.pages.conftest import csrf_token, form_fields, soup
 
 HX = {"HX-Request": "true"}
 XSS = "<script>alert(1)</script>"
@@ -376,7 +376,19 @@ def test_set_default_without_javascript(client, seeded, csrf):
     data = {i["name"]: i["value"] for i in form.find_all("input")}
     assert data["q"] == "a" and data["csrf_token"]
     data["profile"] = button["value"]
+    # without JavaScript's dialog, the post goes to a confirmation page first
     response = client.post(form["action"], data=data)
+    assert response.status_code == 303
+    assert response.headers["Location"] == (
+        "/registries/default/default-profile?profile=default&q=a"
+    )
+    assert seeded.get_registry("default").default_profile_slug == "inventory"  # not yet
+    confirm = soup(client.get(response.headers["Location"]))
+    assert "instead of inventory" in " ".join(confirm.find("main").get_text().split())
+    confirm_form = confirm.find("form", action="/registries/default/default-profile")
+    yes = confirm_form.find("button", attrs={"name": "profile"})
+    assert yes.get_text() == "Make default the default"
+    response = client.post(confirm_form["action"], data=dict(form_fields(confirm_form, yes)))
     assert response.status_code == 303
     assert response.headers["Location"] == "/registries/default?q=a"
     assert seeded.get_registry("default").default_profile_slug == "default"
@@ -384,11 +396,34 @@ def test_set_default_without_javascript(client, seeded, csrf):
     assert '"default" is now the default profile.' in main_text(follow)
 
 
+def test_set_default_asks_in_a_dialog_with_javascript(client, seeded):
+    button = row(soup(client.get("/registries/default")), "default").find(
+        "button", attrs={"name": "profile"}
+    )
+    assert button["data-confirm-title"] == "Make “default” the default profile?"
+    assert "instead of “inventory”" in button["data-confirm"]
+    assert button["data-confirm-button"] == "Make default the default"
+
+
+def test_set_default_confirmation_page_for_a_missing_profile(client, seeded):
+    response = client.get("/registries/default/default-profile?profile=ghost")
+    assert response.status_code == 303
+    assert 'no profile "ghost"' in main_text(client.get(response.headers["Location"]))
+
+
 def test_set_default_inline_with_htmx(client, seeded, csrf):
     data = {"csrf_token": csrf(), "profile": "analyst"}
+    unconfirmed = client.post("/registries/default/default-profile", data=data, headers=HX)
+    assert unconfirmed.headers["HX-Redirect"].endswith("/default-profile?profile=analyst")
+    assert seeded.get_registry("default").default_profile_slug == "inventory"
+    data["confirmed"] = "1"
     response = client.post("/registries/default/default-profile", data=data, headers=HX)
     assert response.status_code == 200 and "<html" not in response.get_data(as_text=True)
     page = soup(response)
+    # the page header's facts come along, swapped out of band: no stale "Default profile"
+    meta = page.find(id="registry-meta")
+    assert meta["hx-swap-oob"] == "true"
+    assert meta.find(id="registry-default").get_text(strip=True) == "analyst"
     analyst = row(page, "analyst")
     assert analyst.find(class_="badge default") is not None
     assert len(page.select(".badge.default")) == 1
@@ -399,7 +434,7 @@ def test_set_default_inline_with_htmx(client, seeded, csrf):
 
 
 def test_set_default_to_a_missing_profile(client, seeded, csrf):
-    data = {"csrf_token": csrf(), "profile": "ghost"}
+    data = {"csrf_token": csrf(), "profile": "ghost", "confirmed": "1"}
     response = client.post("/registries/default/default-profile", data=data, headers=HX)
     assert response.status_code == 422
     assert "profile not found" in soup(response).find(class_="flash error").get_text()
@@ -442,20 +477,38 @@ def test_clone_rejects_bad_and_taken_slugs(client, seeded, csrf):
     assert table_slugs(soup(client.get("/registries/default"))) == before
 
 
-def test_delete_profile_names_what_is_lost(client, seeded, csrf):
+def test_delete_profile_says_its_history_is_kept_and_it_can_be_restored(client, seeded, csrf):
     seeded.update_registry("default", RegistryPatch(default_profile_slug="default"))
+    assert soup(client.get("/registries/default")).find(id="deleted-profiles") is None
     link = row_action(soup(client.get("/registries/default")), "inventory", "Delete…")
     confirm = client.get(link["href"])
     text = main_text(confirm)
     assert "the profile Inventory ( inventory , version 1)" in text
-    assert "its history: 1 revision" in text
+    assert "Its history ( 1 revision ) is kept" in text
+    assert "permanently" not in text and "and its history" not in text
     form = soup(confirm).find("form", action=link["href"])
+    assert form.find("button").get_text() == "Delete inventory"
     data = {i["name"]: i["value"] for i in form.find_all("input")}
     assert data["expected_version"] == "1"
     response = client.post(link["href"], data=data)
     assert response.status_code == 303 and response.headers["Location"] == "/registries/default"
-    assert 'Profile "inventory" deleted.' in main_text(client.get("/registries/default"))
-    assert table_slugs(soup(client.get("/registries/default"))) == ["analyst", "default"]
+    page = client.get("/registries/default")
+    assert 'Profile "inventory" deleted. Its history is kept' in main_text(page)
+    assert table_slugs(soup(page)) == ["analyst", "default"]
+
+    # listed under "Deleted profiles", and "Restore…" brings it back as it was
+    deleted = soup(page).find(id="deleted-profiles")
+    cells = [td.get_text(" ", strip=True) for td in deleted.find("tbody").find("tr")("td")]
+    assert cells[:2] == ["inventory", "Inventory"] and cells[3] == "local"
+    restore = deleted.find("a", attrs={"aria-label": "Restore inventory"})
+    restore_page = soup(client.get(restore["href"]))
+    restore_form = restore_page.find("form", method="post")
+    response = client.post(restore_form["action"], data=dict(form_fields(restore_form)))
+    assert response.status_code == 303
+    restored = seeded.get_profile("default", "inventory")
+    assert restored.display_name == "Inventory" and restored.metadata.version == 1
+    after = soup(client.get("/registries/default"))
+    assert "inventory" in table_slugs(after) and after.find(id="deleted-profiles") is None
 
 
 def test_the_default_profile_cannot_be_deleted_while_others_exist(client, seeded, csrf):
@@ -489,8 +542,10 @@ def test_new_profile_opens_the_editor(client, seeded, csrf):
     data = {"csrf_token": csrf(), "slug": "writer", "display_name": "Writer"}
     response = client.post("/registries/default/new-profile", data=data)
     assert response.status_code == 303
-    assert response.headers["Location"] == "/registries/default/profiles/writer"
+    assert response.headers["Location"] == "/registries/default/profiles/writer/edit"
     assert seeded.get_profile("default", "writer").display_name == "Writer"
+    editor = client.get(response.headers["Location"])
+    assert "Add its prompt, tools and the rest, then save." in main_text(editor)
 
 
 def test_first_profile_of_an_empty_registry_becomes_its_default(client, service, csrf):
@@ -768,7 +823,8 @@ def test_editors_edit_profiles_but_not_registries(seeded_auth_app):
     response = client.post("/registries/team/delete", data={"csrf_token": token})
     assert response.status_code == 403
     response = client.post(
-        "/registries/default/default-profile", data={"csrf_token": token, "profile": "default"}
+        "/registries/default/default-profile",
+        data={"csrf_token": token, "profile": "default", "confirmed": "1"},
     )
     assert response.status_code == 303
     service = seeded_auth_app.extensions["registry"]

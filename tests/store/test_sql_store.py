@@ -400,3 +400,37 @@ def test_postgresql_unreachable_is_store_unavailable(pg_url: str) -> None:
         assert caught.value.retry_after == 5
     finally:
         store.close()
+
+
+def test_migration_6_backfills_stack_targets(blank_url: str) -> None:
+    """Profiles stored before `stack_refs` existed are found as dependants after upgrading."""
+    db, _, _ = connect_database(blank_url)
+    assert migrate(db, target=5) == 5
+    header = '{"slug":"default","default_profile_slug":"base","metadata":{"version":1}}'
+    _insert(
+        db,
+        "registries",
+        {"slug": "default", "default_profile_slug": "base", "version": 1, "data": header}
+        | {"display_name": "", "description": "", "created_ms": 1, "updated_ms": 1},
+    )
+    stacked = (
+        '{"slug":"agent","stack":[{"profile_slug":"base"},'
+        '{"registry_slug":"shared","profile_slug":"mw"}],"metadata":{"version":1}}'
+    )
+    for slug, data in (("base", '{"slug":"base","metadata":{"version":1}}'), ("agent", stacked)):
+        _insert(
+            db,
+            "profiles",
+            {"registry": "default", "slug": slug, "display_name": "", "version": 1}
+            | {"description": "", "tags": "", "data": data, "created_ms": 1, "updated_ms": 1},
+        )
+    db.close()
+    store = open_store(blank_url)
+    try:
+        refs = db_row(store, "SELECT stack_refs FROM profiles WHERE slug = 'agent'")[0]
+        assert refs == "\ndefault/base\nshared/mw\n"
+        assert [p.slug for _, p in store.find_dependants("default", "base")] == ["agent"]
+        assert [p.slug for _, p in store.find_dependants("shared", None)] == ["agent"]
+        assert store.find_dependants("default", "agent") == []
+    finally:
+        store.close()

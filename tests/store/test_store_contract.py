@@ -958,3 +958,72 @@ def test_every_backend_implements_the_whole_protocol(store: Store, reopen) -> No
         assert other.get_registry("kept") is not None
     finally:
         other.close()
+
+
+# --- stacks: several profiles at once, dependants ------------------------------------------------
+
+
+def stacked_profile(slug: str, *refs: tuple[str, str]) -> Profile:
+    from registry.domain.model import ProfileRef
+
+    return Profile(slug=slug, stack=[ProfileRef(profile_slug=p, registry_slug=r) for r, p in refs])
+
+
+def test_get_profiles_returns_those_that_exist(store):
+    new_registry(store)
+    new_registry(store, "shared")
+    store.create_profile("default", Profile(slug="a"), opts())
+    store.create_profile("shared", Profile(slug="a", description="shared a"), opts())
+    found = store.get_profiles(
+        [("default", "a"), ("shared", "a"), ("default", "missing"), ("nowhere", "a")]
+    )
+    assert sorted(found) == [("default", "a"), ("shared", "a")]
+    assert found[("shared", "a")].description == "shared a"
+    assert found[("default", "a")].metadata.version == 1
+    found[("default", "a")].description = "changed"  # a copy
+    assert store.get_profile("default", "a").description == ""
+    assert store.get_profiles([]) == {}
+    many = [("default", f"p{i}") for i in range(250)]
+    for _, slug in many[:120]:
+        store.create_profile("default", Profile(slug=slug), opts())
+    assert len(store.get_profiles(many)) == 120
+    for i in range(120):  # keys spread over many registries
+        new_registry(store, f"r{i}")
+    spread = [(f"r{i}", "a") for i in range(120)]
+    store.create_profile("r7", Profile(slug="a"), opts())
+    assert list(store.get_profiles(spread)) == [("r7", "a")]
+
+
+def test_find_dependants_matches_refs_exactly(store):
+    new_registry(store)
+    new_registry(store, "shared")
+    store.create_profile("shared", Profile(slug="base"), opts())
+    store.create_profile("default", Profile(slug="base"), opts())
+    store.create_profile("default", stacked_profile("same", ("", "base")), opts())
+    store.create_profile("default", stacked_profile("explicit", ("default", "base")), opts())
+    store.create_profile("default", stacked_profile("cross", ("shared", "base")), opts())
+    store.create_profile("shared", stacked_profile("inner", ("", "base")), opts())
+    # a payload mentioning the slug elsewhere is no dependant
+    store.create_profile(
+        "default",
+        Profile(slug="decoy", extensions={"app.x@v1": {"profile_slug": "base"}}),
+        opts(),
+    )
+    store.create_profile("default", stacked_profile("other", ("", "basement")), opts())
+
+    def names(found):
+        return [(r, p.slug) for r, p in found]
+
+    assert names(store.find_dependants("default", "base")) == [
+        ("default", "explicit"),
+        ("default", "same"),
+    ]
+    assert names(store.find_dependants("shared", "base")) == [
+        ("default", "cross"),
+        ("shared", "inner"),
+    ]
+    assert names(store.find_dependants("shared", None)) == [
+        ("default", "cross"),
+        ("shared", "inner"),
+    ]
+    assert store.find_dependants("default", "nothing") == []

@@ -21,8 +21,9 @@ rewrite data); extension keys are dropped only when listed in `ext_removed`.
 Modules, by job: `model` (field names, rows, the form), `form_data` (profile -> posted data),
 `fields` (reading posted fields), `rows` (middleware and extension rows), `read` (the whole post
 -> form + patch), `errors` (errors beside their fields), `ops` (the editor's buttons),
-`validation` (the service's validation, attached). Pure Python: no Flask (werkzeug's MultiDict
-only), so it sits below `registry.web` with the other forms.
+`validation` (the service's validation, attached), `summary` (the error summary's links).
+Pure Python: no Flask (werkzeug's MultiDict only), so it sits below `registry.web` with the
+other forms.
 """
 
 from .errors import attach_errors
@@ -30,6 +31,16 @@ from .form_data import form_data
 from .model import EditorForm
 from .ops import apply_editor_op
 from .read import read_form
+from .summary import InvalidField, invalid_fields
 from .validation import validate
 
-__all__ = ["EditorForm", "apply_editor_op", "attach_errors", "form_data", "read_form", "validate"]
+__all__ = [
+    "EditorForm",
+    "InvalidField",
+    "apply_editor_op",
+    "attach_errors",
+    "form_data",
+    "invalid_fields",
+    "read_form",
+    "validate",
+]

@@ -36,6 +36,8 @@ def _rest(err: FieldError, base: str) -> str:
 def attach_errors(form: EditorForm, errors: list[FieldError]) -> None:
     """Put each problem beside its field; the rest become form-level errors."""
     for err in errors:
+        if _under(err.field, "profile.stack"):
+            err = FieldError(err.relative, err.message)  # the form's list is `stack`
         if not _route(form, err):
             form.form_errors.append(err)
 

@@ -27,6 +27,7 @@ from .model import (
     definition_key,
     list_schema,
     list_value,
+    stack_choices,
 )
 
 
@@ -59,15 +60,23 @@ def _dumps(value: Any) -> str:
 
 
 def form_data(
-    service: RegistryService, profile: Profile, *, step_schema: dict[str, Any] | None = None
+    service: RegistryService,
+    profile: Profile,
+    *,
+    step_schema: dict[str, Any] | None = None,
+    choices: list[str] | None = None,
 ) -> MultiDict[str, str]:
-    """The form data the editor posts for `profile` when nothing is changed."""
+    """The form data the editor posts for `profile` when nothing is changed (`choices`: the
+    stack picker's options when the caller has them already)."""
     data: MultiDict[str, str] = MultiDict()
     data.add("display_name", profile.display_name)
     data.add("description", profile.description)
     data.add("system_prompt", profile.runtime.system_prompt)
+    if choices is None:
+        choices = stack_choices(service.stack_choices(), profile)
     for name in LISTS:
-        emit(data, build_widget(list_schema(name), list_value(profile, name), name))
+        schema = list_schema(name, choices)
+        emit(data, build_widget(schema, list_value(profile, name), name))
     for flag in FLAGS:
         data.add(f"policy/{flag}@bool", "1")
         if getattr(profile.policy, flag):

@@ -13,7 +13,7 @@ from typing import Any
 from registry.domain.errors import FieldError
 from registry.domain.extensions import Codec
 from registry.domain.middleware import MiddlewareDefinition, config_extension_key
-from registry.domain.model import Profile
+from registry.domain.model import Profile, ProfileRef
 from registry.domain.service import ProfilePatch
 from registry.forms import Widget
 
@@ -26,6 +26,7 @@ STEP = "step"
 
 # form array name -> (item title, array title, domain field path)
 LISTS: dict[str, tuple[str, str, str]] = {
+    "stack": ("Base profile", "Stack (base profiles, low to high precedence)", "stack"),
     "tools": ("Tool", "Tools", "runtime.tools"),
     "tags": ("Tag", "Tags", "metadata.tags"),
     "policy/allowed_override_keys": (
@@ -45,13 +46,37 @@ FLAGS = ("allow_overrides", "read_only")
 EXT_GROUP = re.compile(rf"^({EXT}|{RAW})/([^/@]+@v\d+)")
 
 
-def list_schema(name: str) -> dict[str, Any]:
+def list_schema(name: str, choices: list[str] | None = None) -> dict[str, Any]:
+    """The schema of a string-list section; `choices` makes the stack's items a picker."""
     item, title, _ = LISTS[name]
-    return {"type": "array", "title": title, "items": {"type": "string", "title": item}}
+    items: dict[str, Any] = {"type": "string", "title": item}
+    if name == "stack" and choices:
+        items["enum"] = choices
+    return {"type": "array", "title": title, "items": items}
+
+
+def stack_choices(choices: list[str] | None, profile: Profile) -> list[str] | None:
+    """The picker's options: every profile (`registry/profile`) plus the refs already stacked,
+    as stored (a ref to a registry that does not exist yet stays selectable)."""
+    if choices is None:
+        return None
+    return sorted(set(choices) | set(list_value(profile, "stack")))
+
+
+def parse_ref(text: str) -> ProfileRef:
+    """`registry/profile`, or a bare `profile` (this profile's own registry)."""
+    registry, sep, slug = text.strip().partition("/")
+    return ProfileRef(profile_slug=slug, registry_slug=registry) if sep else ProfileRef(registry)
+
+
+def ref_text(registry: str, slug: str) -> str:
+    return f"{registry}/{slug}" if registry else slug
 
 
 def list_value(profile: Profile, name: str) -> list[str]:
     """The stored value of the string list that form array `name` edits."""
+    if name == "stack":
+        return [ref_text(r.registry_slug, r.profile_slug) for r in profile.stack]
     if name == "tools":
         return list(profile.runtime.tools)
     if name == "tags":
@@ -144,7 +169,7 @@ class EditorForm:
 
     def sections(self) -> list[str]:
         """Every fragment the validate endpoint can return."""
-        names = [*TEXTS, "tools", "step", "policy", "tags"]
+        names = [*TEXTS, "stack", "tools", "step", "policy", "tags"]
         names += [row.section for row in self.middlewares]
         names += [ext.section for ext in self.extensions]
         return names

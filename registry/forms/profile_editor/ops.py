@@ -1,5 +1,5 @@
-"""The editor's buttons: add a middleware, add or remove an extension key; everything else
-is a schema-form array op (`registry.forms.ops`).
+"""The editor's buttons: add a middleware, add or remove an extension key, "keep it editable"
+(unchecks Read-only); everything else is a schema-form array op (`registry.forms.ops`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ def apply_editor_op(posted: Any, op: str) -> MultiDict[str, str]:
     data: MultiDict[str, str] = MultiDict(items)
     data.pop("op", None)
     action, _, target = op.partition(":")
+    if action == "keep-editable":  # the read-only confirmation's "no"
+        data.pop("policy/read_only", None)
+        return data
     if action == "add-middleware":
         name = data.get("new_middleware", "")
         pattern = re.compile(rf"{MW}/(\d+)/")

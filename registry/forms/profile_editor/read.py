@@ -14,7 +14,19 @@ from registry.domain.service import ProfilePatch, RegistryService
 from .errors import attach_errors
 from .fields import complete, json_field, parse_int, renumber, schema_section, text_value
 from .form_data import form_data
-from .model import FLAGS, LISTS, MW, REMOVED, STEP, STEP_RAW, EditorForm, list_schema, list_value
+from .model import (
+    FLAGS,
+    LISTS,
+    MW,
+    REMOVED,
+    STEP,
+    STEP_RAW,
+    EditorForm,
+    list_schema,
+    list_value,
+    parse_ref,
+    stack_choices,
+)
 from .rows import read_extensions, read_middlewares
 
 
@@ -32,7 +44,8 @@ def read_form(
     rest can still be validated by the service.
     """
     data = MultiDict(data.items(multi=True) if hasattr(data, "getlist") else data.items())
-    data = complete(data, form_data(service, current, step_schema=step_schema))
+    choices = stack_choices(service.stack_choices(), current)
+    data = complete(data, form_data(service, current, step_schema=step_schema, choices=choices))
     data = renumber(data, MW)
     problems: list[FieldError] = []
     form = EditorForm(removed=sorted(set(data.getlist(REMOVED))))
@@ -48,7 +61,7 @@ def read_form(
     lists: dict[str, list[str]] = {}
     for name, (_, _, path) in LISTS.items():
         widget, lists[name], _ = schema_section(
-            list_schema(name), data, name, list_value(current, name), path, problems
+            list_schema(name, choices), data, name, list_value(current, name), path, problems
         )
         form.lists[name] = widget
 
@@ -99,6 +112,7 @@ def read_form(
         policy=parsed.policy,
         extensions=parsed.extensions,
         tags=lists["tags"],
+        stack=[parse_ref(text) for text in lists["stack"]],
     )
     form.middleware_choices = service.middlewares.all()
     present = {ext.key for ext in form.extensions}

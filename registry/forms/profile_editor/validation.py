@@ -10,10 +10,15 @@ from .errors import attach_errors
 from .model import EditorForm
 
 
-def validate(service: RegistryService, form: EditorForm, current: Profile) -> list[FieldError]:
-    """The service's validation of the edited profile (the same as the API's), attached."""
+def validate(
+    service: RegistryService, form: EditorForm, current: Profile, registry: str = ""
+) -> list[FieldError]:
+    """The service's validation of the edited profile (the same as the API's), attached;
+    with `registry`, a changed stack's topology too (cycles, missing bases)."""
     try:
-        service.prepare_update(current, form.patch)
+        prepared = service.prepare_update(current, form.patch)
+        if registry and prepared.stack != current.stack:
+            service.check_stack(registry, prepared)
     except ValidationError as exc:
         attach_errors(form, exc.errors)
         return exc.errors

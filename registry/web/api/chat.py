@@ -41,16 +41,14 @@ from ..http import (
     text_param,
     version_param,
 )
-from .shapes import document, document_etag, document_state, list_item
+from .shapes import dependants_data, document, document_etag, document_state, list_item
 
 bp = Blueprint("chat", __name__)
 
 # Body keys the routes consume themselves; everything else is a profile field.
 LIST_CACHE_SIZE = 8
 ENVELOPE_KEYS = frozenset({"registry", "set_default", "expected_version"})
-# `stack` is in the model but not in the chat contract yet (README, Differences from the
-# reference system: "Not yet built"): rejected as unknown.
-CREATE_KEYS = PROFILE_KEYS - {"stack"}
+CREATE_KEYS = PROFILE_KEYS
 PATCH_KEYS = CREATE_KEYS - {"slug"}
 RESOLVE_KEYS = frozenset(
     {"profile", "registry", "request_overrides", "runtime_key", "registry_slug"}
@@ -212,6 +210,16 @@ def get_profile(slug: str) -> Response:
             continue
         return _document_response(summary.registry, profile)
     raise ProfileNotFound(slug)
+
+
+@bp.get("/chat/profiles/<slug>/dependants")
+@require("reader", public=True)
+def profile_dependants(slug: str) -> Response:
+    """Who stacks on this profile (in the query's registry, else the configured one)."""
+    service = get_service()
+    slug = slug_param(slug, "slug")
+    reg = service.get_registry(_registry_param())
+    return json_response(dependants_data(service, reg.slug, slug))
 
 
 @bp.patch("/chat/profiles/<slug>")

@@ -29,6 +29,7 @@ from .common import (
     registry_path,
 )
 from .shapes import (
+    dependants_data,
     document,
 )
 
@@ -103,6 +104,16 @@ def registry_profile(slug: str, profile: str) -> Response:
     service = get_service()
     reg = service.get_registry(registry_path(slug))
     return document_response(reg, service.get_profile(reg.slug, profile_path(profile)))
+
+
+@bp.get("/registries/<slug>/profiles/<profile>/dependants")
+@require(READER)
+def registry_profile_dependants(slug: str, profile: str) -> Response:
+    """Who stacks on this profile, directly or through others (deleting it is refused while
+    anything stacks on it directly)."""
+    service = get_service()
+    reg = service.get_registry(registry_path(slug))
+    return json_response(dependants_data(service, reg.slug, profile_path(profile)))
 
 
 @bp.post("/registries/<slug>/profiles/<profile>/clone")

@@ -35,6 +35,7 @@ from .shapes import (
 )
 
 bp = Blueprint("revisions", __name__)
+DELETED_DEFAULT, DELETED_MAX = 50, 500
 
 
 @bp.get("/registries/<slug>/profiles/<profile>/revisions")
@@ -51,6 +52,34 @@ def list_revisions(slug: str, profile: str) -> Response:
         return json_response(None, etag=etag)
     revisions = service.list_revisions(registry, profile, limit)
     return json_response({"items": [revision_item(r) for r in revisions]}, etag=etag)
+
+
+@bp.get("/registries/<slug>/deleted-profiles")
+@require(READER)
+def list_deleted_profiles(slug: str) -> Response:
+    """`{items: [{slug, display_name, version, deleted_at_ms, deleted_by, restore_revision}]}`:
+    profiles deleted from the registry and not created again, newest deletion first (the
+    registry page's "Deleted profiles"). `restore_revision` is the revision to restore
+    (`POST .../revisions/{id}/restore`); `limit` 1-500 (default 50)."""
+    service = get_service()
+    require_history(service)
+    registry = registry_path(slug)
+    limit = int_param("limit", DELETED_DEFAULT, minimum=1, maximum=DELETED_MAX)
+    etag = f"deleted:{registry}:{service.latest_change_id()}:{limit}"
+    if not_modified(etag):
+        return json_response(None, etag=etag)
+    items = [
+        {
+            "slug": d.slug,
+            "display_name": d.display_name,
+            "version": d.version,
+            "deleted_at_ms": d.deleted_at_ms,
+            "deleted_by": d.deleted_by,
+            "restore_revision": d.restore_revision,
+        }
+        for d in service.list_deleted_profiles(registry, limit)
+    ]
+    return json_response({"items": items}, etag=etag)
 
 
 @bp.get("/registries/<slug>/profiles/<profile>/revisions/<int:revision_id>")

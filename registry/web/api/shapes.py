@@ -27,6 +27,7 @@ DOCUMENT_KEYS = (
     "slug",
     "display_name",
     "description",
+    "stack",
     "runtime",
     "policy",
     "metadata",
@@ -54,11 +55,28 @@ def list_item(registry: Registry, p: Profile) -> dict[str, Any]:
 
 def document(registry: Registry, p: Profile) -> dict[str, Any]:
     data = profile_to_data(p)
-    data.pop("stack", None)  # not part of the contract yet (profile stacks are not built)
+    data.setdefault("stack", [])  # always present in documents, base to leaf
     doc: dict[str, Any] = {"registry": registry.slug}
     doc.update(data)
     doc["is_default"] = registry.default_profile_slug == p.slug
     return doc
+
+
+def dependants_data(service: RegistryService, registry: str, slug: str) -> dict[str, Any]:
+    """`{items: [{registry, slug, version, depth, stack}]}`: who stacks on a profile, nearest
+    first (`depth` 1 = directly), for impact checks before changing or deleting it."""
+    return {
+        "items": [
+            {
+                "registry": d.registry,
+                "slug": d.profile.slug,
+                "version": d.profile.metadata.version,
+                "depth": d.depth,
+                "stack": profile_to_data(d.profile)["stack"],
+            }
+            for d in service.dependants(registry, slug)
+        ]
+    }
 
 
 def document_etag(registry: Registry, p: Profile) -> str:

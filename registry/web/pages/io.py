@@ -24,8 +24,9 @@ Export downloads the canonical YAML of the store or one registry, byte-identical
 
 from __future__ import annotations
 
+import base64
+import zlib
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, current_app, request, url_for
 
@@ -80,8 +81,11 @@ def _context(**extra: Any) -> dict[str, Any]:
         "modes": [(m, MODE_HELP[m]) for m in MODES],
         "mode": "upsert",
         "text": "",
+        "pasted": None,  # None: the request's own pasted text (errors keep it)
         "plan": None,
-        "plan_rows": [],
+        "plan_groups": [],
+        "per_registry": [],
+        "group_shown": GROUP_SHOWN,
         "applied": False,
         "stale": False,
         "error": "",
@@ -95,6 +99,7 @@ def _context(**extra: Any) -> dict[str, Any]:
         "can_import": bool(viewer and viewer.can("editor")),
         "can_mirror": bool(viewer and viewer.can("admin")),
         "import_limit": import_limit(),
+        "pack_document": pack_document,
         "paste_limit": paste_limit(),
         "nav": "io",
     }
@@ -102,18 +107,54 @@ def _context(**extra: Any) -> dict[str, Any]:
     return ctx
 
 
-def _plan_rows(plan: ImportPlan) -> list[dict[str, Any]]:
-    return [
-        {
-            "kind": item.kind,
-            "registry": item.registry,
-            "profile": item.profile,
-            "action": item.action,
-            "reason": item.reason,
-            "diff": diff_rows(item.diff),
-        }
-        for item in plan.items
-    ]
+GROUP_SHOWN = 50  # items listed per action group; the rest are counted (the API has all)
+ACTION_ORDER = ("deleted", "updated", "created", "skipped", "unchanged")
+
+
+def _plan_groups(plan: ImportPlan) -> list[dict[str, Any]]:
+    """The plan by action (deletions first: they matter most), each group listing at most
+    GROUP_SHOWN items, so a 2,000-profile plan stays a page a person can read. Created items
+    show the file's values only (nothing is stored to compare with)."""
+    by_action: dict[str, list[Any]] = {}
+    for item in plan.items:
+        by_action.setdefault(item.action, []).append(item)
+    groups = []
+    for action in ACTION_ORDER:
+        items = by_action.get(action, [])
+        if not items:
+            continue
+        rows = [
+            {
+                "kind": item.kind,
+                "registry": item.registry,
+                "profile": item.profile,
+                "reason": item.reason,
+                "diff": diff_rows(item.diff) if action in ("updated", "skipped") else [],
+                "fields": [d["path"] for d in item.diff if d["path"] != "slug"]
+                if action == "created"
+                else [],
+            }
+            for item in items[:GROUP_SHOWN]
+        ]
+        groups.append(
+            {
+                "action": action,
+                "total": len(items),
+                "rows": rows,
+                "open": action in ("deleted", "updated", "skipped"),
+            }
+        )
+    return groups
+
+
+def _per_registry(plan: ImportPlan) -> list[dict[str, Any]]:
+    """Profile counts per registry and action (the summary table)."""
+    table: dict[str, dict[str, int]] = {}
+    for item in plan.items:
+        if item.kind == "profile":
+            row = table.setdefault(item.registry, {})
+            row[item.action] = row.get(item.action, 0) + 1
+    return [{"registry": slug, "counts": counts} for slug, counts in sorted(table.items())]
 
 
 def _deleted(plan: ImportPlan) -> list[dict[str, Any]]:
@@ -148,12 +189,52 @@ def _confirmed(plan_registries: list[str]) -> bool:
     return bool(plan_registries) and slugs == set(plan_registries)
 
 
+def pack_document(text: str) -> str:
+    """The reviewed document as the Apply form carries it back: zlib-compressed, base64url.
+
+    Configuration documents are repetitive (a 2,000-profile bundle of 860 KB packs to a few
+    tens of KB), so the plan page stays small and a plain form post can still apply exactly
+    what was reviewed, on any app instance (nothing is kept on the server)."""
+    return base64.urlsafe_b64encode(zlib.compress(text.encode("utf-8"), 6)).decode("ascii")
+
+
+def unpack_document(packed: str, limit: int) -> str:
+    """The text of `pack_document`, refusing anything else and anything over `limit` bytes
+    once inflated (a crafted deflate stream cannot blow up in memory)."""
+    try:
+        raw = base64.urlsafe_b64decode(packed.encode("ascii"))
+        inflater = zlib.decompressobj()
+        data = inflater.decompress(raw, limit + 1)
+        complete = inflater.eof and not inflater.unconsumed_tail
+    except (ValueError, zlib.error):
+        complete, data = False, b""
+    if len(data) > limit:
+        raise ValidationError(FieldError("document", f"the document is larger than {limit} bytes"))
+    if not complete:
+        raise ValidationError(
+            FieldError(
+                "document", "the reviewed document did not come back whole; run the dry run again"
+            )
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError(FieldError("document", "the document is not valid UTF-8")) from None
+
+
 def _read_document() -> str:
-    """The uploaded file (if one was chosen) or the pasted text, as UTF-8 text."""
+    """The reviewed document (Apply), else the uploaded file (if one was chosen) or the
+    pasted text, as UTF-8 text."""
     limit = import_limit()
+    packed = request.form.get("document", "")
+    if packed:
+        return unpack_document(packed, limit)
     upload = request.files.get("file")
     if upload is not None and upload.filename:
-        raw = upload.stream.read(limit + 1)
+        try:
+            raw = upload.stream.read(limit + 1)
+        finally:
+            upload.close()  # large uploads are spooled to a temporary file
         if len(raw) > limit:
             raise ValidationError(
                 FieldError("file", f"the file is larger than the limit of {limit} bytes")
@@ -178,12 +259,11 @@ def _read_document() -> str:
 
 
 def _fits_apply(text: str) -> bool:
-    """Whether re-posting `text` (urlencoded, as browsers send it) stays under the limit."""
+    """Whether re-posting the packed document stays under the request limit."""
     request_limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if not request_limit:
         return True
-    size = len(urlencode({"yaml": text.replace("\n", "\r\n")}))
-    return size + FORM_OVERHEAD <= int(request_limit)
+    return len(pack_document(text)) + FORM_OVERHEAD <= int(request_limit)
 
 
 @bp.get("/import")
@@ -211,6 +291,11 @@ def import_submit():
             abort(403, "A mirror import deletes what the file lacks; it needs the admin role.")
         text = _read_document()
         ctx["text"] = text
+        # the paste box shows pasted text again, never an uploaded or carried document
+        pasted = not request.form.get("document") and not getattr(
+            request.files.get("file"), "filename", ""
+        )
+        ctx["pasted"] = text if pasted else ""
         if action == "apply":
             seen = request.form.get("latest_change_id", "").strip()
             latest = service.latest_change_id()
@@ -229,13 +314,19 @@ def import_submit():
                 )
             except ConfirmationRequired as exc:
                 return _unconfirmed(exc, ctx, latest)
-            ctx.update(plan=plan, plan_rows=_plan_rows(plan), applied=True)
+            ctx.update(
+                plan=plan,
+                plan_groups=_plan_groups(plan),
+                per_registry=_per_registry(plan),
+                applied=True,
+            )
             return render("io/import.html", "result", **ctx)
         latest = service.latest_change_id()  # read before planning: a later write is caught
         plan = import_yaml(service, text, mode=mode, dry_run=True, max_bytes=import_limit())
         ctx.update(
             plan=plan,
-            plan_rows=_plan_rows(plan),
+            plan_groups=_plan_groups(plan),
+            per_registry=_per_registry(plan),
             latest_change_id=latest,
             too_large_to_apply=not _fits_apply(text),
             deleted=_deleted(plan),
@@ -281,7 +372,8 @@ def _unconfirmed(exc: ConfirmationRequired, ctx: dict[str, Any], latest: int):
 
     ctx.update(
         plan=plan,
-        plan_rows=_plan_rows(plan),
+        plan_groups=_plan_groups(plan),
+        per_registry=_per_registry(plan),
         latest_change_id=latest,
         too_large_to_apply=not _fits_apply(ctx["text"]),
         deleted=_deleted(plan),

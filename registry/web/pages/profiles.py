@@ -26,6 +26,11 @@ Decisions (kept here so the next change keeps them):
 - Read-only profiles (`policy.read_only`) and file-managed registries render the editor
   disabled with the reason; a POST gets 403 and nothing is stored.
 - Successful saves redirect to the profile page (htmx: `HX-Redirect`), with a flash message.
+- Saving "Read-only" newly checked is confirmed first (`confirm_read_only=1`, see
+  `_needs_read_only_confirmation`).
+- Focus (README, Admin UI: "Focus and scrolling"): each editor button's `formaction` names
+  the fragment of what should have the focus after it (the new or moved item, the next one
+  after a remove); a refused save marks the error summary or conflict panel `autofocus`.
 """
 
 from __future__ import annotations
@@ -53,12 +58,14 @@ from registry.forms.profile_editor import (
     apply_editor_op,
     attach_errors,
     form_data,
+    invalid_fields,
     read_form,
     validate,
 )
 
 from ..deps import get_service
 from ..htmx import htmx_redirect, is_htmx, render
+from .provenance import provenance_rows
 from .session import actor, current_viewer, page_require
 
 bp = Blueprint("profiles", __name__)
@@ -138,11 +145,23 @@ def profile(slug: str, profile: str):
         )
     viewer = current_viewer()
     json_url = _json_url(reg, p)
+    stack_error, lineage, effective = "", [], []
+    if p.stack:
+        try:
+            view = service.stack_view(reg.slug, p.slug)
+            lineage = [layer.key for layer in view.layers]
+            effective = provenance_rows(view.trace.to_data(), len(view.layers))
+        except ValidationError as exc:
+            stack_error = f"{exc.field}: {exc.reason}"
     response = render(
         "profiles/view.html",
         "profile",
         reg=reg,
         profile=p,
+        lineage=lineage,
+        effective=effective,
+        stack_error=stack_error,
+        dependants=service.dependants(reg.slug, p.slug),
         middlewares=middlewares,
         extensions=extensions,
         step_settings=_pretty(p.runtime.step_settings_patch)
@@ -181,6 +200,8 @@ def _editor_context(
     *,
     locked: str = "",
     conflict: dict[str, Any] | None = None,
+    failed: bool = False,
+    confirm_read_only: bool = False,
 ) -> dict[str, Any]:
     ed = {
         "reg": reg,
@@ -188,6 +209,9 @@ def _editor_context(
         "form": form,
         "locked": locked,
         "conflict": conflict,
+        "failed": failed,  # a refused save: the summary (or conflict panel) takes the focus
+        "invalid": invalid_fields(form) if form.error_count else [],
+        "confirm_read_only": confirm_read_only,
         "sid": _section_id,
         "fid": _field_id,
         "edit_url": url_for("pages.profiles.edit_profile", slug=reg.slug, profile=p.slug),
@@ -198,11 +222,13 @@ def _editor_context(
         "reg": reg,
         "profile": p,
         "json_url": _json_url(reg, p),
+        "dependants_count": len(get_service().dependants(reg.slug, p.slug)),
         "nav": "registries",
     }
 
 
 def _editor(reg: Registry, p: Profile, form: EditorForm, status: int = 200, **kw: Any):
+    kw.setdefault("failed", status in (409, 422))
     return render(EDITOR, "editor", status=status, **_editor_context(reg, p, form, **kw))
 
 
@@ -377,8 +403,13 @@ def edit_profile(slug: str, profile: str):
     if locked:
         return _editor(reg, current, form, 403, locked=locked)
     if form.parse_errors:
-        validate(service, form, current)
+        validate(service, form, current, reg.slug)
         return _editor(reg, current, form, 422)
+    if _needs_read_only_confirmation(form, current, data):
+        validate(service, form, current)
+        if form.error_count:
+            return _editor(reg, current, form, 422)
+        return _editor(reg, current, form, confirm_read_only=True)
     merge_onto = data.get("merge", "")
     if merge_onto.isascii() and merge_onto.isdigit():
         return _merge_save(reg, current, data, form, int(merge_onto))
@@ -405,6 +436,17 @@ def edit_profile(slug: str, profile: str):
     return _saved(reg, current, updated)
 
 
+def _needs_read_only_confirmation(form: EditorForm, current: Profile, data: Any) -> bool:
+    """Saving "Read-only" cannot be undone in the UI or the API, so it is confirmed first:
+    with JavaScript a dialog adds `confirm_read_only=1`; a plain post without it gets the
+    form back with a confirmation panel (nothing saved)."""
+    return (
+        form.flags.get("read_only", False)
+        and not current.policy.read_only
+        and data.get("confirm_read_only", "") != "1"
+    )
+
+
 @bp.post("/registries/<slug>/profiles/<profile>/edit/validate")
 @page_require("editor")
 def validate_profile_field(slug: str, profile: str):
@@ -415,6 +457,6 @@ def validate_profile_field(slug: str, profile: str):
     name = request.args.get("field", "")
     if name not in form.sections():
         abort(404, f'The editor has no field "{name}".')
-    validate(service, form, current)
+    validate(service, form, current, reg.slug)
     ctx = _editor_context(reg, current, form, locked=_locked(reg, current))
     return render("profiles/_field.html", name=name, **ctx)

@@ -7,7 +7,10 @@ header editor and the delete confirmations.
 Every write is a plain form POST answered by a redirect and a flash (POST-redirect-GET);
 validation errors re-render the form with the submitted values and each message beside its
 field (422; 409 for conflicts). htmx only enhances: search-as-you-type, the pager and
-"make default" swap the `profiles` block of `registries/detail.html`.
+"make default" swap the `profiles` block of `registries/detail.html` ("make default" also
+sends the header's `meta` block out of band). "Make default" is confirmed first (a dialog with
+JavaScript, a confirmation page without). Deleted profiles (the store keeps their history) are
+listed below the table with a link to restore them.
 
 Roles: reading needs `reader`; profile writes and the header editor `editor`; creating and
 deleting registries `admin` (as the admin API). Registries managed by a file refuse every
@@ -37,7 +40,7 @@ from registry.domain.ports import ProfilePage
 from registry.domain.service import SOURCE_UI, RegistryPatch, RegistryService
 
 from ..deps import get_service
-from ..htmx import is_htmx, render
+from ..htmx import htmx_redirect, is_htmx, render
 from ..http import parse_int
 from .session import actor, page_require
 
@@ -48,6 +51,7 @@ PAGE_MAX = 200
 CURSOR_MAX = 200  # longer cursors are not slugs: ignored
 SELECT_MAX = 200  # the header editor offers a select of profiles up to this many
 HISTORY_MAX = 1000
+DELETED_SHOWN = 20  # deleted profiles listed (with restore) on the registry page
 
 Errors = dict[str, list[str]]
 
@@ -80,7 +84,9 @@ def _expected_version() -> int:
     return int(raw) if raw.isdigit() and len(raw) < 19 else 0
 
 
-def _page(template: str, block: str | None = None, *, status: int = 200, **ctx: Any) -> Response:
+def _page(
+    template: str, block: str | list[str] | None = None, *, status: int = 200, **ctx: Any
+) -> Response:
     """Render with the registries nav; the JSON twin also goes in a `Link` header."""
     response = render(template, block, status=status, nav="registries", **ctx)
     if ctx.get("json_url"):
@@ -213,8 +219,11 @@ def _registry_page(
     new_form: dict[str, str] | None = None,
     new_errors: Errors | None = None,
     notice: dict[str, str] | None = None,
+    header: bool = False,
 ) -> Response:
-    """The registry page (or its `profiles` block for htmx): one page of profiles only."""
+    """The registry page (or its `profiles` block for htmx): one page of profiles only.
+    `header`: htmx also gets the page header's facts, swapped out of band (after a write
+    that changes them, e.g. the default profile)."""
     page = _read_page(service, reg, listing)
     count = _count(service, reg) if listing.filtered else page.total
     json_args = listing.args(last="true" if listing.last else None)
@@ -248,11 +257,16 @@ def _registry_page(
             ("delete", "pages.registries.registry_delete_profile"),
         )
     }
+    deleted = []
+    if block is None or not is_htmx():  # the full page lists them below the table
+        deleted = service.list_deleted_profiles(reg.slug, DELETED_SHOWN)
     return _page(
         "registries/detail.html",
-        block,
+        ["profiles", "meta"] if header and block else block,
         status=status,
         reg=reg,
+        deleted=deleted,
+        oob=header,
         writable=not reg.is_managed,
         page=page,
         count=count,
@@ -478,21 +492,51 @@ def registry_new_profile(slug: str) -> Response:
         return _registry_page(
             service, reg, Listing(), block=None, status=409, new_form=form, new_errors=errors
         )
-    flash(f'Profile "{created.slug}" created.', "success")
+    flash(
+        f'Profile "{created.slug}" created. Add its prompt, tools and the rest, then save.',
+        "success",
+    )
     return redirect(
-        url_for("pages.profiles.profile", slug=reg.slug, profile=created.slug), code=303
+        url_for("pages.profiles.edit_profile", slug=reg.slug, profile=created.slug), code=303
     )
 
 
-@bp.post("/registries/<slug>/default-profile")
+def _default_confirm_url(reg: Registry, profile: str, listing: Listing) -> str:
+    return url_for(
+        "pages.registries.registry_set_default", slug=reg.slug, profile=profile, **listing.args()
+    )
+
+
+@bp.route("/registries/<slug>/default-profile", methods=["GET", "POST"])
 @page_require("editor")
 def registry_set_default(slug: str) -> Response:
-    """Make a profile the default. htmx gets the re-rendered table; others a redirect."""
+    """Make a profile the default, once confirmed (it changes what every client that names no
+    profile gets): with JavaScript a dialog adds `confirmed=1`; a plain post without it is
+    sent to this confirmation page (GET). htmx gets the re-rendered table plus the page
+    header (out of band, so "Default profile" and the version update); others a redirect."""
     service = get_service()
     reg = service.get_registry(slug)
     reg.require_writable()
-    listing = Listing.parse(request.form)
-    profile = _text(request.form, "profile")
+    source = request.form if request.method == "POST" else request.args
+    listing = Listing.parse(source)
+    profile = _text(source, "profile").strip()
+    if request.method == "GET" or _text(request.form, "confirmed") != "1":
+        if request.method == "POST":
+            target = _default_confirm_url(reg, profile, listing)
+            return htmx_redirect(target) if is_htmx() else redirect(target, code=303)
+        current = service.find_profile(reg.slug, profile) if profile else None
+        if current is None:
+            flash(
+                f'Could not change the default: no profile "{profile}" in this registry.', "error"
+            )
+            return _back(reg, listing)
+        return _page(
+            "registries/set_default.html",
+            reg=reg,
+            profile=current,
+            listing=listing,
+            json_url=url_for("api.registries.get_registry", slug=reg.slug),
+        )
     try:
         updated = service.set_default_profile(reg.slug, profile, actor=actor(), source=SOURCE_UI)
     except (ValidationError, NotFoundError) as exc:
@@ -506,7 +550,7 @@ def registry_set_default(slug: str) -> Response:
     message = f'"{updated.default_profile_slug}" is now the default profile.'
     if is_htmx():
         notice = {"kind": "success", "text": message}
-        return _registry_page(service, updated, listing, notice=notice)
+        return _registry_page(service, updated, listing, notice=notice, header=True)
     flash(message, "success")
     return _back(reg, listing)
 
@@ -610,7 +654,10 @@ def registry_delete_profile(slug: str, profile: str) -> Response:
             }
             status = 409
         else:
-            flash(f'Profile "{current.slug}" deleted.', "success")
+            kept = ""
+            if service.supports_history:
+                kept = " Its history is kept: restore it from the registry page."
+            flash(f'Profile "{current.slug}" deleted.{kept}', "success")
             return _back(reg)
     others = service.default_blocks_delete(reg, current.slug)
     revisions = None

@@ -30,6 +30,7 @@ from registry.domain.service import MAX_PAGE
 from ..deps import auth_enabled, get_service, public_reads
 from ..htmx import is_htmx, render
 from .history import display_value
+from .provenance import provenance_rows
 from .session import page_require
 
 bp = Blueprint("resolve", __name__)
@@ -166,6 +167,10 @@ def resolve():
         "step_settings_patch": display_value(data["effective_step_settings_patch"] or None),
         "extensions": display_value(data["extensions"] or None),
         "json": json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True),
+        "lineage": [(x["registry_slug"], x["profile_slug"]) for x in resolved.stack_lineage],
+        "provenance": provenance_rows(resolved.stack_trace, len(resolved.stack_lineage))
+        if len(resolved.stack_lineage) > 1
+        else [],
     }
     ctx["profile_url"] = url_for(
         "pages.profiles.profile", slug=data["registry"], profile=data["profile"]

@@ -16,22 +16,26 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
     g,
+    jsonify,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
+from flask_wtf.csrf import generate_csrf
 
 from registry.domain import sessions
 from registry.domain import tokens as tk
 from registry.domain.metadata import now_ms
 
 from ..deps import auth_enabled, token_store
+from ..errors import is_fragment_request, problem
 
 bp = Blueprint("session", __name__)
 
@@ -91,6 +95,8 @@ def page_require(role: str) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             viewer = current_viewer()
             if viewer is None:
+                if is_fragment_request():  # never the login page swapped into a fragment
+                    return problem(401, SESSION_ENDED, kind="session-ended")
                 return redirect(url_for("pages.session.login", next=request.full_path.rstrip("?")))
             if not viewer.can(role):
                 abort(403, f"Your token ({viewer.role}) may not do this; it needs the {role} role.")
@@ -122,6 +128,21 @@ def _start_session(token: tk.Token) -> None:
     store.mark_used(token.id, at)  # an admin login ends the first-start links (see cli.py)
     g.pop("viewer", None)
 
+
+# What a lost session or an expired form token says (htmx requests keep the form on the page;
+# plain posts get an error page, and the browser's Back button keeps what was typed).
+SESSION_ENDED = (
+    "Your session ended: log in in a new tab, then save again; your changes are still here."
+)
+TOKEN_EXPIRED = "The page's security token expired: send it again; your changes are still here."
+SESSION_ENDED_PAGE = (
+    "Your session ended, so nothing was saved. Log in again in a new tab; your browser's Back "
+    "button shows this form with your changes, to copy them into a freshly loaded one."
+)
+TOKEN_EXPIRED_PAGE = (
+    "The form expired or was sent without its security token, so nothing was saved; go back, "
+    "reload the page and try again."
+)
 
 TOKEN_IN_URL = (
     "Tokens in the address are no longer accepted (they end up in logs and browser history): "
@@ -175,3 +196,13 @@ def logout():
     session.clear()
     flash("Logged out.", "success")
     return redirect(url_for("pages.session.login"))
+
+
+@bp.get("/session/csrf")
+def csrf_refresh() -> Response:
+    """A fresh form token for a page whose session ended meanwhile (static/js/app.js asks for
+    it after a `session-ended` or `csrf-expired` answer, before sending the form again).
+    Same-origin only in effect: the JSON cannot be read by another site (no CORS)."""
+    response = jsonify({"csrf_token": generate_csrf(), "logged_in": current_viewer() is not None})
+    response.headers["Cache-Control"] = "no-store"
+    return response
