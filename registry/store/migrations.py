@@ -10,10 +10,12 @@ changing while old steps must replay the old schema exactly.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -344,6 +346,38 @@ def migrate(db: pw.Database, target: int | None = None) -> int:
     target = LATEST_VERSION if target is None else target
     version = current_version(db)
     if version < target:
+        with _sqlite_migration_lock(db):
+            version = _migrate_locked(db, target)
+    if version > LATEST_VERSION:
+        raise SchemaTooNew(
+            f"database schema version {version} is newer than this program "
+            f"(knows up to {LATEST_VERSION}); upgrade the program"
+        )
+    return version
+
+
+@contextmanager
+def _sqlite_migration_lock(db: pw.Database) -> Iterator[None]:
+    """Processes starting together on one SQLite file (gunicorn workers without preload)
+    queue on an exclusive `flock` of `<db>.writelock` (the file the store's writers queue on)
+    while one of them migrates: waiting in SQLite's busy handler instead would time out when
+    the migration takes longer than `busy_timeout` on a loaded machine. PostgreSQL takes an
+    advisory lock inside the transaction instead."""
+    path = getattr(db, "database", "")
+    if is_postgres(db) or not path or path == ":memory:" or str(path).startswith("file::memory"):
+        yield
+        return
+    fd = os.open(f"{path}.writelock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _migrate_locked(db: pw.Database, target: int) -> int:
+    version = current_version(db)  # another process may have migrated while we waited
+    if version < target:
         model = _schema_version_model(db)
         with write_transaction(db):
             if is_postgres(db):
@@ -358,9 +392,4 @@ def migrate(db: pw.Database, target: int | None = None) -> int:
                         version=step.version, name=step.name, applied_at_ms=int(time.time() * 1000)
                     )
                     version = step.version
-    if version > LATEST_VERSION:
-        raise SchemaTooNew(
-            f"database schema version {version} is newer than this program "
-            f"(knows up to {LATEST_VERSION}); upgrade the program"
-        )
     return version
