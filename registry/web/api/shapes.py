@@ -11,6 +11,7 @@ from typing import Any
 from registry.domain.model import Profile, Registry, metadata_to_data, profile_to_data
 from registry.domain.ports import Change, Revision
 from registry.domain.service import RegistryService
+from registry.domain.webhooks import change_data
 
 LIST_ITEM_KEYS = (
     "registry",
@@ -122,12 +123,5 @@ def revision_item(rev: Revision) -> dict[str, Any]:
 
 
 def change_item(change: Change) -> dict[str, Any]:
-    return {
-        "id": change.id,
-        "registry": change.registry,
-        "profile": change.profile,
-        "operation": change.operation,
-        "version": change.version,
-        "actor": change.actor,
-        "at_ms": change.at_ms,
-    }
+    """A change-feed item: the same JSON as a webhook event's `data` (one shape, one home)."""
+    return change_data(change)
