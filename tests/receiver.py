@@ -13,6 +13,13 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+# app settings for tests that deliver to a receiver: 127.0.0.1 allowed, retries due at once
+FAST_DELIVERY = {
+    "REGISTRY_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
+    "REGISTRY_WEBHOOK_RETRY_BASE_SECONDS": 0.001,
+    "REGISTRY_WEBHOOK_TIMEOUT_SECONDS": 3.0,
+}
+
 
 class Receiver:
     def __init__(self) -> None:

@@ -15,14 +15,10 @@ from registry.domain.ports import WriteOptions
 from registry.domain.service import ProfilePatch
 from registry.webhook_worker import drain
 from tests.conftest import FIXTURES
-from tests.receiver import Receiver, receivers, verify
+from tests.receiver import FAST_DELIVERY, Receiver, receivers, verify
 
 receiver = pytest.fixture(receivers)
-FAST = {
-    "REGISTRY_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
-    "REGISTRY_WEBHOOK_RETRY_BASE_SECONDS": 0.001,
-    "REGISTRY_WEBHOOK_TIMEOUT_SECONDS": 3.0,
-}
+FAST = FAST_DELIVERY
 
 
 @pytest.fixture

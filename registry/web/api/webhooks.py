@@ -3,61 +3,21 @@ deliveries, remove, re-enable, send a test event, redeliver (`/api/webhooks...`)
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response
 
 from registry.domain import webhooks as wh
-from registry.domain.errors import FieldError, ValidationError
 from registry.domain.metadata import now_ms
 from registry.domain.tokens import ADMIN
-from registry.webhook_worker import LEASE_MS, deliver
 
 from ..auth import current_actor, require
-from ..deps import get_service, webhook_store
-from ..http import int_param, json_body, json_response, slug_param
+from ..deps import webhook_store
+from ..http import int_param, json_body, json_response
+from ..webhook_actions import create_subscription, delivery_log, send_test
 from .common import no_unknown
 
 bp = Blueprint("webhooks", __name__)
 
 WEBHOOK_KEYS = frozenset({"url", "registry", "events"})
-
-
-def allow_hosts() -> frozenset[str]:
-    return wh.allowed_hosts(str(current_app.config.get("REGISTRY_WEBHOOK_ALLOW_HOSTS") or ""))
-
-
-def create_subscription(url: Any, registry: Any, events: Any, actor: str) -> wh.NewSubscription:
-    """The add use case with the web's parsing (API and admin page share it)."""
-    if not isinstance(url, str):
-        raise ValidationError(FieldError("url", "must be a string"))
-    if not isinstance(registry, str):
-        raise ValidationError(FieldError("registry", "must be a registry slug or empty"))
-    slug = ""
-    if registry.strip(" \t\n\r\f\v"):
-        slug = slug_param(registry, "registry", "registry")
-        get_service().get_registry(slug)  # 404 for an unknown registry
-    if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
-        raise ValidationError(FieldError("events", "must be a list of event types"))
-    return wh.add_subscription(
-        webhook_store(),
-        url,
-        registry=slug,
-        events=events,
-        allow=allow_hosts(),
-        actor=actor,
-        now_ms=now_ms(),
-    )
-
-
-def send_test(sub: wh.Subscription) -> tuple[wh.Delivery, wh.Attempt | None]:
-    """Queue a test event and send it now (the worker leaves it alone meanwhile: it is not
-    due before the lease time); failures are retried like any delivery."""
-    store = webhook_store()
-    at = now_ms()
-    delivery = wh.enqueue_test(store, sub, at, due_ms=at + LEASE_MS)
-    attempt = deliver(store, delivery, current_app.config)
-    return store.get_delivery(delivery.id) or delivery, attempt
 
 
 @bp.get("/webhooks")
@@ -91,11 +51,10 @@ def get_webhook(sub_id: int) -> Response:
     store = webhook_store()
     sub = wh.subscription(store, sub_id)
     limit = int_param("limit", 50, minimum=1, maximum=500)
-    deliveries = []
-    for d in store.list_deliveries(sub.id, limit):
-        item = d.to_data()
-        item["attempt_log"] = [a.to_data() for a in store.list_attempts(d.id)]
-        deliveries.append(item)
+    deliveries = [
+        {**logged.delivery.to_data(), "attempt_log": [a.to_data() for a in logged.attempts]}
+        for logged in delivery_log(sub, limit)
+    ]
     return json_response({**sub.to_data(), "deliveries": deliveries})
 
 

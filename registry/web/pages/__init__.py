@@ -9,10 +9,20 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import dashboard, history, io, profiles, registries, resolve, search, session
+from . import dashboard, history, io, profiles, registries, resolve, search, session, webhooks
 
 bp = Blueprint("pages", __name__)
-for _module in (dashboard, registries, profiles, history, resolve, io, search, session):
+for _module in (
+    dashboard,
+    registries,
+    profiles,
+    history,
+    resolve,
+    io,
+    search,
+    session,
+    webhooks,
+):
     bp.register_blueprint(_module.bp)
 
 __all__ = ["bp"]
