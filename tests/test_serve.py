@@ -31,9 +31,16 @@ CLI = cli_command()
 class Instance(ServerProcess):
     """One `profile-registry serve` process with its own port and access log."""
 
-    def __init__(self, database_url: str, tmp: Path, name: str, workers: int = 2):
+    def __init__(
+        self,
+        database_url: str,
+        tmp: Path,
+        name: str,
+        workers: int = 2,
+        env: dict[str, str] | None = None,
+    ):
         self.access_log = tmp / f"{name}-access.log"
-        self.env = server_env(database_url)
+        self.env = {**server_env(database_url), **(env or {})}
         super().__init__(
             ["serve", "--workers", str(workers), "--access-log", str(self.access_log)],
             env=self.env,
