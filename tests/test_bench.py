@@ -95,6 +95,14 @@ def test_quick_bench_reports_every_endpoint(tmp_path: Path) -> None:
     assert plan["profiles"] == plan["created"] == QUICK_IMPORT_PLAN_PROFILES
     assert 0 < plan["decode_s"] <= plan["total_s"] and plan["plan_s"] > 0
     assert "import --dry-run of 500 profiles" in run.stdout
+    # the change-notification section: every PATCH's stream event and webhook arrived
+    notify = report["notify"]
+    assert notify["available"] and notify["server_exit_code"] == 0
+    for channel in ("stream", "webhook"):
+        assert notify[channel]["events"] == notify["patches"] > 0, channel
+        assert notify[channel]["lost"] == 0, channel
+        assert 0 <= notify[channel]["p50_ms"] <= notify[channel]["p99_ms"], channel
+    assert "PATCH response -> webhook receiver: p50" in run.stdout
 
 
 def test_the_import_document_is_valid_and_within_the_limits() -> None:

@@ -12,6 +12,7 @@ import click
 
 from .endpoints import endpoints
 from .measure import run_rounds
+from .notify import EVENTS_FULL, EVENTS_QUICK, format_notify, measure_notify
 from .report import format_table, machine_info, summarize
 from .seed import (
     FULL_SEED,
@@ -136,6 +137,9 @@ def bench_command(
             code = server.stop()
         if code != 0:
             click.echo(f"warning: server exited with {code}:\n{server.log_tail()}", err=True)
+        click.echo("measuring change notifications ...", err=True)
+        events = EVENTS_QUICK if quick else EVENTS_FULL
+        notify = measure_notify(url, workers, threads, Path(tmp) / "notify.log", events)
 
     summarize(results, specs)
     machine = machine_info(seed["database"])
@@ -161,6 +165,7 @@ def bench_command(
         },
         "seed": seed,
         "import_plan": import_plan,
+        "notify": notify,
         "endpoints": [r.to_data() for r in results],
     }
     Path(output).parent.mkdir(parents=True, exist_ok=True)
@@ -173,4 +178,5 @@ def bench_command(
     )
     click.echo(format_table(results))
     click.echo(f"\n{format_import_plan(import_plan)}")
+    click.echo(f"\n{format_notify(notify)}")
     click.echo(f"\nwrote {output}")

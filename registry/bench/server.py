@@ -108,17 +108,25 @@ class ServerProcess:
         return self.proc.returncode
 
 
-def bench_server(database_url: str, workers: int, threads: int, log_path: Path) -> ServerProcess:
+def bench_server(
+    database_url: str,
+    workers: int,
+    threads: int,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+) -> ServerProcess:
     """`profile-registry serve` for the bench: the given database, auth off, the hello route
-    on, and nothing of the user's deployment (its stores, token store, seeds, instance folder)."""
+    on, and nothing of the user's deployment (its stores, token store, seeds, instance folder);
+    `env` adds settings (the notification bench turns the webhook worker on)."""
     private = ("REGISTRY_STORE", "REGISTRY_TOKEN_STORE", "REGISTRY_SEED_FILES")
-    env = {k: v for k, v in os.environ.items() if k not in private}
-    env.update(
+    settings = {k: v for k, v in os.environ.items() if k not in private}
+    settings.update(
         REGISTRY_INSTANCE_PATH=str(log_path.parent / "instance"),
         DATABASE_URL=database_url,
         REGISTRY_AUTH="off",
         REGISTRY_BENCH_ROUTES="true",
         PYTHONUNBUFFERED="1",
+        **(env or {}),
     )
     args = ["serve", "--host", HOST, "--workers", str(workers), "--threads", str(threads)]
-    return ServerProcess(args, env=env, log_path=log_path)
+    return ServerProcess(args, env=settings, log_path=log_path)
