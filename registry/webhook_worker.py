@@ -160,8 +160,9 @@ class DeliveryWorker(threading.Thread):
                 self.stopping.wait(5)
             finally:
                 self.store.release()
-            if not sent:
-                self.stopping.wait(IDLE_SECONDS)
+            if not sent and not self.stopping.is_set():
+                # until the next poll, or at once when a write of this process queued some
+                self.store.wait_queued(IDLE_SECONDS)
 
     def stop(self) -> None:
         self.stopping.set()

@@ -349,6 +349,11 @@ class SQLStore(PooledConnections):
         self.db, self.kind, self.url = connect_database(url)
         self.models = build_models(self.db)
         self.outbox = outbox_models(self.db)
+        # set after a write of this process committed webhook deliveries: it wakes this
+        # process's delivery thread at once instead of at its next poll (a hint only: other
+        # processes' writes are found by polling)
+        self.deliveries_queued = threading.Event()
+        self._write_state = threading.local()  # per thread: this write queued deliveries
         self._closed = False
         self._thread_writer = threading.RLock()
         self._writer_depth = 0
@@ -398,8 +403,24 @@ class SQLStore(PooledConnections):
 
     @contextmanager
     def _atomic(self) -> Iterator[None]:
-        with self._local_writer(), self.db.atomic():
+        with self._wake_after_commit(), self._local_writer(), self.db.atomic():
             yield
+
+    @contextmanager
+    def _wake_after_commit(self) -> Iterator[None]:
+        """Around a transaction: once the outermost one commits, set `deliveries_queued` if
+        one of its writes queued webhook deliveries (set earlier, a worker's claim on
+        PostgreSQL would not see the rows yet)."""
+        state = self._write_state
+        try:
+            yield
+        except BaseException:
+            if self.db.transaction_depth() == 0:
+                state.queued = False  # rolled back: nothing to send
+            raise
+        if self.db.transaction_depth() == 0 and getattr(state, "queued", False):
+            state.queued = False
+            self.deliveries_queued.set()
 
     @contextmanager
     def _local_writer(self) -> Iterator[None]:
@@ -442,7 +463,7 @@ class SQLStore(PooledConnections):
         lock keeps writers deadlock-free; writes are short (SQLite serializes them anyway).
         """
         self._check()
-        with self._local_writer(), self.db.atomic():
+        with self._wake_after_commit(), self._local_writer(), self.db.atomic():
             if self.kind == "postgresql":
                 self.db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (CHANGE_LOCK_KEY,))
             yield
@@ -577,21 +598,23 @@ class SQLStore(PooledConnections):
         if event_type is None:
             return
         change = Change(int(change_id), registry, profile, operation, version, actor, at_ms)
-        fan_out(
-            self.outbox,
-            message_id=f"msg_change_{change.id}",
-            event_type=event_type,
-            registries=(registry,),
-            data=change_data(change),
-            at_ms=at_ms,
-            order_key=f"{registry}/{profile}",
+        self._queued(
+            fan_out(
+                self.outbox,
+                message_id=f"msg_change_{change.id}",
+                event_type=event_type,
+                registries=(registry,),
+                data=change_data(change),
+                at_ms=at_ms,
+                order_key=f"{registry}/{profile}",
+            )
         )
 
     def notify(self, event_type: str, registries: tuple[str, ...], data: dict[str, Any]) -> None:
         """Queue a store-wide webhook event (an import's summary) in the current transaction."""
         self._check()
         at = now_ms()
-        fan_out(
+        queued = fan_out(
             self.outbox,
             message_id=f"msg_{event_type.replace('.', '_')}_{uuid.uuid4().hex}",
             event_type=event_type,
@@ -600,6 +623,12 @@ class SQLStore(PooledConnections):
             at_ms=at,
             order_key=event_type,
         )
+        self._queued(queued)
+
+    def _queued(self, count: int) -> None:
+        """Note that the current write queued deliveries (`deliveries_queued` at its commit)."""
+        if count:
+            self._write_state.queued = True
 
     # --- registries ------------------------------------------------------------------------
 

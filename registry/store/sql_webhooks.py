@@ -11,6 +11,7 @@ makes its delivery due again: delivery is at least once.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import peewee as pw
@@ -50,11 +51,12 @@ def delivery_of(row: Any) -> Delivery:
 class SQLWebhookStore(PooledConnections):
     """`WebhookStore` on the SQL profile store's database (see the module docstring)."""
 
-    def __init__(self, db: pw.Database, kind: str) -> None:
+    def __init__(self, db: pw.Database, kind: str, queued: threading.Event | None = None) -> None:
         self.db = db
         self.kind = kind
         self.m: OutboxModels = outbox_models(db)
         self._closed = False
+        self._queued = queued or threading.Event()  # set by the profile store's writes
 
     def _check(self) -> None:
         if self._closed:
@@ -62,6 +64,13 @@ class SQLWebhookStore(PooledConnections):
 
     def close(self) -> None:
         self._closed = True
+
+    def wait_queued(self, timeout: float) -> bool:
+        """Wait until a write of this process queues deliveries, or `timeout` seconds; True
+        when one did (the signal is consumed)."""
+        woken = self._queued.wait(timeout)
+        self._queued.clear()
+        return woken
 
     # --- subscriptions -------------------------------------------------------------------
 
@@ -251,7 +260,7 @@ def open_webhook_store(profile_store: Any) -> SQLWebhookStore | None:
     the outbox table in the profile store's own transactions)."""
     db = getattr(profile_store, "db", None)
     if isinstance(db, pw.Database):
-        return SQLWebhookStore(db, profile_store.kind)
+        return SQLWebhookStore(db, profile_store.kind, profile_store.deliveries_queued)
     return None
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import pytest
 
+from registry.domain.errors import AlreadyExists
 from registry.domain.model import Profile, Registry
 from registry.domain.ports import WriteOptions
 from registry.domain.webhooks import Subscription
 from registry.store import open_store
-from registry.store.sql_webhooks import SQLWebhookStore
+from registry.store.sql_webhooks import SQLWebhookStore, open_webhook_store
 
 OPTS = WriteOptions(actor="t")
 
@@ -45,6 +46,29 @@ def test_one_profile_events_are_claimed_one_at_a_time_in_order(sql_store):
     keys = [d.order_key for d in claimed]
     assert keys.count("r/p0") == 1  # later events of p0 wait for the first one
     assert len(claimed) == 2  # the registry's event and p0's first
+
+
+def test_a_committed_write_with_deliveries_wakes_this_process_worker(sql_store):
+    hooks = open_webhook_store(sql_store)
+    sql_store.create_registry(Registry(slug="r"), OPTS)
+    assert hooks.wait_queued(0) is False  # no subscription: nothing queued, no wake-up
+    hooks.add_subscription(
+        Subscription(id=0, url="https://example.com/", registry="", events=(), secret="whsec_AA==")
+    )
+    sql_store.create_profile("r", Profile(slug="p"), OPTS)
+    assert hooks.wait_queued(0) is True
+    assert hooks.wait_queued(0) is False  # the signal was consumed
+    with pytest.raises(AlreadyExists):
+        sql_store.create_profile("r", Profile(slug="p"), OPTS)
+    assert hooks.wait_queued(0) is False  # a refused write sends nothing
+    with sql_store.atomic():  # a group of writes: the signal comes at its commit
+        sql_store.create_profile("r", Profile(slug="q"), OPTS)
+        assert hooks.wait_queued(0) is False  # not committed yet: a claim would miss it
+    assert hooks.wait_queued(0) is True
+    with pytest.raises(RuntimeError), sql_store.atomic():
+        sql_store.create_profile("r", Profile(slug="ghost"), OPTS)
+        raise RuntimeError("rolled back")
+    assert hooks.wait_queued(0) is False
 
 
 @pytest.mark.postgres
