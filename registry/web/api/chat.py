@@ -140,12 +140,14 @@ def list_profiles() -> Response:
     """
     service = get_service()
     registry = _registry_param()
-    only = service.get_registry(registry) if registry is not None else None  # 404 if unknown
     # Read the change id before the profiles: a write in between can only make the ETag
-    # older than the body (one extra 200 later), never newer (a wrong 304).
-    etag = f"profiles:{service.latest_change_id()}:{only.slug if only else '*'}"
+    # older than the body (one extra 200 later), never newer (a wrong 304). A matching
+    # If-None-Match needs no registry read: only an existing registry's list carried that
+    # ETag, and an unchanged change id means it still exists (one query per 304).
+    etag = f"profiles:{service.latest_change_id()}:{registry or '*'}"
     if not_modified(etag):
         return json_response(None, etag=etag)
+    only = service.get_registry(registry) if registry is not None else None  # 404 if unknown
     cache = current_app.extensions.setdefault("chat_list_cache", {})
     body = cache.get(etag)
     if body is None:
@@ -201,8 +203,7 @@ def get_profile(slug: str) -> Response:
     slug = slug_param(slug, "slug")
     registry = _registry_param()
     if registry is not None:
-        reg = service.get_registry(registry)
-        return _document_response(reg, service.get_profile(reg.slug, slug))
+        return _document_response(*service.registry_and_profile(registry, slug))
     for summary in service.list_registries():
         try:
             profile = service.get_profile(summary.registry.slug, slug)
