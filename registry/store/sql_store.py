@@ -1181,9 +1181,12 @@ class SQLStore(PooledConnections):
         return [Change(*row) for row in rows]
 
     def latest_change_id(self) -> int:
+        """The newest change id (0 for none): asked by every ETag and cached page, so a hot
+        read (SQL built once, prepared on PostgreSQL)."""
         self._check()
         V = self.models.revision
-        return V.select(pw.fn.MAX(V.id)).scalar() or 0
+        row = self._fetchone("latest_change_id", lambda: V.select(pw.fn.MAX(V.id)), ())
+        return (row[0] if row else 0) or 0
 
 
 __all__ = [

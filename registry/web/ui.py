@@ -30,6 +30,7 @@ def init_ui(app: Flask) -> None:
     from .api import ROUTE_BLUEPRINTS as API_BLUEPRINTS
     from .auth import auth_enabled
     from .pages import bp as pages_bp
+    from .pages.page_cache import init_page_cache
     from .pages.session import (
         SESSION_ENDED,
         SESSION_ENDED_PAGE,
@@ -49,6 +50,7 @@ def init_ui(app: Flask) -> None:
     for api_blueprint in API_BLUEPRINTS:  # the API authenticates with bearer tokens, never cookies
         csrf.exempt(api_blueprint)
     app.register_blueprint(pages_bp)
+    init_page_cache(app)  # after CSRFProtect: it wraps the `csrf_token` template global
 
     init_assets(app)
 

@@ -65,6 +65,7 @@ from registry.forms.profile_editor import (
 
 from ..deps import get_service
 from ..htmx import htmx_redirect, is_htmx, render
+from .page_cache import cached_page
 from .provenance import provenance_rows
 from .session import actor, current_viewer, page_require
 
@@ -118,6 +119,7 @@ def _load(slug: str, profile: str) -> tuple[Registry, Profile]:
 
 @bp.get("/registries/<slug>/profiles/<profile>")
 @page_require("reader")
+@cached_page
 def profile(slug: str, profile: str):
     """A profile: runtime, middlewares with effective configs, policy, tags, extensions."""
     service = get_service()
@@ -382,6 +384,7 @@ def _merge_save(reg: Registry, current: Profile, data: Any, form: EditorForm, th
 
 @bp.route("/registries/<slug>/profiles/<profile>/edit", methods=["GET", "POST"])
 @page_require("editor")
+@cached_page
 def edit_profile(slug: str, profile: str):
     """The editor. POST with `op` re-renders (200); a save redirects, or answers 422/409/403."""
     service = get_service()
