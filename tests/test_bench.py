@@ -42,10 +42,16 @@ def test_the_endpoint_list_covers_the_issue() -> None:
         "page_registry",
         "page_registry_sorted",
         "page_editor",
+        "page_profile",
         "patch_100",
         "patch_10000",
     ]
     assert format_table([]).startswith("endpoint")
+    sqlite = {e.name: e.target for e in endpoints(QUICK_SEED, "sqlite")}
+    postgresql = {e.name: e.target for e in endpoints(QUICK_SEED, "postgresql")}
+    assert (sqlite["patch_100"].min_ratio, postgresql["patch_100"].min_ratio) == (0.3, 0.2)
+    assert postgresql["patch_10000"].within_factor == 1.2
+    assert {sqlite[n].min_ratio for n in sqlite if n.startswith("page_")} == {0.3}
 
 
 @pytest.mark.slow

@@ -98,7 +98,8 @@ def bench_command(
     workers = workers or default_workers()
     stamp = time.strftime("%Y%m%d-%H%M%S")
     output = output or f"bench-results/{stamp}.json"
-    specs = endpoints(plan)
+    database = "postgresql" if (database_url or "").startswith("postgres") else "sqlite"
+    specs = endpoints(plan, database)
     unknown = set(only) - {e.name for e in specs}
     if unknown:
         names = ", ".join(e.name for e in specs)
