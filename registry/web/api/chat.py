@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, Response, current_app, request, url_for
 
@@ -31,6 +31,7 @@ from registry.domain.service import SOURCE_API, ProfilePatch
 from registry.domain.slugs import SlugError, parse_slug
 
 from ..auth import current_actor, require
+from ..caches import LRUCache
 from ..deps import get_service
 from ..http import (
     expected_version_from_request,
@@ -47,6 +48,7 @@ bp = Blueprint("chat", __name__)
 
 # Body keys the routes consume themselves; everything else is a profile field.
 LIST_CACHE_SIZE = 8
+RESOLVE_CACHE_BYTES = 8 * 1024 * 1024  # resolutions kept per process (about 1,000 answers)
 ENVELOPE_KEYS = frozenset({"registry", "set_default", "expected_version"})
 CREATE_KEYS = PROFILE_KEYS
 PATCH_KEYS = CREATE_KEYS - {"slug"}
@@ -403,5 +405,28 @@ def resolve() -> Response:
     c = _Collector()
     c.unknown(body, RESOLVE_KEYS, "")
     c.raise_if_any()
-    resolved = service.resolve_selection(selection, body.get("request_overrides"))
-    return json_response(resolved.to_data())
+    overrides = body.get("request_overrides")
+    # A resolution depends on the store's state and the request alone: answered again from
+    # the cache while the change id (read first, see `caches`) is the same. Errors are not
+    # kept: they are raised before anything is stored.
+    key = (
+        service.latest_change_id(),
+        selection.registry,
+        selection.profile,
+        selection.legacy_cookie_profile,
+        None if overrides is None else canonical_digest(overrides),
+    )
+    cache = _resolve_cache()
+    answer = cache.get(key)
+    if answer is None:
+        resolved = service.resolve_selection(selection, overrides)
+        answer = cast(Response, current_app.json.response(resolved.to_data(shared=True))).get_data()
+        cache.put(key, answer, len(answer))
+    return Response(answer, mimetype="application/json")
+
+
+def _resolve_cache() -> LRUCache[bytes]:
+    cache: LRUCache[bytes] | None = current_app.extensions.get("resolve_cache")
+    if cache is None:
+        cache = current_app.extensions["resolve_cache"] = LRUCache(RESOLVE_CACHE_BYTES)
+    return cache

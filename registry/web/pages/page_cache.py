@@ -24,9 +24,6 @@ used entries go first); 0 turns the cache off.
 from __future__ import annotations
 
 import secrets
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -35,6 +32,7 @@ from typing import Any, TypeVar, cast
 from flask import Flask, Response, current_app, g, request, session
 from flask_wtf.csrf import generate_csrf
 
+from ..caches import LRUCache
 from ..deps import get_service
 from ..htmx import is_htmx
 from .session import current_viewer
@@ -51,46 +49,6 @@ class Entry:
     status: int
     headers: list[tuple[str, str]]
     body: str
-    expires: float
-
-
-class PageCache:
-    """A thread-safe LRU of rendered pages, bounded in bytes."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._entries: OrderedDict[tuple[Any, ...], Entry] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[Any, ...]) -> Entry | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if entry.expires < time.monotonic():
-                self._drop(key)
-                return None
-            self._entries.move_to_end(key)
-            return entry
-
-    def put(self, key: tuple[Any, ...], entry: Entry) -> None:
-        size = len(entry.body)
-        if size > self.max_bytes // 4:  # one huge page must not flush everything else
-            return
-        with self._lock:
-            if key in self._entries:
-                self._drop(key)
-            self._entries[key] = entry
-            self._bytes += size
-            while self._bytes > self.max_bytes:
-                self._drop(next(iter(self._entries)))
-
-    def _drop(self, key: tuple[Any, ...]) -> None:
-        self._bytes -= len(self._entries.pop(key).body)
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 def init_page_cache(app: Flask) -> None:
@@ -98,7 +56,7 @@ def init_page_cache(app: Flask) -> None:
     while a page is rendered for the cache."""
     megabytes = float(app.config.get("REGISTRY_PAGE_CACHE_MB") or 0)
     if megabytes > 0:
-        app.extensions["page_cache"] = PageCache(int(megabytes * 1024 * 1024))
+        app.extensions["page_cache"] = LRUCache[Entry](int(megabytes * 1024 * 1024), TTL_SECONDS)
 
     def csrf_token() -> str:
         return CSRF_PLACEHOLDER if g.get("page_cache_render") else generate_csrf()
@@ -128,7 +86,7 @@ def cached_page(view: F) -> F:
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        cache: PageCache | None = current_app.extensions.get("page_cache")
+        cache: LRUCache[Entry] | None = current_app.extensions.get("page_cache")
         key = _key() if cache is not None else None
         if cache is None or key is None:
             return view(*args, **kwargs)
@@ -146,8 +104,7 @@ def cached_page(view: F) -> F:
         private = dict(session) != before or "Set-Cookie" in response.headers
         if response.status_code == 200 and not private:
             headers = [(k, v) for k, v in response.headers.items() if k != "Content-Length"]
-            entry = Entry(response.status_code, headers, body, time.monotonic() + TTL_SECONDS)
-            cache.put(key, entry)
+            cache.put(key, Entry(response.status_code, headers, body), len(body))
         if CSRF_PLACEHOLDER in body:
             response.set_data(body.replace(CSRF_PLACEHOLDER, generate_csrf()))
         return response
