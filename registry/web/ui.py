@@ -12,7 +12,7 @@ from htmx_flask import Htmx
 from markupsafe import Markup
 
 from registry import __version__
-from registry.domain.metadata import exact_time, iso_time, now_ms, relative_time
+from registry.domain.metadata import exact_time, now_ms, relative_time
 
 from .assets import init_assets
 from .errors import is_fragment_request, problem, render_error, wants_problem_json
@@ -134,11 +134,14 @@ def time_tag(ms: int | None) -> Markup:
     refreshes the relative text on an open page from `datetime`."""
     if not ms:
         return Markup('<span class="absent">—</span>')
-    exact = exact_time(ms)
+    exact = exact_time(ms)  # "2026-12-07 12:14:31 UTC"; the ISO form is the same fields
+    iso = f"{exact[:10]}T{exact[11:19]}+00:00"
+    # Built without Markup.format (a third of a registry page's time_tag cost): every part is
+    # digits, letters and punctuation formatted here, never user data, so nothing to escape.
     return Markup(
-        '<time datetime="{}" title="{}" tabindex="0" data-relative>{}'
-        '<span class="exact"> ({})</span></time>'
-    ).format(iso_time(ms), exact, relative_time(ms, _request_now()), exact)
+        f'<time datetime="{iso}" title="{exact}" tabindex="0" data-relative>'
+        f'{relative_time(ms, _request_now())}<span class="exact"> ({exact})</span></time>'
+    )
 
 
 def _request_now() -> int:
