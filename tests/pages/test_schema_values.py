@@ -167,3 +167,56 @@ def test_diff_of_an_unknown_extension_or_other_field_keeps_the_plain_path(client
     assert row.find("code").get_text() == "extensions.inventory.capabilities@v1.panels"
     assert row.select(".field-label") == [] and row.select("ol.value-list") == []
     assert json.loads(row.select_one("td.after").get_text()) == ["x"]
+
+
+STEP_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "ai-chat": {
+            "type": "object",
+            "title": "Chat step",
+            "properties": {"ai-engine": {"type": "string", "title": "Engine"}},
+        }
+    },
+    "additionalProperties": False,
+}
+
+
+def test_step_settings_read_through_the_configured_schema(make_app):
+    from registry.domain.importer import import_yaml
+    from tests.conftest import FIXTURES
+
+    app = make_app(REGISTRY_STEP_SETTINGS_SCHEMA=STEP_SCHEMA)
+    import_yaml(app.extensions["registry"], (FIXTURES / "canonical-bundle.yaml").read_text())
+    page = soup(app.test_client().get("/registries/default/profiles/analyst"))
+    runtime = page.find(id="h-runtime").find_parent("section")
+    chat = runtime.select_one(".schema-view dl.value-fields")
+    assert list(fields(chat)) == ["Chat step"]
+    # the analyst's patch has ai-temperature too, which the schema does not know: for the
+    # nested object that is allowed, so it is shown by its key
+    assert fields(chat.select_one("dd dl.value-fields")) == {
+        "Engine": "large-model-5",
+        "ai-temperature": "0.2",
+    }
+    assert runtime.select_one("details.raw-json pre") is not None
+
+
+def test_step_settings_the_schema_refuses_or_without_a_schema_are_raw_json(
+    make_app, client, seeded
+):
+    from registry.domain.importer import import_yaml
+    from tests.conftest import FIXTURES
+
+    plain = soup(client.get("/registries/default/profiles/analyst"))
+    runtime = plain.find(id="h-runtime").find_parent("section")
+    assert runtime.select(".schema-view") == [] and runtime.select(".raw-fallback") == []
+    assert json.loads(runtime.select_one("pre:not(.prompt)").get_text())["ai-chat"][
+        "ai-engine"
+    ] == ("large-model-5")
+    strict = {**STEP_SCHEMA, "properties": {"other-step": {"type": "object"}}}
+    app = make_app(REGISTRY_STEP_SETTINGS_SCHEMA=strict)
+    import_yaml(app.extensions["registry"], (FIXTURES / "canonical-bundle.yaml").read_text())
+    page = soup(app.test_client().get("/registries/default/profiles/analyst"))
+    runtime = page.find(id="h-runtime").find_parent("section")
+    assert runtime.select(".schema-view") == []
+    assert "does not match its schema" in runtime.select_one(".raw-fallback").get_text()

@@ -158,6 +158,9 @@ def profile(slug: str, profile: str):
         step_settings=_pretty(p.runtime.step_settings_patch)
         if p.runtime.step_settings_patch
         else "",
+        step_view=config_view(_step_schema(), p.runtime.step_settings_patch)
+        if p.runtime.step_settings_patch and _step_schema()
+        else None,
         locked=_locked(reg, p),
         can_edit=bool(viewer and viewer.can("editor")),
         is_default=reg.default_profile_slug == p.slug,
