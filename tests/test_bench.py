@@ -101,6 +101,11 @@ def test_quick_bench_reports_every_endpoint(tmp_path: Path) -> None:
     assert plan["profiles"] == plan["created"] == QUICK_IMPORT_PLAN_PROFILES
     assert 0 < plan["decode_s"] <= plan["total_s"] and plan["plan_s"] > 0
     assert "import --dry-run of 500 profiles" in run.stdout
+    # the import dry-run page, driven through its CSRF form on the served app
+    page = report["pages"]["import_dry_run"]
+    assert "error" not in page, page
+    assert page["page"]["created_shown"] == page["fragment"]["created_shown"] == "200"
+    assert "import dry-run page of 200 profiles" in run.stdout
 
 
 def test_the_import_document_is_valid_and_within_the_limits() -> None:

@@ -12,6 +12,13 @@ import click
 
 from .endpoints import endpoints
 from .measure import run_rounds
+from .pages import (
+    IMPORT_PAGE_PROFILES,
+    QUICK_IMPORT_PAGE_PROFILES,
+    PageError,
+    format_import_page,
+    measure_import_page,
+)
 from .report import format_table, machine_info, summarize
 from .seed import (
     FULL_SEED,
@@ -133,6 +140,12 @@ def bench_command(
                 warmup=warmup,
                 duration=duration,
             )
+            page_count = QUICK_IMPORT_PAGE_PROFILES if quick else IMPORT_PAGE_PROFILES
+            click.echo(f"timing the import dry-run page of {page_count:,} profiles ...", err=True)
+            try:
+                import_page = measure_import_page(server.port, page_count, 1 if quick else 5)
+            except (PageError, OSError) as exc:
+                import_page = {"profiles": page_count, "error": str(exc)}
         finally:
             code = server.stop()
         if code != 0:
@@ -162,6 +175,7 @@ def bench_command(
         },
         "seed": seed,
         "import_plan": import_plan,
+        "pages": {"import_dry_run": import_page},
         "endpoints": [r.to_data() for r in results],
     }
     Path(output).parent.mkdir(parents=True, exist_ok=True)
@@ -174,4 +188,5 @@ def bench_command(
     )
     click.echo(format_table(results))
     click.echo(f"\n{format_import_plan(import_plan)}")
+    click.echo(format_import_page(import_page))
     click.echo(f"\nwrote {output}")
