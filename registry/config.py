@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "REGISTRY_SESSION_IDLE_MINUTES": 8 * 60,  # a UI session ends after this long without use
     "REGISTRY_SESSION_LIFETIME_HOURS": 7 * 24,  # and this long after login, whatever happens
     "REGISTRY_LOGIN_LINK_MINUTES": 15,  # one-time login links expire after this
+    "REGISTRY_PAGE_CACHE_MB": 32.0,  # rendered pages kept per process (README, Performance); 0 = off
     # Change notifications (README, Change notifications)
     "REGISTRY_STREAM_MAX_CONNECTIONS": 0,  # open streams per worker process; 0 = threads // 2
     "REGISTRY_STREAM_HEARTBEAT_SECONDS": 15.0,  # a comment line when nothing changed

@@ -42,10 +42,16 @@ def test_the_endpoint_list_covers_the_issue() -> None:
         "page_registry",
         "page_registry_sorted",
         "page_editor",
+        "page_profile",
         "patch_100",
         "patch_10000",
     ]
     assert format_table([]).startswith("endpoint")
+    sqlite = {e.name: e.target for e in endpoints(QUICK_SEED, "sqlite")}
+    postgresql = {e.name: e.target for e in endpoints(QUICK_SEED, "postgresql")}
+    assert (sqlite["patch_100"].min_ratio, postgresql["patch_100"].min_ratio) == (0.3, 0.2)
+    assert postgresql["patch_10000"].within_factor == 1.2
+    assert {sqlite[n].min_ratio for n in sqlite if n.startswith("page_")} == {0.3}
 
 
 @pytest.mark.slow
@@ -95,6 +101,11 @@ def test_quick_bench_reports_every_endpoint(tmp_path: Path) -> None:
     assert plan["profiles"] == plan["created"] == QUICK_IMPORT_PLAN_PROFILES
     assert 0 < plan["decode_s"] <= plan["total_s"] and plan["plan_s"] > 0
     assert "import --dry-run of 500 profiles" in run.stdout
+    # the import dry-run page, driven through its CSRF form on the served app
+    page = report["pages"]["import_dry_run"]
+    assert "error" not in page, page
+    assert page["page"]["created_shown"] == page["fragment"]["created_shown"] == "200"
+    assert "import dry-run page of 200 profiles" in run.stdout
     # the change-notification section: every PATCH's stream event and webhook arrived
     notify = report["notify"]
     assert notify["available"] and notify["server_exit_code"] == 0

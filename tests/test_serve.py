@@ -61,6 +61,16 @@ class Instance(ServerProcess):
         finally:
             conn.close()
 
+    def page(self, path: str) -> tuple[int, str]:
+        """GET an HTML page on a fresh connection: (status, text)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            return resp.status, resp.read().decode()
+        finally:
+            conn.close()
+
     def worker_pids(self) -> set[str]:
         return set(re.findall(r"pid=<?(\d+)", self.access_log.read_text()))
 
@@ -219,6 +229,28 @@ def test_two_instances_share_one_postgresql_database(
     assert b.request("GET", "/api/chat/profiles/shared?registry=default")[1]["description"] == (
         "from a"
     )
+
+    # Cached answers (resolutions, pages, list bodies) never outlive a write through the
+    # other instance: each is keyed by the change id read from the shared database. Every
+    # worker of b is warmed (several requests on fresh connections) before the write.
+    resolve = {"registry": "default", "profile": "shared"}
+    page = "/registries/default/profiles/shared"
+    for _ in range(6):
+        assert b.request("POST", "/api/chat/resolve", resolve)[0] == 200
+        assert b.page(page)[0] == 200
+        assert b.request("GET", "/api/chat/profiles?registry=default")[0] == 200
+    status, _ = a.request(
+        "PATCH",
+        "/api/chat/profiles/shared?registry=default",
+        {"description": "cached nowhere", "runtime": {"system_prompt": "You are new."}},
+    )
+    assert status == 200
+    for _ in range(6):
+        status, resolved = b.request("POST", "/api/chat/resolve", resolve)
+        assert resolved["effective_runtime"]["system_prompt"] == "You are new."
+        assert "cached nowhere" in b.page(page)[1]
+        listed = b.request("GET", "/api/chat/profiles?registry=default")[1]
+        assert [p["description"] for p in listed if p["slug"] == "shared"] == ["cached nowhere"]
 
     assert a.stop() == 0
     assert b.stop() == 0

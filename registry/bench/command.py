@@ -13,6 +13,13 @@ import click
 from .endpoints import endpoints
 from .measure import run_rounds
 from .notify import EVENTS_FULL, EVENTS_QUICK, format_notify, measure_notify
+from .pages import (
+    IMPORT_PAGE_PROFILES,
+    QUICK_IMPORT_PAGE_PROFILES,
+    PageError,
+    format_import_page,
+    measure_import_page,
+)
 from .report import format_table, machine_info, summarize
 from .seed import (
     FULL_SEED,
@@ -99,7 +106,8 @@ def bench_command(
     workers = workers or default_workers()
     stamp = time.strftime("%Y%m%d-%H%M%S")
     output = output or f"bench-results/{stamp}.json"
-    specs = endpoints(plan)
+    database = "postgresql" if (database_url or "").startswith("postgres") else "sqlite"
+    specs = endpoints(plan, database)
     unknown = set(only) - {e.name for e in specs}
     if unknown:
         names = ", ".join(e.name for e in specs)
@@ -133,6 +141,12 @@ def bench_command(
                 warmup=warmup,
                 duration=duration,
             )
+            page_count = QUICK_IMPORT_PAGE_PROFILES if quick else IMPORT_PAGE_PROFILES
+            click.echo(f"timing the import dry-run page of {page_count:,} profiles ...", err=True)
+            try:
+                import_page = measure_import_page(server.port, page_count, 1 if quick else 5)
+            except (PageError, OSError) as exc:
+                import_page = {"profiles": page_count, "error": str(exc)}
         finally:
             code = server.stop()
         if code != 0:
@@ -165,6 +179,7 @@ def bench_command(
         },
         "seed": seed,
         "import_plan": import_plan,
+        "pages": {"import_dry_run": import_page},
         "notify": notify,
         "endpoints": [r.to_data() for r in results],
     }
@@ -178,5 +193,6 @@ def bench_command(
     )
     click.echo(format_table(results))
     click.echo(f"\n{format_import_plan(import_plan)}")
+    click.echo(format_import_page(import_page))
     click.echo(f"\n{format_notify(notify)}")
     click.echo(f"\nwrote {output}")

@@ -135,6 +135,13 @@ class Store(Connections, Protocol):
     def list_tags(self, registry: str) -> list[str]: ...
     def iter_profiles(self, registry: str) -> Iterator[Profile]: ...
     def get_profile(self, registry: str, slug: str) -> Profile | None: ...
+    def get_registry_profile(
+        self, registry: str, slug: str
+    ) -> tuple[Registry | None, Profile | None]:
+        """The registry's header and its profile `slug` in one read (None where missing; the
+        profile is None when the registry is)."""
+        ...
+
     def get_profiles(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Profile]:
         """The profiles of several `(registry, slug)` keys, those that exist (missing keys
         and registries are simply absent), in a bounded number of queries."""

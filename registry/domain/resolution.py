@@ -8,8 +8,8 @@ and applied by `apply_overrides`; `fingerprint` hashes what a backend's runtime 
 
 from __future__ import annotations
 
-import copy
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,7 +144,7 @@ def normalize_overrides(overrides: Any) -> dict[str, Any]:
                     f"request_overrides.{key}", "duplicate override key after canonicalization"
                 )
             )
-        out[key] = copy.deepcopy(overrides[raw])
+        out[key] = copy_value(overrides[raw])
     return out
 
 
@@ -256,9 +256,7 @@ def _middlewares(value: Any, errors: list[FieldError]) -> list[MiddlewareUse]:
                 continue
             seen[use_id] = i
         out.append(
-            MiddlewareUse(
-                name=name.strip(), id=use_id, enabled=enabled, config=copy.deepcopy(config)
-            )
+            MiddlewareUse(name=name.strip(), id=use_id, enabled=enabled, config=copy_value(config))
         )
     return out
 
@@ -280,7 +278,7 @@ def _patch(value: Any, errors: list[FieldError]) -> dict[str, dict[str, Any]]:
                 FieldError("request_overrides.step_settings_patch", "section slug cannot be empty")
             )
             continue
-        out[str(section).strip()] = copy.deepcopy(fields)
+        out[str(section).strip()] = copy_value(fields)
     return out
 
 
@@ -301,7 +299,11 @@ class ResolvedProfile:
     stack_trace: dict[str, Any] = field(default_factory=lambda: {"paths": []})
     fingerprint: str = ""
 
-    def to_data(self) -> dict[str, Any]:
+    def to_data(self, *, shared: bool = False) -> dict[str, Any]:
+        """The JSON shape. Nested values are copies, unless `shared`: then they are this
+        result's own, for a caller that serializes the data at once and keeps nothing (the
+        API's answer; copying a resolved stack's trace cost as much as resolving it)."""
+        own: Callable[[Any], Any] = _as_is if shared else copy_value
         runtime = runtime_to_data(self.effective_runtime)
         return {
             "registry": self.registry,
@@ -309,21 +311,23 @@ class ResolvedProfile:
             "version": self.version,
             "runtime_key": self.runtime_key,
             "effective_runtime": runtime,
-            "effective_step_settings_patch": copy.deepcopy(
-                self.effective_runtime.step_settings_patch
-            ),
-            "middleware_configs": copy.deepcopy(self.middleware_configs),
-            "extensions": copy.deepcopy(self.extensions),
+            "effective_step_settings_patch": own(self.effective_runtime.step_settings_patch),
+            "middleware_configs": own(self.middleware_configs),
+            "extensions": own(self.extensions),
             "fingerprint": self.fingerprint,
             "metadata": {
                 "profile.registry": self.registry,
                 "profile.slug": self.profile,
                 "profile.version": self.version,
                 "profile.source": self.source,
-                "profile.stack.lineage": copy.deepcopy(self.stack_lineage),
-                "profile.stack.trace": copy.deepcopy(self.stack_trace),
+                "profile.stack.lineage": own(self.stack_lineage),
+                "profile.stack.trace": own(self.stack_trace),
             },
         }
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 def fingerprint(resolved: ResolvedProfile) -> str:

@@ -444,8 +444,24 @@ class RegistryService:
         return self._store.iter_profiles(self.get_registry(registry).slug)
 
     def get_profile(self, registry: str | None, slug: str) -> Profile:
-        slug = profile_slug(slug)
-        return self._profile_in(self.get_registry(registry), slug)
+        return self.registry_and_profile(registry, slug)[1]
+
+    def registry_and_profile(self, registry: str | None, slug: str) -> tuple[Registry, Profile]:
+        """A registry's header and one of its profiles, read together (one query on SQL
+        stores: a chat read or a resolve is one round trip). A missing registry is reported
+        before a malformed or missing profile slug, as reading them one by one would."""
+        reg_slug = self._registry_slug(registry)
+        try:
+            slug = profile_slug(slug)
+        except ValidationError:
+            self.get_registry(reg_slug)  # a missing registry is the answer (404) first
+            raise
+        reg, profile = self._store.get_registry_profile(reg_slug, slug)
+        if reg is None:
+            raise RegistryNotFound(reg_slug)
+        if profile is None:
+            raise ProfileNotFound(slug)
+        return reg, profile
 
     def find_profile(self, registry: str | None, slug: str) -> Profile | None:
         """The profile, or None when it or its registry does not exist (one read: callers
@@ -822,9 +838,11 @@ class RegistryService:
     ) -> ResolvedProfile:
         """(registry, profile, overrides) -> effective runtime + fingerprint (README, Concepts
         and decisions: "Resolution")."""
-        reg = self.get_registry(registry)
-        slug = self._resolve_profile_slug(reg, profile)
-        stored = self._profile_in(reg, slug)
+        if profile is not None and profile.strip():
+            reg, stored = self.registry_and_profile(registry, profile)
+        else:
+            reg = self.get_registry(registry)
+            stored = self._profile_in(reg, self._resolve_profile_slug(reg, profile))
         overrides = normalize_overrides(request_overrides)
         view = self._stack_view(reg.slug, stored)
         merged = view.merged
@@ -859,8 +877,8 @@ class RegistryService:
 
     def stack_view(self, registry: str | None, slug: str) -> StackView:
         """The layers, merge and provenance of a profile's stack (no request overrides)."""
-        reg = self.get_registry(registry)
-        return self._stack_view(reg.slug, self._profile_in(reg, slug))
+        reg, profile = self.registry_and_profile(registry, slug)
+        return self._stack_view(reg.slug, profile)
 
     def _stack_view(self, registry: str, root: Profile) -> StackView:
         key = (registry, root.slug)

@@ -388,6 +388,16 @@ class YAMLFileStore:
             profile = None if reg is None else reg.profiles.get(str(slug))
             return None if profile is None else profile.clone()
 
+    def get_registry_profile(
+        self, registry: str, slug: str
+    ) -> tuple[Registry | None, Profile | None]:
+        with self._mutex:
+            reg = self._view().get(str(registry))
+            if reg is None:
+                return None, None
+            profile = reg.profiles.get(str(slug))
+            return _header(reg), None if profile is None else profile.clone()
+
     def get_profiles(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Profile]:
         """The profiles of several `(registry, slug)` keys that exist (one read of the data)."""
         with self._mutex:

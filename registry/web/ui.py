@@ -5,14 +5,14 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, has_request_context, request
+from flask import Flask, Response, g, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from htmx_flask import Htmx
 from markupsafe import Markup
 
 from registry import __version__
-from registry.domain.metadata import human_time, iso_time
+from registry.domain.metadata import exact_time, now_ms, relative_time
 
 from .assets import init_assets
 from .errors import is_fragment_request, problem, render_error, wants_problem_json
@@ -30,6 +30,7 @@ def init_ui(app: Flask) -> None:
     from .api import ROUTE_BLUEPRINTS as API_BLUEPRINTS
     from .auth import auth_enabled
     from .pages import bp as pages_bp
+    from .pages.page_cache import init_page_cache
     from .pages.session import (
         SESSION_ENDED,
         SESSION_ENDED_PAGE,
@@ -49,6 +50,7 @@ def init_ui(app: Flask) -> None:
     for api_blueprint in API_BLUEPRINTS:  # the API authenticates with bearer tokens, never cookies
         csrf.exempt(api_blueprint)
     app.register_blueprint(pages_bp)
+    init_page_cache(app)  # after CSRFProtect: it wraps the `csrf_token` template global
 
     init_assets(app)
 
@@ -127,5 +129,27 @@ def session_cookie_secure(app: Flask) -> bool:
 
 
 def time_tag(ms: int | None) -> Markup:
-    """The one template filter for stored times: `<time datetime=ISO>readable UTC</time>`."""
-    return Markup('<time datetime="{}">{}</time>').format(iso_time(ms), human_time(ms))
+    """The one template filter for stored times: the time relative to now ("3 minutes ago",
+    computed here, so it reads right without JavaScript), the exact UTC time on hover
+    (`title`), and the same exact time in the text, visually hidden, for screen readers; the
+    element takes keyboard focus and shows it then (static/css/app.css). static/js/times.js
+    refreshes the relative text on an open page from `datetime`."""
+    if not ms:
+        return Markup('<span class="absent">—</span>')
+    exact = exact_time(ms)  # "2026-12-07 12:14:31 UTC"; the ISO form is the same fields
+    iso = f"{exact[:10]}T{exact[11:19]}+00:00"
+    # Built without Markup.format (a third of a registry page's time_tag cost): every part is
+    # digits, letters and punctuation formatted here, never user data, so nothing to escape.
+    return Markup(
+        f'<time datetime="{iso}" title="{exact}" tabindex="0" data-relative>'
+        f'{relative_time(ms, _request_now())}<span class="exact"> ({exact})</span></time>'
+    )
+
+
+def _request_now() -> int:
+    """One "now" per request, so every time on a page is relative to the same moment."""
+    if not has_request_context():
+        return now_ms()
+    if "now_ms" not in g:
+        g.now_ms = now_ms()
+    return int(g.now_ms)

@@ -214,3 +214,31 @@ def test_invalid_selector_slugs():
     with pytest.raises(ValidationError) as exc:
         select_profile(query={"profile": "Bad Slug"})
     assert exc.value.field == "profile"
+
+
+def _resolved():
+    from registry.domain.resolution import ResolvedProfile
+
+    return ResolvedProfile(
+        registry="team",
+        profile="agent",
+        version=3,
+        runtime_key="agent",
+        effective_runtime=RuntimeSpec(step_settings_patch={"ai-chat": {"ai-engine": "x"}}),
+        middleware_configs=[{"name": "agentmode", "config": {"mode": "a"}}],
+        extensions={"app.starter_suggestions@v1": {"items": ["hi"]}},
+        stack_trace={"paths": [{"path": "runtime.system_prompt", "layers": [0]}]},
+    )
+
+
+def test_resolved_data_is_a_copy_unless_shared_for_serializing():
+    resolved = _resolved()
+    data = resolved.to_data()
+    assert resolved.to_data(shared=True) == data
+    data["extensions"]["app.starter_suggestions@v1"]["items"].append("changed")
+    data["middleware_configs"][0]["config"]["mode"] = "changed"
+    data["metadata"]["profile.stack.trace"]["paths"].clear()
+    data["effective_step_settings_patch"]["ai-chat"]["ai-engine"] = "changed"
+    assert resolved.to_data() == _resolved().to_data()
+    shared = resolved.to_data(shared=True)
+    assert shared["extensions"] is resolved.extensions  # no copy: serialized at once

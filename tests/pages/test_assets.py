@@ -27,7 +27,7 @@ def asset_urls(client) -> list[str]:
 
 def test_pages_link_assets_by_content_digest(app, client):
     urls = asset_urls(client)
-    assert len(urls) == 4  # app.css, htmx, app.js, feedback.js
+    assert len(urls) == 5  # app.css, htmx, app.js, feedback.js, times.js
     css = next(u for u in urls if "app.css" in u)
     digest = hashlib.sha256((Path(app.static_folder) / "css/app.css").read_bytes()).hexdigest()
     assert css == f"/static/css/app.css?v={digest[:12]}"

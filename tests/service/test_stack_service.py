@@ -337,7 +337,13 @@ class CountingStore:
 
     def __getattr__(self, name):
         attr = getattr(self._store, name)
-        if name in ("get_profile", "get_profiles", "iter_profiles", "list_profiles"):
+        if name in (
+            "get_profile",
+            "get_registry_profile",
+            "get_profiles",
+            "iter_profiles",
+            "list_profiles",
+        ):
 
             def counted(*args, **kw):
                 self.calls.append(name)
@@ -354,7 +360,7 @@ def test_resolving_a_wide_stack_reads_each_level_once(backend_service, store):
     add(s, "agent", stack=[ref(f"base{i}") for i in range(4)])
     counting = CountingStore(store)
     RegistryService(counting).resolve(None, "agent")
-    assert counting.calls == ["get_profile", "get_profiles"]
+    assert counting.calls == ["get_registry_profile", "get_profiles"]
 
 
 def test_resolving_a_five_layer_stack_reads_a_level_per_query(backend_service, store):
@@ -365,4 +371,4 @@ def test_resolving_a_five_layer_stack_reads_a_level_per_query(backend_service, s
     counting = CountingStore(store)
     r = RegistryService(counting).resolve(None, "l5")
     assert len(r.stack_lineage) == 5
-    assert counting.calls == ["get_profile"] + ["get_profiles"] * 4
+    assert counting.calls == ["get_registry_profile"] + ["get_profiles"] * 4

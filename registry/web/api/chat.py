@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, Response, current_app, request, url_for
 
@@ -31,6 +31,7 @@ from registry.domain.service import SOURCE_API, ProfilePatch
 from registry.domain.slugs import SlugError, parse_slug
 
 from ..auth import current_actor, require
+from ..caches import LRUCache
 from ..deps import get_service
 from ..http import (
     expected_version_from_request,
@@ -47,6 +48,7 @@ bp = Blueprint("chat", __name__)
 
 # Body keys the routes consume themselves; everything else is a profile field.
 LIST_CACHE_SIZE = 8
+RESOLVE_CACHE_BYTES = 8 * 1024 * 1024  # resolutions kept per process (about 1,000 answers)
 ENVELOPE_KEYS = frozenset({"registry", "set_default", "expected_version"})
 CREATE_KEYS = PROFILE_KEYS
 PATCH_KEYS = CREATE_KEYS - {"slug"}
@@ -140,12 +142,14 @@ def list_profiles() -> Response:
     """
     service = get_service()
     registry = _registry_param()
-    only = service.get_registry(registry) if registry is not None else None  # 404 if unknown
     # Read the change id before the profiles: a write in between can only make the ETag
-    # older than the body (one extra 200 later), never newer (a wrong 304).
-    etag = f"profiles:{service.latest_change_id()}:{only.slug if only else '*'}"
+    # older than the body (one extra 200 later), never newer (a wrong 304). A matching
+    # If-None-Match needs no registry read: only an existing registry's list carried that
+    # ETag, and an unchanged change id means it still exists (one query per 304).
+    etag = f"profiles:{service.latest_change_id()}:{registry or '*'}"
     if not_modified(etag):
         return json_response(None, etag=etag)
+    only = service.get_registry(registry) if registry is not None else None  # 404 if unknown
     cache = current_app.extensions.setdefault("chat_list_cache", {})
     body = cache.get(etag)
     if body is None:
@@ -201,8 +205,7 @@ def get_profile(slug: str) -> Response:
     slug = slug_param(slug, "slug")
     registry = _registry_param()
     if registry is not None:
-        reg = service.get_registry(registry)
-        return _document_response(reg, service.get_profile(reg.slug, slug))
+        return _document_response(*service.registry_and_profile(registry, slug))
     for summary in service.list_registries():
         try:
             profile = service.get_profile(summary.registry.slug, slug)
@@ -402,5 +405,28 @@ def resolve() -> Response:
     c = _Collector()
     c.unknown(body, RESOLVE_KEYS, "")
     c.raise_if_any()
-    resolved = service.resolve_selection(selection, body.get("request_overrides"))
-    return json_response(resolved.to_data())
+    overrides = body.get("request_overrides")
+    # A resolution depends on the store's state and the request alone: answered again from
+    # the cache while the change id (read first, see `caches`) is the same. Errors are not
+    # kept: they are raised before anything is stored.
+    key = (
+        service.latest_change_id(),
+        selection.registry,
+        selection.profile,
+        selection.legacy_cookie_profile,
+        None if overrides is None else canonical_digest(overrides),
+    )
+    cache = _resolve_cache()
+    answer = cache.get(key)
+    if answer is None:
+        resolved = service.resolve_selection(selection, overrides)
+        answer = cast(Response, current_app.json.response(resolved.to_data(shared=True))).get_data()
+        cache.put(key, answer, len(answer))
+    return Response(answer, mimetype="application/json")
+
+
+def _resolve_cache() -> LRUCache[bytes]:
+    cache: LRUCache[bytes] | None = current_app.extensions.get("resolve_cache")
+    if cache is None:
+        cache = current_app.extensions["resolve_cache"] = LRUCache(RESOLVE_CACHE_BYTES)
+    return cache

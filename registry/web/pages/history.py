@@ -16,10 +16,12 @@ from flask import Blueprint, abort, flash, redirect, request, url_for
 
 from registry.domain.diff import changed_fields, profile_diff, word_diff
 from registry.domain.errors import ConflictError, RegistryError, ValidationError, VersionConflict
+from registry.domain.extensions import CodecRegistry
 from registry.domain.model import Profile, Registry
 from registry.domain.ports import Revision
 from registry.domain.service import SOURCE_UI
 from registry.domain.slugs import SlugError, parse_slug
+from registry.forms.schema_view import PathLabel, ValueView, label_path, view_value
 
 from ..deps import get_service
 from ..errors import status_for
@@ -43,26 +45,44 @@ def display_value(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
 
 
-def diff_rows(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def diff_rows(
+    changes: list[dict[str, Any]], codecs: CodecRegistry | None = None
+) -> list[dict[str, Any]]:
     """`profile_diff` output ready for the diff table: values as display text, and for long
-    or multi-line text on both sides an inline word diff (`words`: `(op, text)` segments)."""
+    or multi-line text on both sides an inline word diff (`words`: `(op, text)` segments).
+
+    With `codecs`, a path inside an extension whose codec has a schema reads with the schema's
+    labels (`label`: "Starter suggestions › Suggestions"), and its lists and objects are
+    view trees (`before_view`, `after_view`) instead of JSON text."""
     rows = []
     for c in changes:
         before, after = c["before"], c["after"]
         words = None
         if isinstance(before, str) and isinstance(after, str) and _long(before, after):
             words = word_diff(before, after)
+        found = label_path(c["path"], codecs) if codecs is not None else None
         rows.append(
             {
                 "path": c["path"],
+                "label": found.text if found else "",
                 "before": display_value(before),
                 "after": display_value(after),
+                "before_view": _view(found, before),
+                "after_view": _view(found, after),
                 "before_absent": before is None,
                 "after_absent": after is None,
                 "words": words,
             }
         )
     return rows
+
+
+def _view(found: PathLabel | None, value: Any) -> ValueView | None:
+    if found is None or not isinstance(value, (dict, list)):
+        return None
+    view = view_value(found.schema, value)
+    view.label = ""
+    return view
 
 
 def _long(*texts: str) -> bool:
@@ -216,7 +236,7 @@ def history_diff(slug: str, profile: str):
         ctx = h.context(diff=None, a=a, b=b, diff_error=message)
         return render("history/page.html", "compare", status=400, **ctx)
     diff = {
-        "rows": diff_rows(profile_diff(before, after)),
+        "rows": diff_rows(profile_diff(before, after), h.service.codecs),
         "a_label": _label(a, h.by_id, h.current),
         "b_label": _label(b, h.by_id, h.current),
     }
@@ -236,7 +256,7 @@ def _restore_context(h: _History, revision_id: int, **extra: Any) -> dict[str, A
     rev = h.revision(revision_id)
     ctx = h.context(
         revision=rev,
-        rows_diff=diff_rows(profile_diff(h.current, rev.snapshot)),
+        rows_diff=diff_rows(profile_diff(h.current, rev.snapshot), h.service.codecs),
         expected_version=h.current.metadata.version if h.current else 0,
         error="",
         errors=[],

@@ -118,6 +118,7 @@ def _plan_groups(plan: ImportPlan) -> list[dict[str, Any]]:
     by_action: dict[str, list[Any]] = {}
     for item in plan.items:
         by_action.setdefault(item.action, []).append(item)
+    codecs = get_service().codecs
     groups = []
     for action in ACTION_ORDER:
         items = by_action.get(action, [])
@@ -129,7 +130,7 @@ def _plan_groups(plan: ImportPlan) -> list[dict[str, Any]]:
                 "registry": item.registry,
                 "profile": item.profile,
                 "reason": item.reason,
-                "diff": diff_rows(item.diff) if action in ("updated", "skipped") else [],
+                "diff": diff_rows(item.diff, codecs) if action in ("updated", "skipped") else [],
                 "fields": [d["path"] for d in item.diff if d["path"] != "slug"]
                 if action == "created"
                 else [],

@@ -50,7 +50,7 @@ from registry.domain.errors import (
     VersionConflict,
 )
 from registry.domain.merge import MISSING, SIDES, FieldChange, changes, content, merge_profiles
-from registry.domain.middleware import MiddlewareConfigCodec, effective_configs
+from registry.domain.middleware import effective_configs
 from registry.domain.model import Profile, Registry
 from registry.domain.service import SOURCE_UI
 from registry.forms.profile_editor import (
@@ -62,9 +62,11 @@ from registry.forms.profile_editor import (
     read_form,
     validate,
 )
+from registry.forms.schema_view import config_view, extension_view
 
 from ..deps import get_service
 from ..htmx import htmx_redirect, is_htmx, render
+from .page_cache import cached_page
 from .provenance import provenance_rows
 from .session import actor, current_viewer, page_require
 
@@ -118,31 +120,22 @@ def _load(slug: str, profile: str) -> tuple[Registry, Profile]:
 
 @bp.get("/registries/<slug>/profiles/<profile>")
 @page_require("reader")
+@cached_page
 def profile(slug: str, profile: str):
     """A profile: runtime, middlewares with effective configs, policy, tags, extensions."""
     service = get_service()
     reg, p = _load(slug, profile)
     definitions = {d.name: d for d in service.middlewares.all()}
-    middlewares = [
-        {**entry, "definition": definitions.get(entry["name"]), "pretty": _pretty(entry["config"])}
-        for entry in effective_configs(p.runtime.middlewares, p.extensions, service.middlewares)
-    ]
-    extensions = []
-    for key in sorted(p.extensions):
-        codec = service.codecs.get(key)
-        kind = "unknown"
-        if isinstance(codec, MiddlewareConfigCodec):
-            kind = "middleware"
-        elif codec is not None:
-            kind = "codec"
-        extensions.append(
-            {
-                "key": key,
-                "kind": kind,
-                "title": (codec.display_name if codec else "") or key,
-                "pretty": _pretty(p.extensions[key]),
-            }
+    middlewares = []
+    for entry in effective_configs(p.runtime.middlewares, p.extensions, service.middlewares):
+        definition = definitions.get(entry["name"])
+        schema = definition.schema if definition else None
+        middlewares.append(
+            {**entry, "definition": definition, "config": config_view(schema, entry["config"])}
         )
+    extensions = [
+        extension_view(key, p.extensions[key], service.codecs) for key in sorted(p.extensions)
+    ]
     viewer = current_viewer()
     json_url = _json_url(reg, p)
     stack_error, lineage, effective = "", [], []
@@ -167,6 +160,9 @@ def profile(slug: str, profile: str):
         step_settings=_pretty(p.runtime.step_settings_patch)
         if p.runtime.step_settings_patch
         else "",
+        step_view=config_view(_step_schema(), p.runtime.step_settings_patch)
+        if p.runtime.step_settings_patch and _step_schema()
+        else None,
         locked=_locked(reg, p),
         can_edit=bool(viewer and viewer.can("editor")),
         is_default=reg.default_profile_slug == p.slug,
@@ -382,6 +378,7 @@ def _merge_save(reg: Registry, current: Profile, data: Any, form: EditorForm, th
 
 @bp.route("/registries/<slug>/profiles/<profile>/edit", methods=["GET", "POST"])
 @page_require("editor")
+@cached_page
 def edit_profile(slug: str, profile: str):
     """The editor. POST with `op` re-renders (200); a save redirects, or answers 422/409/403."""
     service = get_service()

@@ -42,6 +42,7 @@ from registry.domain.service import SOURCE_UI, RegistryPatch, RegistryService
 from ..deps import get_service
 from ..htmx import htmx_redirect, is_htmx, render
 from ..http import parse_int
+from .page_cache import cached_page
 from .session import actor, page_require
 
 bp = Blueprint("registries", __name__)
@@ -351,6 +352,7 @@ def create_registry() -> Response:
 
 @bp.get("/registries/<slug>")
 @page_require("reader")
+@cached_page
 def registry(slug: str) -> Response:
     """The registry's profiles: `q`, `tag`, `sort`, `order`, a position and `limit`."""
     service = get_service()

@@ -26,6 +26,7 @@ from registry.domain.errors import (
 from registry.domain.jsonutil import parse_json
 from registry.domain.resolution import canonical_override_key
 from registry.domain.service import MAX_PAGE
+from registry.forms.schema_view import SchemaValue, config_view, extension_view
 
 from ..deps import auth_enabled, get_service, public_reads
 from ..htmx import is_htmx, render
@@ -106,6 +107,11 @@ def _openapi_url() -> str:
     return ""
 
 
+def _config(service: Any, name: str, config: Any) -> SchemaValue:
+    definition = service.middlewares.get(name)
+    return config_view(definition.schema if definition else None, config)
+
+
 @bp.route("/resolve", methods=["GET", "POST"])
 @page_require("reader")
 def resolve():
@@ -161,11 +167,14 @@ def resolve():
         "system_prompt": runtime.get("system_prompt", ""),
         "tools": runtime.get("tools", []),
         "middlewares": [
-            {**m, "config_text": display_value(m.get("config") or {})}
+            {**m, "config": _config(service, m["name"], m.get("config") or {})}
             for m in data["middleware_configs"]
         ],
         "step_settings_patch": display_value(data["effective_step_settings_patch"] or None),
-        "extensions": display_value(data["extensions"] or None),
+        "extensions": [
+            extension_view(key, value, service.codecs)
+            for key, value in sorted((data["extensions"] or {}).items())
+        ],
         "json": json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True),
         "lineage": [(x["registry_slug"], x["profile_slug"]) for x in resolved.stack_lineage],
         "provenance": provenance_rows(resolved.stack_trace, len(resolved.stack_lineage))

@@ -1,0 +1,114 @@
+"""Resolutions answered again from a per-process cache keyed by the store's change id: the
+same answer for the same request while nothing changed, a fresh one after any write through
+any instance, and errors never kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from registry.domain.importer import import_yaml
+from registry.domain.model import PolicySpec, RuntimeSpec
+from registry.domain.service import ProfilePatch
+from tests.conftest import FIXTURES
+
+OVERRIDES = {"system_prompt": "Be terse."}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def instances(request, make_app, tmp_path):
+    """Two app instances on one database, the canonical bundle seeded."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'shared.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    first, second = make_app(DATABASE_URL=url), make_app(DATABASE_URL=url)
+    service = first.extensions["registry"]
+    import_yaml(service, (FIXTURES / "canonical-bundle.yaml").read_text(), actor="t")
+    profile = service.get_profile("team", "analyst")
+    service.update_profile(
+        "team",
+        "analyst",
+        ProfilePatch(
+            policy=PolicySpec(allow_overrides=True, allowed_override_keys=["system_prompt"])
+        ),
+        expected_version=profile.metadata.version,
+        actor="t",
+    )
+    yield first, second
+    for app in (first, second):
+        app.extensions["registry"].close()
+
+
+def resolve(client, **body):
+    return client.post("/api/chat/resolve", json={"registry": "team", "profile": "analyst", **body})
+
+
+def statements(app):
+    seen: list[str] = []
+    app.extensions["registry"]._store.db.query_hooks.append(lambda e: seen.append(e.sql))
+    return seen
+
+
+def test_the_same_request_is_answered_again_with_one_query(instances):
+    app, _ = instances
+    client = app.test_client()
+    first = resolve(client, request_overrides=OVERRIDES)
+    seen = statements(app)
+    again = resolve(client, request_overrides=OVERRIDES)
+    assert first.status_code == again.status_code == 200
+    assert again.get_data() == first.get_data()
+    assert [s for s in seen if not s.startswith("PREPARE")] != []
+    assert len([s for s in seen if not s.startswith("PREPARE")]) == 1  # the change id
+    assert again.get_json()["effective_runtime"]["system_prompt"] == "Be terse."
+
+
+def test_other_overrides_and_selections_are_other_answers(instances):
+    app, _ = instances
+    client = app.test_client()
+    terse = resolve(client, request_overrides=OVERRIDES).get_json()
+    plain = resolve(client).get_json()
+    assert terse["fingerprint"] != plain["fingerprint"]
+    assert plain["effective_runtime"]["system_prompt"] != "Be terse."
+    other = client.post("/api/chat/resolve", json={"registry": "default", "profile": "inventory"})
+    assert other.get_json()["profile"] == "inventory"
+    client.set_cookie("chat_profile", "team/analyst")
+    by_cookie = client.post("/api/chat/resolve", json={}).get_json()
+    assert (by_cookie["registry"], by_cookie["profile"]) == ("team", "analyst")
+    assert by_cookie["fingerprint"] == plain["fingerprint"]
+
+
+def test_a_write_through_another_instance_is_resolved_at_once(instances):
+    first, second = instances
+    client = second.test_client()
+    before = resolve(client).get_json()
+    assert resolve(client).get_json() == before  # cached
+    service = first.extensions["registry"]
+    service.update_profile(
+        "team",
+        "analyst",
+        ProfilePatch(runtime=RuntimeSpec(system_prompt="Changed elsewhere.")),
+        actor="t",
+    )
+    after = resolve(client).get_json()
+    assert after["effective_runtime"]["system_prompt"] == "Changed elsewhere."
+    assert (after["version"], after["fingerprint"]) != (before["version"], before["fingerprint"])
+
+
+def test_errors_are_not_kept(instances):
+    app, _ = instances
+    client = app.test_client()
+    forbidden = {"tools": ["shell"]}
+    assert resolve(client, request_overrides=forbidden).status_code == 403
+    assert resolve(client, request_overrides=forbidden).status_code == 403
+    service = app.extensions["registry"]
+    service.update_profile(
+        "team",
+        "analyst",
+        ProfilePatch(policy=PolicySpec(allow_overrides=True)),
+        actor="t",
+    )
+    allowed = resolve(client, request_overrides=forbidden)
+    assert allowed.status_code == 200 and allowed.get_json()["effective_runtime"]["tools"] == [
+        "shell"
+    ]
+    assert resolve(client, profile="missing").status_code == 404
