@@ -535,12 +535,12 @@ class RegistryService:
     ) -> Profile:
         """Store an update, or nothing when it changes nothing (`is_noop`): then the current
         profile is the answer, same version, no revision, no change-feed entry."""
+        noop = is_noop(current, prepared, expected_version)
+        if noop and not set_default:
+            return current  # no transaction either: on SQLite it would take the write lock
         opts = WriteOptions(expected_version=expected_version, actor=actor, source=source)
         with self._store.atomic():
-            if is_noop(current, prepared, expected_version):
-                updated = current
-            else:
-                updated = self._store.update_profile(reg.slug, prepared, opts)
+            updated = current if noop else self._store.update_profile(reg.slug, prepared, opts)
             if set_default:
                 self._make_default(reg.slug, updated.slug, actor=actor, source=source)
         return updated
@@ -1011,15 +1011,19 @@ class RegistryService:
             current.extensions,
             self.middlewares,
         )
-        return self.prepare_profile(updated)
+        return self._prepare_own(updated)
 
     def prepare_profile(self, profile: Profile, *, strict: bool = False) -> Profile:
         """Normalize and validate a profile for writing; raises one `ValidationError` listing
         every problem. Runs for the UI, the API, imports and the CLI alike."""
-        refused = refused_text(profile)
+        return self._prepare_own(profile.clone(), strict=strict)
+
+    def _prepare_own(self, p: Profile, *, strict: bool = False) -> Profile:
+        """`prepare_profile` of a profile nobody else holds (normalized in place: a patched
+        copy needs no second copy)."""
+        refused = refused_text(p)
         if refused:
             raise ValidationError(refused)
-        p = profile.clone()
         p.repaired = []  # what is written passed today's checks
         p.display_name = p.display_name.strip()
         p.description = p.description.strip()

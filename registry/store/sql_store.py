@@ -13,6 +13,7 @@ serializes all writers of a registry. Use `latest_change_id()` to notice any cha
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import logging
@@ -1011,9 +1012,10 @@ class SQLStore(PooledConnections):
         self._check_version("profile", slug, opts.expected_version, version)
         stored = self._profile_of(registry, slug, data)
         stored.metadata.version = version  # the column is what writes are checked on
-        new = profile.clone()
-        new.slug = slug
-        new.metadata = touch(stored.metadata, profile.metadata, opts)
+        # a shallow copy: only slug and metadata differ, and the row is all that is kept
+        new = dataclasses.replace(
+            profile, slug=slug, metadata=touch(stored.metadata, profile.metadata, opts)
+        )
         row = profile_row(registry, new)
         values = [v for k, v in row.items() if k not in ("registry", "slug")]
         where = (registry, slug, version)
