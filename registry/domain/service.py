@@ -534,15 +534,18 @@ class RegistryService:
         set_default: bool = False,
     ) -> Profile:
         """Store an update, or nothing when it changes nothing (`is_noop`): then the current
-        profile is the answer, same version, no revision, no change-feed entry."""
+        profile is the answer, same version, no revision, no change-feed entry.
+
+        Only `set_default` needs a group around the write; a lone write is the store's own
+        transaction, so SQLite's write lock (and PostgreSQL's change lock) is held for the
+        statements alone, and a no-op opens no transaction at all."""
         noop = is_noop(current, prepared, expected_version)
-        if noop and not set_default:
-            return current  # no transaction either: on SQLite it would take the write lock
         opts = WriteOptions(expected_version=expected_version, actor=actor, source=source)
+        if not set_default:
+            return current if noop else self._store.update_profile(reg.slug, prepared, opts)
         with self._store.atomic():
             updated = current if noop else self._store.update_profile(reg.slug, prepared, opts)
-            if set_default:
-                self._make_default(reg.slug, updated.slug, actor=actor, source=source)
+            self._make_default(reg.slug, updated.slug, actor=actor, source=source)
         return updated
 
     # --- merging an edit made against an old version ---------------------------------------
@@ -1156,7 +1159,16 @@ def is_noop(current: Profile, prepared: Profile, expected_version: int = 0) -> b
         return False
     if current.repaired:
         return False
+    if _text_fields(current) != _text_fields(prepared):  # a cheap answer for most writes
+        return False
     return canonical_json(content(current)) == canonical_json(content(prepared))
+
+
+def _text_fields(p: Profile) -> tuple[object, ...]:
+    """Fields of `content` compared as they are: strings and lists of strings, equal exactly
+    when their canonical JSON is (unlike numbers, where 1 == 1.0 == True)."""
+    rt = p.runtime
+    return (p.display_name, p.description, rt.system_prompt, rt.tools, p.metadata.tags)
 
 
 def patch_from_content(slug: str, data: dict[str, Any]) -> ProfilePatch:
