@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from .cold_start import QUICK_RUNS, RUNS, format_cold_start, measure_cold_start
 from .endpoints import endpoints
 from .measure import run_rounds
 from .report import format_table, machine_info, summarize
@@ -111,6 +112,8 @@ def bench_command(
     import_count = QUICK_IMPORT_PLAN_PROFILES if quick else IMPORT_PLAN_PROFILES
     click.echo(f"planning an import of {import_count:,} profiles ...", err=True)
     import_plan = measure_import_plan(import_count)
+    click.echo("timing the CLI's cold start ...", err=True)
+    cold_start = measure_cold_start(QUICK_RUNS if quick else RUNS)
 
     with tempfile.TemporaryDirectory(prefix="registry-bench-") as tmp:
         url = database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
@@ -161,6 +164,7 @@ def bench_command(
         },
         "seed": seed,
         "import_plan": import_plan,
+        "cold_start": cold_start,
         "endpoints": [r.to_data() for r in results],
     }
     Path(output).parent.mkdir(parents=True, exist_ok=True)
@@ -173,4 +177,5 @@ def bench_command(
     )
     click.echo(format_table(results))
     click.echo(f"\n{format_import_plan(import_plan)}")
+    click.echo(format_cold_start(cold_start))
     click.echo(f"\nwrote {output}")
