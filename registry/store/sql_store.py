@@ -446,7 +446,7 @@ class SQLStore(PooledConnections):
         return self._lock_file
 
     @contextmanager
-    def _write(self, *, savepoint: bool = True) -> Iterator[None]:
+    def _write(self, *, savepoint: bool = True, lock: bool = True) -> Iterator[None]:
         """The transaction of one write (a savepoint inside a caller's `atomic()` group).
 
         On PostgreSQL every write transaction first takes one advisory lock, held until it
@@ -454,6 +454,7 @@ class SQLStore(PooledConnections):
         so without it a reader could see change 5 before change 4 commits, and a cache keyed
         on `latest_change_id()` would miss change 4 for good. Taking the lock before any row
         lock keeps writers deadlock-free; writes are short (SQLite serializes them anyway).
+        `lock=False` leaves it to the write's first statement (`_change_lock_needed`).
 
         `savepoint=False` writes straight into an enclosing PostgreSQL transaction (two round
         trips fewer) for writes that catch no database error: on PostgreSQL any failed
@@ -462,24 +463,32 @@ class SQLStore(PooledConnections):
         self._check()
         with self._local_writer():
             if not savepoint and self.kind == "postgresql" and self.db.in_transaction():
-                self._lock_changes()
+                if lock:
+                    self._lock_changes()
                 yield
                 return
             with self.db.atomic():
-                self._lock_changes()
+                if lock:
+                    self._lock_changes()
                 yield
 
-    def _lock_changes(self) -> None:
-        """Take the change-feed lock of `_write` once per transaction: inside an `atomic()`
-        group, its first write takes it and later ones skip the round trip."""
+    def _change_lock_needed(self) -> bool:
+        """Whether this transaction has yet to take the change-feed lock of `_write` (once per
+        transaction: inside an `atomic()` group, its first write takes it)."""
         if self.kind != "postgresql":
-            return
-        in_group = getattr(self._group, "depth", 0) > 0
-        if in_group and getattr(self._group, "change_locked", False):
-            return
-        self.db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (CHANGE_LOCK_KEY,))
-        if in_group:
+            return False
+        return not (
+            getattr(self._group, "depth", 0) and getattr(self._group, "change_locked", False)
+        )
+
+    def _change_lock_taken(self) -> None:
+        if getattr(self._group, "depth", 0):
             self._group.change_locked = True
+
+    def _lock_changes(self) -> None:
+        if self._change_lock_needed():
+            self.db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (CHANGE_LOCK_KEY,))
+            self._change_lock_taken()
 
     # --- parsing ---------------------------------------------------------------------------
 
@@ -561,19 +570,36 @@ class SQLStore(PooledConnections):
         R = self.models.registry
         return R.select(R.slug).where(R.slug == slug).exists()
 
-    def _profile_state(self, registry: str, slug: str) -> tuple[bool, int | None, str | None]:
-        """(registry exists, profile version, profile payload) in one query."""
+    def _profile_state(
+        self, registry: str, slug: str, *, lock: bool = False
+    ) -> tuple[bool, int | None, str | None]:
+        """(registry exists, profile version, profile payload) in one query; with `lock`
+        (PostgreSQL) the same query takes the change-feed lock of `_write` too, saving a round
+        trip. Its snapshot may then predate a write committed while it waited for the lock:
+        the conditional UPDATE after it catches that (a retry, or a conflict when a version
+        was expected), as it catches any other race."""
         R, P = self.models.registry, self.models.profile
-        row = self._fetchone(
-            "profile_state",
-            lambda: (
-                R.select(R.slug, P.version, P.data)
+
+        def build(*lead: Any) -> Any:
+            return (
+                R.select(*lead, R.slug, P.version, P.data)
                 .join(P, pw.JOIN.LEFT_OUTER, on=(P.registry == R.slug) & (P.slug == ""))
                 .where(R.slug == "")
                 .limit(1)
-            ),
-            (slug, registry, 1),
-        )
+            )
+
+        if lock:
+            key = CHANGE_LOCK_KEY
+            row = self._fetchone(
+                "profile_state_locked",
+                lambda: build(pw.fn.pg_advisory_xact_lock(key)),
+                (key, slug, registry, 1),
+            )
+            if row is not None:
+                self._change_lock_taken()
+                row = row[1:]
+        else:
+            row = self._fetchone("profile_state", build, (slug, registry, 1))
         if row is None:
             return False, None, None
         return True, row[1], row[2]
@@ -986,11 +1012,11 @@ class SQLStore(PooledConnections):
 
     def update_profile(self, registry: str, profile: Profile, opts: WriteOptions) -> Profile:
         """Replace a profile, whatever the registry size: read the row, then the conditional
-        UPDATE and the revision INSERT. On PostgreSQL these two are one statement, which also
-        says whether any webhook subscription is active (`_update_and_record`), after the
-        change-feed lock: three round trips inside the transaction."""
+        UPDATE and the revision INSERT. On PostgreSQL the read takes the change-feed lock and
+        the other two are one statement, which also says whether any webhook subscription is
+        active (`_update_and_record`): two round trips between BEGIN and COMMIT."""
         registry, slug = str(registry), str(profile.slug)
-        with self._write(savepoint=False):
+        with self._write(savepoint=False, lock=False):  # the row read takes the lock
             data = self._until_written(
                 "profile",
                 slug,
@@ -1004,7 +1030,8 @@ class SQLStore(PooledConnections):
         self, registry: str, profile: Profile, slug: str, opts: WriteOptions
     ) -> tuple[int, str | None]:
         """One attempt of `update_profile`: (version read, stored data or None if lost)."""
-        exists, version, data = self._profile_state(registry, slug)
+        lock = self._change_lock_needed()
+        exists, version, data = self._profile_state(registry, slug, lock=lock)
         if not exists:
             raise RegistryNotFound(registry)
         if version is None or data is None:
