@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import time
 
-from .model import Metadata
+from .model import Metadata, deep_copy
 from .ports import WriteOptions
 
 
@@ -38,7 +37,7 @@ def touch(
     """
     now = now or now_ms()
     if stored is None:
-        meta = copy.deepcopy(incoming)
+        meta = deep_copy(incoming)
         if opts.keep_metadata:
             meta.version = max(meta.version, 1)
             meta.created_at_ms = meta.created_at_ms or now
@@ -51,7 +50,7 @@ def touch(
         meta = Metadata(tags=list(incoming.tags), source=incoming.source)
         meta.version = 0
     else:
-        meta = copy.deepcopy(stored)
+        meta = deep_copy(stored)
         meta.tags = list(incoming.tags)
     if not meta.created_at_ms:
         meta.created_at_ms = now

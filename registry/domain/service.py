@@ -44,6 +44,7 @@ from .model import (
     ProfileRef,
     Registry,
     RuntimeSpec,
+    deep_copy,
     profile_from_data,
     profile_to_data,
 )
@@ -1124,15 +1125,15 @@ def apply_patch(current: Profile, patch: ProfilePatch) -> Profile:
     if patch.description is not None:
         p.description = patch.description
     if patch.runtime is not None:
-        p.runtime = copy.deepcopy(patch.runtime)
+        p.runtime = deep_copy(patch.runtime)
     if patch.policy is not None:
-        p.policy = copy.deepcopy(patch.policy)
+        p.policy = deep_copy(patch.policy)
     if patch.extensions is not None:
-        p.extensions = copy.deepcopy(patch.extensions)
+        p.extensions = deep_copy(patch.extensions)
     if patch.tags is not None:
         p.metadata.tags = list(patch.tags)
     if patch.stack is not None:
-        p.stack = copy.deepcopy(patch.stack)
+        p.stack = deep_copy(patch.stack)
     return p
 
 
