@@ -95,6 +95,12 @@ def test_quick_bench_reports_every_endpoint(tmp_path: Path) -> None:
     assert plan["profiles"] == plan["created"] == QUICK_IMPORT_PLAN_PROFILES
     assert 0 < plan["decode_s"] <= plan["total_s"] and plan["plan_s"] > 0
     assert "import --dry-run of 500 profiles" in run.stdout
+    # the CLI's cold start: whole processes, the floor of a bare interpreter beside it
+    cold = report["cold_start"]
+    assert cold["runs"] == 3 and cold["sample"] == "canonical-bundle.yaml"
+    for name in ("python", "validate", "version"):
+        assert 0 < cold[name]["min_s"] <= cold[name]["median_s"] <= cold[name]["max_s"], name
+    assert "CLI cold start, median of 3 whole processes" in run.stdout
 
 
 def test_the_import_document_is_valid_and_within_the_limits() -> None:
