@@ -410,6 +410,9 @@ class SQLStore(PooledConnections):
             self._group.depth = getattr(self._group, "depth", 0) + 1
             try:
                 yield
+            except BaseException:
+                self._forget_change_lock()
+                raise
             finally:
                 self._group.depth -= 1
                 if outermost:
@@ -467,10 +470,14 @@ class SQLStore(PooledConnections):
                     self._lock_changes()
                 yield
                 return
-            with self.db.atomic():
-                if lock:
-                    self._lock_changes()
-                yield
+            try:
+                with self.db.atomic():
+                    if lock:
+                        self._lock_changes()
+                    yield
+            except BaseException:
+                self._forget_change_lock()
+                raise
 
     def _change_lock_needed(self) -> bool:
         """Whether this transaction has yet to take the change-feed lock of `_write` (once per
@@ -484,6 +491,11 @@ class SQLStore(PooledConnections):
     def _change_lock_taken(self) -> None:
         if getattr(self._group, "depth", 0):
             self._group.change_locked = True
+
+    def _forget_change_lock(self) -> None:
+        """A savepoint rolled back releases the locks taken inside it, the change lock too:
+        the group's next write takes it again (taking it twice is harmless)."""
+        self._group.change_locked = False
 
     def _lock_changes(self) -> None:
         if self._change_lock_needed():

@@ -323,6 +323,35 @@ def test_an_update_queues_its_webhook_delivery_in_its_transaction(sql_store: SQL
     )
 
 
+def test_a_group_takes_the_change_lock_once_and_again_after_a_rolled_back_savepoint(
+    sql_store: SQLStore,
+) -> None:
+    if sql_store.kind != "postgresql":
+        pytest.skip("the change-feed lock is PostgreSQL's")
+    from registry.domain.errors import AlreadyExists
+
+    sql_store.create_registry(Registry(slug="r"), W)
+    for slug in ("a", "b"):
+        sql_store.create_profile("r", Profile(slug=slug), W)
+
+    def locks(seen: list[str]) -> int:
+        return sum("pg_advisory_xact_lock" in sql for sql in seen)
+
+    a, b = sql_store.get_profile("r", "a"), sql_store.get_profile("r", "b")
+    a.display_name = b.display_name = "edited"
+    with statements(sql_store) as seen, sql_store.atomic():
+        sql_store.update_profile("r", a, W)
+        sql_store.update_profile("r", b, W)
+    assert locks(seen) == 1  # held until the group commits
+    with statements(sql_store) as seen, sql_store.atomic():
+        with pytest.raises(AlreadyExists):  # its savepoint rolls back, releasing the lock
+            sql_store.create_profile("r", Profile(slug="a"), W)
+        a.display_name = "again"
+        sql_store.update_profile("r", a, W)
+    assert locks(seen) == 2
+    assert sql_store.get_profile("r", "a").display_name == "again"
+
+
 # --- the database decides --------------------------------------------------------------------
 
 
