@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from .model import Metadata, deep_copy
+from .model import Metadata, copy_value
 from .ports import WriteOptions
 
 
@@ -37,7 +37,7 @@ def touch(
     """
     now = now or now_ms()
     if stored is None:
-        meta = deep_copy(incoming)
+        meta: Metadata = copy_value(incoming)
         if opts.keep_metadata:
             meta.version = max(meta.version, 1)
             meta.created_at_ms = meta.created_at_ms or now
@@ -50,7 +50,7 @@ def touch(
         meta = Metadata(tags=list(incoming.tags), source=incoming.source)
         meta.version = 0
     else:
-        meta = deep_copy(stored)
+        meta = copy_value(stored)
         meta.tags = list(incoming.tags)
     if not meta.created_at_ms:
         meta.created_at_ms = now

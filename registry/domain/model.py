@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from .errors import FieldError, ReadOnlyStore, ValidationError
 
 JSONDict = dict[str, Any]
 MAX_INT = 2**63 - 1  # metadata integers are stored as SQL BIGINT
-
-
-T = TypeVar("T")
 
 
 def _copy(value: Any) -> Any:
@@ -36,12 +33,6 @@ def _copy(value: Any) -> Any:
     new = object.__new__(type(value))
     new.__dict__.update({name: _copy(value.__dict__[name]) for name in fields})
     return new
-
-
-def deep_copy(value: T) -> T:
-    """A deep copy of model values (dataclasses of JSON data), the fast way (`_copy`)."""
-    copied: T = _copy(value)
-    return copied
 
 
 copy_value = _copy  # the fast deep copy, for the other domain modules

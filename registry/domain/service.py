@@ -44,7 +44,7 @@ from .model import (
     ProfileRef,
     Registry,
     RuntimeSpec,
-    deep_copy,
+    copy_value,
     profile_from_data,
     profile_to_data,
 )
@@ -1125,15 +1125,15 @@ def apply_patch(current: Profile, patch: ProfilePatch) -> Profile:
     if patch.description is not None:
         p.description = patch.description
     if patch.runtime is not None:
-        p.runtime = deep_copy(patch.runtime)
+        p.runtime = copy_value(patch.runtime)
     if patch.policy is not None:
-        p.policy = deep_copy(patch.policy)
+        p.policy = copy_value(patch.policy)
     if patch.extensions is not None:
-        p.extensions = deep_copy(patch.extensions)
+        p.extensions = copy_value(patch.extensions)
     if patch.tags is not None:
         p.metadata.tags = list(patch.tags)
     if patch.stack is not None:
-        p.stack = deep_copy(patch.stack)
+        p.stack = copy_value(patch.stack)
     return p
 
 
