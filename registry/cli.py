@@ -1,4 +1,4 @@
-"""The `profile-registry` commands (the group that runs them is registry/main.py).
+"""The `profile-registry` commands (the groups that run them: registry/main.py).
 
 Only commands that use the store build the app: `--help`, `--version`, `validate`,
 `migrate-legacy` and `bench` never open or create one (nor the instance folder). The
