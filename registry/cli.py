@@ -1,4 +1,4 @@
-"""The `profile-registry` commands (the group that runs them is registry/main.py).
+"""The `profile-registry` commands (the groups that run them: registry/main.py).
 
 Only commands that use the store build the app: `--help`, `--version`, `validate`,
 `migrate-legacy` and `bench` never open or create one (nor the instance folder). The
@@ -21,18 +21,16 @@ from flask.cli import run_command as flask_run_command
 
 from registry import config as cfg
 from registry.bench.command import bench_command
+from registry.cli_offline import fail, migrate_legacy_command, read_text, validate_command
 from registry.domain import doctor, sessions
-from registry.domain.errors import RegistryError, ValidationError
+from registry.domain.errors import RegistryError
 from registry.domain.importer import (
     MODES,
     ImportPlan,
-    check_defaults,
     export_yaml,
     import_yaml,
-    prepare_document,
 )
 from registry.domain.metadata import human_time, now_ms
-from registry.domain.middleware import MiddlewareRegistry, load_definitions
 from registry.domain.service import SOURCE_CLI, RegistryService
 from registry.domain.sessions import AccountStore
 from registry.domain.tokens import ADMIN, ROLES, issue
@@ -45,7 +43,6 @@ from registry.domain.webhooks import (
     enqueue_test,
     subscription,
 )
-from registry.domain.yaml_codec import decode_registries, encode_registries
 from registry.serve import serve_command
 from registry.web.deps import auth_enabled
 from registry.web.tokens import announce_login, bootstrap_admin, login_link_url
@@ -56,52 +53,10 @@ def _service() -> RegistryService:
     return current_app.extensions["registry"]
 
 
-class _NoStore:
-    """The store of commands that check files offline: using it is a bug, never a file."""
-
-    kind = "none"
-
-    def __getattr__(self, name: str) -> Any:
-        raise RuntimeError(f"offline commands use no store (tried store.{name})")
-
-
-def _offline_config() -> dict[str, Any]:
-    """Defaults < environment, as the app reads them, without building the app."""
-    return {**cfg.DEFAULTS, **cfg.from_environ()}
-
-
-def _offline_service(config: dict[str, Any]) -> RegistryService:
-    """The service's validation (codecs, middleware schemas) over no store at all: `validate`
-    and `migrate-legacy` must never open or create one (pre-commit hooks, fresh clones)."""
-    definitions = config["REGISTRY_MIDDLEWARE_DEFINITIONS"] or None
-    return RegistryService(
-        _NoStore(),
-        middlewares=MiddlewareRegistry(load_definitions(definitions)),
-        default_registry=config["REGISTRY_DEFAULT_REGISTRY"],
-    )
-
-
 def _read(path: str, limit: int | None = None) -> str:
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from None
     if limit is None:
         limit = current_app.config["REGISTRY_MAX_IMPORT_BYTES"]
-    if len(data) > limit:
-        raise click.ClickException(f"{path} is {len(data)} bytes, more than the limit of {limit}")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise click.ClickException(f"{path} is not valid UTF-8 (byte {exc.start})") from None
-
-
-def _fail(exc: RegistryError) -> None:
-    if isinstance(exc, ValidationError):
-        for err in exc.errors:
-            click.echo(f"{err.field or 'document'}: {err.text}", err=True)
-        raise SystemExit(1)
-    raise click.ClickException(str(exc))
+    return read_text(path, limit)
 
 
 class _Progress:
@@ -177,7 +132,7 @@ def import_command(file: str, mode: str, dry_run: bool, yes: bool, actor: str) -
             confirm=confirm,
         )
     except RegistryError as exc:
-        _fail(exc)
+        fail(exc)
         return
     _print_plan(plan)
     counts = ", ".join(f"{n} {a}" for a, n in plan.counts().items() if n)
@@ -237,7 +192,7 @@ def export_command(registry: str | None, output: str | None, fmt: str | None) ->
     try:
         text = export_yaml(_service(), registry, format=fmt)
     except RegistryError as exc:
-        _fail(exc)
+        fail(exc)
         return
     if output:
         Path(output).write_text(text, encoding="utf-8")
@@ -281,55 +236,6 @@ def doctor_command(fix: bool) -> None:
         raise SystemExit(1)
 
 
-@click.command("migrate-legacy")
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True)
-def migrate_legacy_command(file: str, output: str) -> None:
-    """Convert a legacy (or any accepted) YAML file into the canonical bundle (offline)."""
-    config = _offline_config()
-    service = _offline_service(config)
-    try:
-        text = _read(file, config["REGISTRY_MAX_IMPORT_BYTES"])
-        doc = decode_registries(text, service.default_registry)
-        prepared = prepare_document(service, doc.registries)
-        problems = check_defaults(prepared)
-        if problems:
-            raise ValidationError(problems)
-    except RegistryError as exc:
-        _fail(exc)
-        return
-    registries = []
-    for header, profiles in prepared:
-        header.profiles = profiles
-        registries.append(header)
-    Path(output).write_text(encode_registries(registries), encoding="utf-8")
-    count = sum(len(r.profiles) for r in registries)
-    click.echo(
-        f"{doc.format} document: wrote {len(registries)} registries, {count} profiles to {output}"
-    )
-
-
-@click.command("validate")
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--strict", is_flag=True, help="Also reject extension keys without a codec.")
-def validate_command(file: str, strict: bool) -> None:
-    """Check a YAML file offline; exit 0 when valid, else one line per problem with its
-    field path."""
-    config = _offline_config()
-    service = _offline_service(config)
-    try:
-        text = _read(file, config["REGISTRY_MAX_IMPORT_BYTES"])
-        doc = decode_registries(text, service.default_registry)
-        problems = check_defaults(prepare_document(service, doc.registries, strict=strict))
-        if problems:
-            raise ValidationError(problems)
-    except RegistryError as exc:
-        _fail(exc)
-        return
-    count = sum(len(r.profiles) for r in doc.registries)
-    click.echo(f"valid {doc.format} document: {len(doc.registries)} registries, {count} profiles")
-
-
 @click.group("token")
 def token_group() -> None:
     """Create, list and revoke API tokens (secrets are shown once, stored hashed)."""
@@ -348,7 +254,7 @@ def token_create_command(role: str, name: str) -> None:
     try:
         issued = issue(_tokens(), name, role, created_by="cli")
     except RegistryError as exc:
-        _fail(exc)
+        fail(exc)
         return
     click.echo(issued.secret)
 
@@ -418,7 +324,7 @@ def webhook_add_command(url: str, registry: str, events: tuple[str, ...]) -> Non
             now_ms=now_ms(),
         )
     except RegistryError as exc:
-        _fail(exc)
+        fail(exc)
         return
     click.echo(f"added webhook {new.subscription.id} -> {new.subscription.url}", err=True)
     click.echo(new.secret)
@@ -445,7 +351,7 @@ def webhook_remove_command(sub_id: int) -> None:
     try:
         _webhooks().remove_subscription(sub_id)
     except RegistryError as exc:
-        _fail(exc)
+        fail(exc)
         return
     click.echo(f"removed webhook {sub_id}")
 
@@ -459,7 +365,7 @@ def webhook_test_command(sub_id: int) -> None:
     try:
         sub = subscription(store, sub_id)
     except RegistryError as exc:
-        _fail(exc)
+        fail(exc)
         return
     at = now_ms()
     delivery = enqueue_test(store, sub, at, due_ms=at + LEASE_MS)
@@ -494,7 +400,7 @@ def login_link_command(role: str, name: str | None) -> None:
     except sessions.LinkRefused as exc:
         raise click.ClickException(str(exc)) from None
     except RegistryError as exc:
-        _fail(exc)
+        fail(exc)
         return
     click.echo(login_link_url(cfg.base_url(app.config), code))
     where = (

@@ -1,63 +1,26 @@
-"""The `profile-registry` entry point: the command group over the app factory.
+"""The `profile-registry` entry point.
 
-Apart from registry/cli.py (the commands) so that the factory can register the commands on
-`app.cli` (for `flask --app app ...`) while this group builds the app: no import cycle.
+The offline commands (`validate`, `migrate-legacy`, `bench`: registry/cli_offline.py) run in
+a plain click group that imports no Flask, peewee or Jinja, so a pre-commit hook pays for
+none of them; every other command, `--help` included, runs in the app's group
+(registry/app_cli.py). Only a first argument naming an offline command takes the short way:
+options before it (`--app`, `--env-file`) belong to the app's group.
 """
 
 from __future__ import annotations
 
-import click
-from flask import Flask
-from flask.cli import FlaskGroup
-
-from registry.cli import COMMANDS, run_command
-
-
-class RegistryCLI(FlaskGroup):
-    """Flask's CLI group, but the app (and with it the store) is built only by the commands
-    that need it: listing commands (`--help`), `--version`, `validate`, `migrate-legacy` and
-    `bench` never open or create a store."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(click.Group.list_commands(self, ctx))
-
-
-def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if not value or ctx.resilient_parsing:
-        return
-    from registry import __version__
-
-    click.echo(f"profile-registry {__version__}")
-    ctx.exit()
-
-
-def build_cli() -> RegistryCLI:
-    def create_app() -> Flask:  # imported late: `--help` and offline commands never need it
-        from registry.factory import create_app as factory
-
-        return factory()
-
-    group = RegistryCLI(
-        name="profile-registry",
-        create_app=create_app,
-        add_version_option=False,
-        params=[
-            click.Option(
-                ["--version"],
-                is_flag=True,
-                expose_value=False,
-                is_eager=True,
-                callback=_version,
-                help="Show the version and exit.",
-            )
-        ],
-        help="Profile Registry: profiles for AI chat apps, as data.",
-    )
-    for command in COMMANDS:
-        group.add_command(command)
-    group.add_command(run_command)  # replaces Flask's `run`
-    return group
+import sys
 
 
 def main() -> None:
-    build_cli().main(prog_name="profile-registry")
+    from registry.cli_offline import OFFLINE_COMMANDS
+
+    args = sys.argv[1:]
+    if args and args[0] in OFFLINE_COMMANDS:
+        from registry.cli_offline import offline_cli
+
+        offline_cli(args[0]).main(args, prog_name="profile-registry")
+        return
+    from registry.app_cli import build_cli
+
+    build_cli().main(args, prog_name="profile-registry")

@@ -114,6 +114,12 @@ def test_quick_bench_reports_every_endpoint(tmp_path: Path) -> None:
         assert notify[channel]["lost"] == 0, channel
         assert 0 <= notify[channel]["p50_ms"] <= notify[channel]["p99_ms"], channel
     assert "PATCH response -> webhook receiver: p50" in run.stdout
+    # the CLI's cold start: whole processes, the floor of a bare interpreter beside it
+    cold = report["cold_start"]
+    assert cold["runs"] == 3 and cold["sample"] == "canonical-bundle.yaml"
+    for name in ("python", "validate", "version"):
+        assert 0 < cold[name]["min_s"] <= cold[name]["median_s"] <= cold[name]["max_s"], name
+    assert "CLI cold start, median of 3 whole processes" in run.stdout
 
 
 def test_the_import_document_is_valid_and_within_the_limits() -> None:
@@ -124,3 +130,51 @@ def test_the_import_document_is_valid_and_within_the_limits() -> None:
     assert len(import_document(20_000).encode()) < MAX_BYTES
     doc = decode_registries(import_document(3))
     assert [len(r.profiles) for r in doc.registries] == [3]
+
+
+def test_every_bench_write_sends_a_body_no_other_request_sent() -> None:
+    """The PATCH runs measure real writes: the same body twice would be a no-op write,
+    which writes nothing. The driver fills each body's UNIQUE_TEXT afresh."""
+    import http.server
+    import threading
+    import time
+
+    from registry.bench.drive import UNIQUE_TEXT, drive
+    from registry.bench.endpoints import request_spec
+
+    bodies: list[bytes] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_PATCH(self) -> None:  # noqa: N802 - http.server's naming
+            bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        spec = {
+            "host": "127.0.0.1",
+            "port": server.server_address[1],
+            "threads": 2,
+            "offset": 0,
+            "variants": [request_spec("PATCH", "/x", {"description": f"w {UNIQUE_TEXT}"})],
+            "expect": 200,
+            "start_at": time.time(),
+            "warmup": 0,
+            "duration": 0.3,
+        }
+        result = drive(spec)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result["errors"] == 0 and len(bodies) >= 4
+    assert len(set(bodies)) == len(bodies)
+    assert not any(UNIQUE_TEXT.encode() in b for b in bodies)
+    assert all(json.loads(b)["description"].startswith("w ") for b in bodies)

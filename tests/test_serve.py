@@ -256,3 +256,43 @@ def test_two_instances_share_one_postgresql_database(
     assert b.stop() == 0
     for inst in (a, b):
         assert "Traceback" not in inst.log(), inst.log()
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_concurrent_patches_through_two_instances_all_land_once(
+    pg_url: str, tmp_path: Path, instances: list[Instance]
+) -> None:
+    """Writers on two instances PATCH one profile at once: each write waits for the change
+    lock, so its first read may be older than the write before it; the conditional UPDATE
+    catches that. Every write lands once (a version and a revision each), each answer is
+    read at once through the other instance, and a stale expected version is still a 409."""
+    a = Instance(pg_url, tmp_path, "a", workers=2)
+    b = Instance(pg_url, tmp_path, "b", workers=2)
+    instances += [a, b]
+    a.wait_ready()
+    b.wait_ready()
+    assert a.request("POST", "/api/chat/profiles", profile_body("hot"))[0] == 201
+    path = "/api/chat/profiles/hot?registry=default"
+    writes = 40
+
+    def patch(n: int) -> tuple[int, int, str]:
+        writer, reader = (a, b) if n % 2 else (b, a)
+        status, doc = writer.request("PATCH", path, {"description": f"write {n}"})
+        assert status == 200, doc
+        seen = reader.request("GET", path)[1]["metadata"]["version"]
+        return doc["metadata"]["version"], seen, doc["description"]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(patch, range(writes)))
+    versions = sorted(v for v, _, _ in results)
+    assert versions == list(range(2, writes + 2))  # one new version per write, none lost
+    assert all(seen >= v for v, seen, _ in results)  # read through the other instance at once
+    assert {d for _, _, d in results} == {f"write {n}" for n in range(writes)}
+    status, history = b.request("GET", "/api/registries/default/profiles/hot/revisions?limit=100")
+    assert status == 200 and len(history["items"]) == writes + 1
+    status, problem = a.request("PATCH", path, {"description": "late", "expected_version": 2})
+    assert status == 409, problem
+    assert a.stop() == 0 and b.stop() == 0
+    for inst in (a, b):
+        assert "Traceback" not in inst.log(), inst.log()

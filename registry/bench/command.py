@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from .cold_start import QUICK_RUNS, RUNS, format_cold_start, measure_cold_start
 from .endpoints import endpoints
 from .measure import run_rounds
 from .notify import EVENTS_FULL, EVENTS_QUICK, format_notify, measure_notify
@@ -120,6 +121,8 @@ def bench_command(
     import_count = QUICK_IMPORT_PLAN_PROFILES if quick else IMPORT_PLAN_PROFILES
     click.echo(f"planning an import of {import_count:,} profiles ...", err=True)
     import_plan = measure_import_plan(import_count)
+    click.echo("timing the CLI's cold start ...", err=True)
+    cold_start = measure_cold_start(QUICK_RUNS if quick else RUNS)
 
     with tempfile.TemporaryDirectory(prefix="registry-bench-") as tmp:
         url = database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
@@ -181,6 +184,7 @@ def bench_command(
         "import_plan": import_plan,
         "pages": {"import_dry_run": import_page},
         "notify": notify,
+        "cold_start": cold_start,
         "endpoints": [r.to_data() for r in results],
     }
     Path(output).parent.mkdir(parents=True, exist_ok=True)
@@ -195,4 +199,5 @@ def bench_command(
     click.echo(f"\n{format_import_plan(import_plan)}")
     click.echo(format_import_page(import_page))
     click.echo(f"\n{format_notify(notify)}")
+    click.echo(format_cold_start(cold_start))
     click.echo(f"\nwrote {output}")

@@ -13,6 +13,9 @@ import threading
 import time
 from typing import Any
 
+UNIQUE_TEXT = "{unique}"  # in a request body: replaced by a text no other request sends
+UNIQUE = UNIQUE_TEXT.encode()
+
 
 def drive(spec: dict[str, Any]) -> dict[str, Any]:
     """Run `spec["threads"]` keep-alive clients from `start_at` (wall clock, shared by every
@@ -29,6 +32,10 @@ def drive(spec: dict[str, Any]) -> dict[str, Any]:
     def client(index: int) -> None:
         req = variants[(spec["offset"] + index) % len(variants)]
         body = req["body"].encode() if req["body"] is not None else None
+        # A write's body carries UNIQUE, replaced per request so that every write changes the
+        # profile (the same body again would be a no-op write, which writes nothing).
+        unique = body is not None and UNIQUE in body
+        sent = 0
         mine: list[float] = []
         seen: dict[str, int] = {}
         errors = connections = 0
@@ -45,6 +52,10 @@ def drive(spec: dict[str, Any]) -> dict[str, Any]:
             if conn is None:
                 conn = http.client.HTTPConnection(spec["host"], spec["port"], timeout=60)
                 connections += 1
+            if unique:
+                assert body is not None
+                sent += 1
+                body = req["body"].replace(UNIQUE_TEXT, f"{start_at:.0f}.{index}.{sent}").encode()
             t0 = time.perf_counter()
             try:
                 conn.request(req["method"], req["path"], body=body, headers=req["headers"])

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from .drive import UNIQUE_TEXT
 from .seed import STACK_DEPTH, STACK_REGISTRY, SeedPlan, profile_slug, stack_slug
 
 PATCH_SLOTS = 64  # distinct profiles a PATCH run spreads its writes over
@@ -77,8 +78,8 @@ def endpoints(plan: SeedPlan, database: str = "sqlite") -> list[Endpoint]:
         out = []
         for k in range(min(PATCH_SLOTS, count)):
             i = (k * step) % count
-            body = {
-                "description": f"Edited by the benchmark (slot {k}).",
+            body = {  # every request a real write: UNIQUE_TEXT differs per request
+                "description": f"Edited by the benchmark (slot {k}, write {UNIQUE_TEXT}).",
                 "runtime": {
                     "system_prompt": f"You are assistant {i}, edited by the benchmark.",
                     "tools": ["search", "calculator"],

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import time
 
-from .model import Metadata
+from .model import Metadata, copy_value
 from .ports import WriteOptions
 
 
@@ -77,7 +76,7 @@ def touch(
     """
     now = now or now_ms()
     if stored is None:
-        meta = copy.deepcopy(incoming)
+        meta: Metadata = copy_value(incoming)
         if opts.keep_metadata:
             meta.version = max(meta.version, 1)
             meta.created_at_ms = meta.created_at_ms or now
@@ -90,7 +89,7 @@ def touch(
         meta = Metadata(tags=list(incoming.tags), source=incoming.source)
         meta.version = 0
     else:
-        meta = copy.deepcopy(stored)
+        meta = copy_value(stored)
         meta.tags = list(incoming.tags)
     if not meta.created_at_ms:
         meta.created_at_ms = now

@@ -237,7 +237,7 @@ def profile_to_data(p: Profile, *, compact: bool = False) -> JSONDict:
     if not compact or not p.metadata.is_empty():
         out["metadata"] = metadata_to_data(p.metadata)
     if p.extensions:
-        out["extensions"] = copy.deepcopy(p.extensions)
+        out["extensions"] = _copy(p.extensions)
     return out
 
 

@@ -44,6 +44,7 @@ from .model import (
     ProfileRef,
     Registry,
     RuntimeSpec,
+    copy_value,
     profile_from_data,
     profile_to_data,
 )
@@ -550,15 +551,18 @@ class RegistryService:
         set_default: bool = False,
     ) -> Profile:
         """Store an update, or nothing when it changes nothing (`is_noop`): then the current
-        profile is the answer, same version, no revision, no change-feed entry."""
+        profile is the answer, same version, no revision, no change-feed entry.
+
+        Only `set_default` needs a group around the write; a lone write is the store's own
+        transaction, so SQLite's write lock (and PostgreSQL's change lock) is held for the
+        statements alone, and a no-op opens no transaction at all."""
+        noop = is_noop(current, prepared, expected_version)
         opts = WriteOptions(expected_version=expected_version, actor=actor, source=source)
+        if not set_default:
+            return current if noop else self._store.update_profile(reg.slug, prepared, opts)
         with self._store.atomic():
-            if is_noop(current, prepared, expected_version):
-                updated = current
-            else:
-                updated = self._store.update_profile(reg.slug, prepared, opts)
-            if set_default:
-                self._make_default(reg.slug, updated.slug, actor=actor, source=source)
+            updated = current if noop else self._store.update_profile(reg.slug, prepared, opts)
+            self._make_default(reg.slug, updated.slug, actor=actor, source=source)
         return updated
 
     # --- merging an edit made against an old version ---------------------------------------
@@ -1029,15 +1033,19 @@ class RegistryService:
             current.extensions,
             self.middlewares,
         )
-        return self.prepare_profile(updated)
+        return self._prepare_own(updated)
 
     def prepare_profile(self, profile: Profile, *, strict: bool = False) -> Profile:
         """Normalize and validate a profile for writing; raises one `ValidationError` listing
         every problem. Runs for the UI, the API, imports and the CLI alike."""
-        refused = refused_text(profile)
+        return self._prepare_own(profile.clone(), strict=strict)
+
+    def _prepare_own(self, p: Profile, *, strict: bool = False) -> Profile:
+        """`prepare_profile` of a profile nobody else holds (normalized in place: a patched
+        copy needs no second copy)."""
+        refused = refused_text(p)
         if refused:
             raise ValidationError(refused)
-        p = profile.clone()
         p.repaired = []  # what is written passed today's checks
         p.display_name = p.display_name.strip()
         p.description = p.description.strip()
@@ -1135,15 +1143,15 @@ def apply_patch(current: Profile, patch: ProfilePatch) -> Profile:
     if patch.description is not None:
         p.description = patch.description
     if patch.runtime is not None:
-        p.runtime = copy.deepcopy(patch.runtime)
+        p.runtime = copy_value(patch.runtime)
     if patch.policy is not None:
-        p.policy = copy.deepcopy(patch.policy)
+        p.policy = copy_value(patch.policy)
     if patch.extensions is not None:
-        p.extensions = copy.deepcopy(patch.extensions)
+        p.extensions = copy_value(patch.extensions)
     if patch.tags is not None:
         p.metadata.tags = list(patch.tags)
     if patch.stack is not None:
-        p.stack = copy.deepcopy(patch.stack)
+        p.stack = copy_value(patch.stack)
     return p
 
 
@@ -1170,7 +1178,16 @@ def is_noop(current: Profile, prepared: Profile, expected_version: int = 0) -> b
         return False
     if current.repaired:
         return False
+    if _text_fields(current) != _text_fields(prepared):  # a cheap answer for most writes
+        return False
     return canonical_json(content(current)) == canonical_json(content(prepared))
+
+
+def _text_fields(p: Profile) -> tuple[object, ...]:
+    """Fields of `content` compared as they are: strings and lists of strings, equal exactly
+    when their canonical JSON is (unlike numbers, where 1 == 1.0 == True)."""
+    rt = p.runtime
+    return (p.display_name, p.description, rt.system_prompt, rt.tools, p.metadata.tags)
 
 
 def patch_from_content(slug: str, data: dict[str, Any]) -> ProfilePatch:

@@ -259,3 +259,28 @@ def test_merge_respects_read_only(history_service):
     s.update_profile(None, "agent", ProfilePatch(policy=PolicySpec(read_only=True)))
     with pytest.raises(PolicyViolation):
         s.merge_update(None, "agent", ProfilePatch(tags=["b"]), base_version=1)
+
+
+def test_a_no_op_write_takes_no_write_lock(tmp_path):
+    """A no-op opens no transaction: on SQLite it answers while another process holds the
+    database's write lock (a write would wait for it, then fail as unavailable)."""
+    import sqlite3
+
+    from registry.domain.service import RegistryService
+    from registry.store import open_store
+
+    path = tmp_path / "locked.db"
+    service = RegistryService(open_store(f"sqlite:///{path}"))
+    try:
+        service.ensure_default_registry(actor="alice", source="")
+        _agent(service)
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another writer, outside this process's locks
+        try:
+            same = service.update_profile(None, "agent", ProfilePatch(description="first"))
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert same.metadata.version == 1
+    finally:
+        service.close()

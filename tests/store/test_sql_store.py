@@ -230,11 +230,18 @@ def test_updating_one_profile_costs_the_same_in_a_huge_registry(sql_store: SQLSt
     assert sql_store.profile_counts() == {"huge": 10_000, "small": 10}
     small = update_statements(sql_store, "small")
     huge = update_statements(sql_store, "huge")
-    # (advisory lock,) read, UPDATE, revision, the webhook subscriptions (outbox fan-out)
-    assert len(small) == len(huge) <= 5, huge
-    read = "EXECUTE" if sql_store.kind == "postgresql" else "SELECT"  # prepared on PostgreSQL
-    assert [s.split()[0] for s in huge][-4:] == [read, "UPDATE", "INSERT", "SELECT"]
-    assert "webhook_subscriptions" in huge[-1]
+    assert len(small) == len(huge), huge
+    if sql_store.kind == "postgresql":
+        # the read takes the advisory lock, then UPDATE + revision + "any subscription?" in
+        # one statement: with no subscription, no fan-out read
+        # (the read is a prepared statement: `EXECUTE pr_profile_state_locked`)
+        assert [s.split()[0] for s in huge] == ["EXECUTE", "WITH"]
+        assert "profile_state_locked" in huge[0]
+        assert "webhook_subscriptions" in huge[-1]
+    else:
+        # read, UPDATE, revision, the webhook subscriptions (outbox fan-out)
+        assert [s.split()[0] for s in huge] == ["SELECT", "UPDATE", "INSERT", "SELECT"]
+        assert "webhook_subscriptions" in huge[-1]
     page = sql_store.list_profiles("huge", ProfileQuery(limit=50, after="p09990"))
     assert (len(page.items), page.total, page.next_cursor) == (9, 10_000, "")
 
@@ -275,6 +282,119 @@ def test_hot_reads_are_prepared_once_per_postgresql_connection(pg_url: str) -> N
         assert [s.split()[0] for s in third] == ["PREPARE", "EXECUTE"]
     finally:
         store.close()
+
+
+def _bump_behind_the_store(store: SQLStore, registry: str, slug: str) -> Iterator[None]:
+    """A hook that, right after the store reads the profile's row, moves its version in the
+    same transaction, as a writer outside the store's locks would: the store's conditional
+    UPDATE must then match nothing."""
+    fired = []
+
+    def hook(event) -> None:
+        # the row read: `SELECT ... "profiles"` on SQLite, a prepared statement on PostgreSQL
+        read = event.sql.startswith("EXECUTE pr_profile_state") or (
+            event.sql.startswith("SELECT") and '"profiles"' in event.sql
+        )
+        if fired or not read:
+            return
+        fired.append(event.sql)
+        store.db.execute_sql(
+            f'UPDATE "profiles" SET "version" = "version" + 1 WHERE "registry" = {store.db.param}'
+            f' AND "slug" = {store.db.param}',
+            (registry, slug),
+        )
+
+    return hook
+
+
+def test_a_write_that_loses_the_race_in_the_database_writes_no_revision(
+    sql_store: SQLStore,
+) -> None:
+    sql_store.create_registry(Registry(slug="r"), W)
+    created = sql_store.create_profile("r", Profile(slug="p"), W)
+    edited = created.clone()
+    edited.display_name = "edited"
+    changes = sql_store.latest_change_id()
+    hook = _bump_behind_the_store(sql_store, "r", "p")
+    sql_store.db.query_hooks.append(hook)
+    try:
+        with pytest.raises(VersionConflict) as lost:
+            sql_store.update_profile("r", edited, WriteOptions(expected_version=1))
+    finally:
+        sql_store.db.query_hooks.remove(hook)
+    assert (lost.value.expected, lost.value.actual) == (1, 2)
+    assert sql_store.latest_change_id() == changes  # rolled back, nothing recorded
+    assert sql_store.get_profile("r", "p").display_name == ""
+    # unconditional: the lost attempt is retried on the new state, one revision in all
+    hook = _bump_behind_the_store(sql_store, "r", "p")
+    sql_store.db.query_hooks.append(hook)
+    try:
+        written = sql_store.update_profile("r", edited, W)
+    finally:
+        sql_store.db.query_hooks.remove(hook)
+    assert (written.display_name, written.metadata.version) == ("edited", 3)
+    assert [c.version for c in sql_store.list_changes(after=changes)] == [3]
+
+
+def test_an_update_queues_its_webhook_delivery_in_its_transaction(sql_store: SQLStore) -> None:
+    from registry.domain.webhooks import Subscription
+    from registry.store.sql_webhooks import SQLWebhookStore
+
+    hooks = SQLWebhookStore(sql_store.db, sql_store.kind)
+    sql_store.create_registry(Registry(slug="r"), W)
+    sql_store.create_profile("r", Profile(slug="p"), W)
+    edited = sql_store.get_profile("r", "p")
+    edited.display_name = "no subscription yet"
+    sql_store.update_profile("r", edited, W)
+    assert hooks.m.delivery.select().count() == 0
+    hooks.add_subscription(
+        Subscription(id=0, url="https://example.com/", registry="", events=(), secret="whsec_AA==")
+    )
+    edited.display_name = "rolled back"
+    with pytest.raises(RuntimeError), sql_store.atomic():
+        sql_store.update_profile("r", edited, W)
+        raise RuntimeError("abort the group")
+    assert hooks.m.delivery.select().count() == 0
+    edited.display_name = "delivered"
+    with sql_store.atomic():  # inside a group, as the service writes
+        written = sql_store.update_profile("r", edited, W)
+    rows = list(hooks.m.delivery.select())
+    assert [(r.event_type, r.order_key) for r in rows] == [("profile.updated", "r/p")]
+    change = sql_store.list_changes(after=0)[-1]
+    assert (change.version, rows[0].message_id) == (
+        written.metadata.version,
+        f"msg_change_{change.id}",
+    )
+
+
+def test_a_group_takes_the_change_lock_once_and_again_after_a_rolled_back_savepoint(
+    sql_store: SQLStore,
+) -> None:
+    if sql_store.kind != "postgresql":
+        pytest.skip("the change-feed lock is PostgreSQL's")
+    from registry.domain.errors import AlreadyExists
+
+    sql_store.create_registry(Registry(slug="r"), W)
+    for slug in ("a", "b"):
+        sql_store.create_profile("r", Profile(slug=slug), W)
+
+    def locks(seen: list[str]) -> int:
+        # the row read that takes the lock is a prepared statement (`pr_profile_state_locked`)
+        return sum("pg_advisory_xact_lock" in sql or "profile_state_locked" in sql for sql in seen)
+
+    a, b = sql_store.get_profile("r", "a"), sql_store.get_profile("r", "b")
+    a.display_name = b.display_name = "edited"
+    with statements(sql_store) as seen, sql_store.atomic():
+        sql_store.update_profile("r", a, W)
+        sql_store.update_profile("r", b, W)
+    assert locks(seen) == 1  # held until the group commits
+    with statements(sql_store) as seen, sql_store.atomic():
+        with pytest.raises(AlreadyExists):  # its savepoint rolls back, releasing the lock
+            sql_store.create_profile("r", Profile(slug="a"), W)
+        a.display_name = "again"
+        sql_store.update_profile("r", a, W)
+    assert locks(seen) == 2
+    assert sql_store.get_profile("r", "a").display_name == "again"
 
 
 # --- the database decides --------------------------------------------------------------------
