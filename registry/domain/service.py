@@ -527,17 +527,59 @@ class RegistryService:
     ) -> Profile:
         """Apply a patch; with `set_default` the profile also becomes its registry's default
         in the same transaction (both or neither)."""
-        reg = self.get_registry(registry)
-        self._check_writable(reg)
-        current = self._profile_in(reg, slug)
+        return self.patch_profile(
+            registry,
+            slug,
+            patch,
+            expected_version=expected_version,
+            actor=actor,
+            source=source,
+            set_default=set_default,
+        )[1]
+
+    def patch_profile(
+        self,
+        registry: str | None,
+        slug: str,
+        patch: ProfilePatch,
+        *,
+        expected_version: int = 0,
+        actor: str = "",
+        source: str = "",
+        set_default: bool = False,
+    ) -> tuple[Registry, Profile]:
+        """`update_profile`, also giving the registry header as it is after the write (an
+        answer says whether the profile is the default) without reading it again."""
+        reg, current = self._writable_pair(registry, slug)
         if current.policy.read_only:
             raise PolicyViolation("profile is read-only", current.slug)
         prepared = self.prepare_update(current, patch)
         if prepared.stack != current.stack:
             self.check_stack(reg.slug, prepared)
-        return self._write_update(
+        updated = self._write_update(
             reg, current, prepared, expected_version, actor, source, set_default=set_default
         )
+        if set_default and reg.default_profile_slug != updated.slug:
+            reg = self.get_registry(reg.slug)  # its default (and version) moved
+        return reg, updated
+
+    def _writable_pair(self, registry: str | None, slug: str) -> tuple[Registry, Profile]:
+        """A writable registry and one of its profiles, read together; the errors come in
+        the order reading them one by one gives (registry missing, registry read-only,
+        profile slug malformed, profile missing)."""
+        reg_slug = self._registry_slug(registry)
+        try:
+            slug = profile_slug(slug)
+        except ValidationError:
+            self._check_writable(self.get_registry(reg_slug))
+            raise
+        reg, current = self._store.get_registry_profile(reg_slug, slug)
+        if reg is None:
+            raise RegistryNotFound(reg_slug)
+        self._check_writable(reg)
+        if current is None:
+            raise ProfileNotFound(slug)
+        return reg, current
 
     def _write_update(
         self,

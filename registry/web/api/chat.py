@@ -256,7 +256,7 @@ def update_profile(slug: str) -> Response:
             set_default=set_default,
         )
         return _document_response(service.get_registry(registry), merged)
-    updated = service.update_profile(
+    reg, updated = service.patch_profile(
         registry,
         slug,
         patch,
@@ -265,7 +265,6 @@ def update_profile(slug: str) -> Response:
         source=SOURCE_API,
         set_default=set_default,
     )
-    reg = service.get_registry(registry)
     return _document_response(reg, updated)
 
 
