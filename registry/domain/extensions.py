@@ -119,8 +119,10 @@ class Codec:
         self.key = parse_extension_key(self.key)
         self._normalizer = SchemaNormalizer(self.schema)
 
-    def normalize(self, value: Any) -> Any:
-        value, errors = self._normalizer.normalize(value)
+    def normalize(self, value: Any, *, owned: bool = False) -> Any:
+        """The value as stored, or `ValidationError`; `owned`: `value` is the caller's own
+        copy and may be normalized in place."""
+        value, errors = self._normalizer.normalize(value, owned=owned)
         if not errors:
             value, errors = self.check(value)
         if errors:
@@ -266,7 +268,7 @@ def normalize_extensions(
             out[key] = copy.deepcopy(value)
             continue
         try:
-            out[key] = codec.normalize(copy.deepcopy(value))
+            out[key] = codec.normalize(copy.deepcopy(value), owned=True)
         except ValidationError as exc:
             errors.extend(FieldError(field + e.field, e.message) for e in exc.errors)
     return out, errors

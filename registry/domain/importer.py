@@ -135,7 +135,9 @@ def prepare_document(
     """Run every registry and profile of a document through the service's validation.
 
     Raises one `ValidationError` with every problem, paths rooted at the document
-    (`registries[default].profiles[agent].runtime.tools[0]`).
+    (`registries[default].profiles[agent].runtime.tools[0]`). The document's profiles are
+    normalized in place: a decoded document is nobody else's, and a copy of each profile
+    was a tenth of a bulk import's time.
     """
     errors: list[FieldError] = []
     seen: set[str] = set()
@@ -155,7 +157,7 @@ def prepare_document(
         for key in sorted(raw.profiles):
             ppath = f"{prefix}.profiles[{key}]"
             try:
-                p = service.prepare_profile(raw.profiles[key], strict=strict)
+                p = service.prepare_profile(raw.profiles[key], strict=strict, owned=True)
             except ValidationError as exc:
                 errors += [e.rerooted(ppath) for e in exc.errors]
                 continue

@@ -164,7 +164,22 @@ def _too_deep(max_depth: int) -> str:
 
 
 def _structure_errors(data: Any, field: str, base: str, max_depth: int) -> list[FieldError]:
-    """Nesting depth and repeated keys, without recursion (the input may be hostile)."""
+    """Nesting depth and repeated keys, without recursion (the input may be hostile).
+
+    A first walk checks the depth and looks for repeated keys without building a path per
+    value (paths were most of the cost of a bulk JSON import); only a document that repeats a
+    key is walked again to say where."""
+    duplicated = False
+    shallow: list[tuple[Any, int]] = [(data, 1)] if isinstance(data, (dict, list)) else []
+    while shallow:
+        item, depth = shallow.pop()
+        if depth > max_depth:
+            return [FieldError(field, _too_deep(max_depth))]
+        children = item.values() if isinstance(item, dict) else item
+        duplicated = duplicated or isinstance(item, _Duplicated)
+        shallow.extend((v, depth + 1) for v in children if isinstance(v, (dict, list)))
+    if not duplicated:
+        return []
     errors: list[FieldError] = []
     stack: list[tuple[Any, str, int]] = [(data, base, 1)]
     while stack:

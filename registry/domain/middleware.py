@@ -181,7 +181,8 @@ def project_configs(profile: Profile, middlewares: MiddlewareRegistry) -> list[F
             if not isinstance(config, dict):
                 errors.append(FieldError(f"{path}.config", "must be an object"))
                 continue
-            value, problems = definition.normalizer.normalize(config)
+            # the profile is the caller's own copy (see the docstring): no second copy
+            value, problems = definition.normalizer.normalize(config, owned=True)
             if problems:
                 errors.extend(FieldError(f"{path}.config{p.field}", p.message) for p in problems)
                 continue

@@ -11,6 +11,7 @@ import copy
 from collections.abc import Iterable
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
@@ -41,15 +42,30 @@ def join_path(base: str, parts: Iterable[str | int]) -> str:
 
 
 class SchemaNormalizer:
-    """A compiled schema: `normalize(value)` returns `(value, errors)`."""
+    """A compiled schema: `normalize(value)` returns `(value, errors)`.
+
+    Two validators of the same schema: jsonschema-rs (compiled, ~50x faster) answers "valid?"
+    for every value, and only an invalid one goes through `jsonschema`, whose errors carry the
+    paths and keywords our messages are made from. Formats are annotations in both (never
+    asserted), as 2020-12 specifies by default.
+    """
 
     def __init__(self, schema: JSONSchema):
         check_schema(schema)
         self.schema = schema
         self._validator = Draft202012Validator(schema)
+        self._fast: Any = _compiled(schema)
 
-    def normalize(self, value: Any) -> tuple[Any, list[FieldError]]:
-        value = _coerce(self.schema, copy.deepcopy(value))
+    def normalize(self, value: Any, *, owned: bool = False) -> tuple[Any, list[FieldError]]:
+        """`owned`: the caller hands over `value` (a copy of its own), so it is normalized in
+        place instead of being copied first."""
+        value = _coerce(self.schema, value if owned else copy.deepcopy(value))
+        if self._fast is not None:
+            try:
+                if self._fast.is_valid(value):
+                    return value, []
+            except (ValueError, TypeError, OverflowError):
+                pass  # a value the compiled validator cannot take: the full path decides
         errors = sorted(
             (_field_error(e) for e in self._validator.iter_errors(value)),
             key=lambda fe: (fe.field, fe.message),
@@ -59,6 +75,15 @@ class SchemaNormalizer:
     def defaults(self) -> Any:
         """The value a form starts from: the schema's defaults, nothing else."""
         return _coerce(self.schema, {} if _types(self.schema) & {"object"} else None)
+
+
+def _compiled(schema: JSONSchema) -> Any:
+    """jsonschema-rs's validator of `schema`, or None when it refuses a schema that
+    `jsonschema` accepts (then every value takes the full path)."""
+    try:
+        return jsonschema_rs.Draft202012Validator(schema, validate_formats=False)
+    except (ValueError, TypeError):
+        return None
 
 
 def _types(schema: JSONSchema) -> set[str]:

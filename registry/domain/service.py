@@ -1077,10 +1077,13 @@ class RegistryService:
         )
         return self._prepare_own(updated)
 
-    def prepare_profile(self, profile: Profile, *, strict: bool = False) -> Profile:
+    def prepare_profile(
+        self, profile: Profile, *, strict: bool = False, owned: bool = False
+    ) -> Profile:
         """Normalize and validate a profile for writing; raises one `ValidationError` listing
-        every problem. Runs for the UI, the API, imports and the CLI alike."""
-        return self._prepare_own(profile.clone(), strict=strict)
+        every problem. Runs for the UI, the API, imports and the CLI alike. `owned`: nobody
+        else holds `profile` (a freshly decoded document), so it is normalized in place."""
+        return self._prepare_own(profile if owned else profile.clone(), strict=strict)
 
     def _prepare_own(self, p: Profile, *, strict: bool = False) -> Profile:
         """`prepare_profile` of a profile nobody else holds (normalized in place: a patched
