@@ -658,36 +658,19 @@ class SQLStore(PooledConnections):
         R = self.models.registry
         return R.select(R.slug).where(R.slug == slug).exists()
 
-    def _profile_state(
-        self, registry: str, slug: str, *, lock: bool = False
-    ) -> tuple[bool, int | None, str | None]:
-        """(registry exists, profile version, profile payload) in one query; with `lock`
-        (PostgreSQL) the same query takes the change-feed lock of `_write` too, saving a round
-        trip. Its snapshot may then predate a write committed while it waited for the lock:
-        the conditional UPDATE after it catches that (a retry, or a conflict when a version
-        was expected), as it catches any other race."""
+    def _profile_state(self, registry: str, slug: str) -> tuple[bool, int | None, str | None]:
+        """(registry exists, profile version, profile payload) in one query."""
         R, P = self.models.registry, self.models.profile
-
-        def build(*lead: Any) -> Any:
-            return (
-                R.select(*lead, R.slug, P.version, P.data)
+        row = self._fetchone(
+            "profile_state",
+            lambda: (
+                R.select(R.slug, P.version, P.data)
                 .join(P, pw.JOIN.LEFT_OUTER, on=(P.registry == R.slug) & (P.slug == ""))
                 .where(R.slug == "")
                 .limit(1)
-            )
-
-        if lock:
-            key = CHANGE_LOCK_KEY
-            row = self._fetchone(
-                "profile_state_locked",
-                lambda: build(pw.fn.pg_advisory_xact_lock(key)),
-                (key, slug, registry, 1),
-            )
-            if row is not None:
-                self._change_lock_taken()
-                row = row[1:]
-        else:
-            row = self._fetchone("profile_state", build, (slug, registry, 1))
+            ),
+            (slug, registry, 1),
+        )
         if row is None:
             return False, None, None
         return True, row[1], row[2]
@@ -1130,9 +1113,10 @@ class SQLStore(PooledConnections):
 
     def update_profile(self, registry: str, profile: Profile, opts: WriteOptions) -> Profile:
         """Replace a profile, whatever the registry size: read the row, then the conditional
-        UPDATE and the revision INSERT. On PostgreSQL the read takes the change-feed lock and
-        the other two are one statement, which also says whether any webhook subscription is
-        active (`_update_and_record`): two round trips between BEGIN and COMMIT."""
+        UPDATE and the revision INSERT. On PostgreSQL the other two are one statement, sent
+        with the change-feed lock and also saying whether any webhook subscription is active
+        (`_update_and_record`): two round trips between BEGIN and COMMIT, one of them under
+        the lock."""
         registry, slug = str(registry), str(profile.slug)
         with self._write(savepoint=False, lock=False):  # the row read takes the lock
             data = self._until_written(
@@ -1148,8 +1132,8 @@ class SQLStore(PooledConnections):
         self, registry: str, profile: Profile, slug: str, opts: WriteOptions
     ) -> tuple[int, str | None]:
         """One attempt of `update_profile`: (version read, stored data or None if lost)."""
-        lock = self._change_lock_needed()
-        exists, version, data = self._profile_state(registry, slug, lock=lock)
+        # PostgreSQL: the read takes no lock; the write's statement takes it (see there)
+        exists, version, data = self._profile_state(registry, slug)
         if not exists:
             raise RegistryNotFound(registry)
         if version is None or data is None:
@@ -1196,7 +1180,14 @@ class SQLStore(PooledConnections):
         """PostgreSQL: the conditional UPDATE and its revision INSERT in one statement (a
         data-modifying CTE: no revision when the UPDATE matched no row), returning the change
         id and whether any webhook subscription is active; the stored data, or None when
-        another writer got there first."""
+        another writer got there first.
+
+        The change-feed lock (`_write`) is taken by a statement sent in the same round trip,
+        just before the UPDATE (psycopg2 sends both as one query): the lock, which serializes
+        writers until they commit, is then held for this statement and the COMMIT only, not
+        for the row read before it. No row lock is taken before the advisory lock, so writers
+        stay deadlock-free. The CTE is a prepared statement (planning it cost more than
+        running it)."""
         sql = self._sql_cache.get("update_and_record")
         if sql is None:
             param = self.db.param
@@ -1212,7 +1203,12 @@ class SQLStore(PooledConnections):
         registry, slug, _ = where
         operation, actor = _column_text(opts.operation or "update"), _column_text(opts.actor)
         revision = (registry, slug, meta.version, "update", operation, actor, meta.updated_at_ms)
-        written = self.db.execute_sql(sql, (*values, *where, *revision)).fetchone()
+        params: tuple[Any, ...] = (*values, *where, *revision)
+        sql = self._prepared("update_and_record", sql, len(params))
+        if self._change_lock_needed():
+            sql = f"SELECT pg_advisory_xact_lock({CHANGE_LOCK_KEY}); {sql}"
+            self._change_lock_taken()
+        written = self.db.execute_sql(sql, params).fetchone()
         if written is None:
             return None
         change_id, any_active = written

@@ -232,12 +232,17 @@ def test_updating_one_profile_costs_the_same_in_a_huge_registry(sql_store: SQLSt
     huge = update_statements(sql_store, "huge")
     assert len(small) == len(huge), huge
     if sql_store.kind == "postgresql":
-        # the read takes the advisory lock, then UPDATE + revision + "any subscription?" in
-        # one statement: with no subscription, no fan-out read
-        # (the read is a prepared statement: `EXECUTE pr_profile_state_locked`)
-        assert [s.split()[0] for s in huge] == ["EXECUTE", "WITH"]
-        assert "profile_state_locked" in huge[0]
-        assert "webhook_subscriptions" in huge[-1]
+        # the read (a prepared statement), then in one round trip the advisory lock and
+        # UPDATE + revision + "any subscription?" (prepared too: `pr_update_and_record`);
+        # with no subscription, no fan-out read
+        assert [s.split()[0] for s in huge] == ["EXECUTE", "SELECT"]
+        assert "pr_profile_state" in huge[0] and "pg_advisory_xact_lock" not in huge[0]
+        lock, write = huge[1].split("; ")
+        assert "pg_advisory_xact_lock" in lock and write.startswith("EXECUTE pr_update_and_record")
+        (prepared,) = sql_store.db.execute_sql(
+            "SELECT statement FROM pg_prepared_statements WHERE name = 'pr_update_and_record'"
+        ).fetchone()
+        assert "webhook_subscriptions" in prepared
     else:
         # read, UPDATE, revision, the webhook subscriptions (outbox fan-out)
         assert [s.split()[0] for s in huge] == ["SELECT", "UPDATE", "INSERT", "SELECT"]
@@ -379,10 +384,9 @@ def test_a_group_takes_the_change_lock_once_and_again_after_a_rolled_back_savepo
         sql_store.create_profile("r", Profile(slug=slug), W)
 
     def locks(seen: list[str]) -> int:
-        # the row read that takes the lock is a prepared statement (`pr_profile_state_locked`)
-        # (PREPARE only plans it; EXECUTE runs it)
+        # PREPARE only plans a statement; the lock is taken by the statements that run
         run = [sql for sql in seen if not sql.startswith("PREPARE ")]
-        return sum("pg_advisory_xact_lock" in sql or "profile_state_locked" in sql for sql in run)
+        return sum("pg_advisory_xact_lock" in sql for sql in run)
 
     a, b = sql_store.get_profile("r", "a"), sql_store.get_profile("r", "b")
     a.display_name = b.display_name = "edited"
