@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from .bulk import format_bulk, measure_bulk
 from .cold_start import QUICK_RUNS, RUNS, format_cold_start, measure_cold_start
 from .endpoints import endpoints
 from .measure import run_rounds
@@ -84,6 +85,15 @@ from .server import ServerNotReady, bench_server
     default=None,
     help="JSON results [default: bench-results/<timestamp>.json].",
 )
+@click.option(
+    "--bulk",
+    "bulk_counts",
+    multiple=True,
+    type=click.IntRange(10, 1_000_000),
+    help="Instead of the HTTP bench: import, dry run, export and validate of a bundle of this "
+    "many profiles as whole CLI processes, against PyYAML's floor (repeatable: the larger "
+    "counts run JSON only and check linear growth).",
+)
 def bench_command(
     quick: bool,
     database_url: str | None,
@@ -96,9 +106,14 @@ def bench_command(
     warmup: float | None,
     only: tuple[str, ...],
     output: str | None,
+    bulk_counts: tuple[int, ...],
 ) -> None:
     """Seed a store, serve it with the production server, measure every endpoint."""
     from registry.serve import default_workers
+
+    if bulk_counts:
+        _bench_bulk(list(bulk_counts), database_url, output)
+        return
 
     plan = QUICK_SEED if quick else FULL_SEED
     rounds = rounds or (1 if quick else 3)
@@ -200,4 +215,24 @@ def bench_command(
     click.echo(format_import_page(import_page))
     click.echo(f"\n{format_notify(notify)}")
     click.echo(format_cold_start(cold_start))
+    click.echo(f"\nwrote {output}")
+
+
+def _bench_bulk(counts: list[int], database_url: str | None, output: str | None) -> None:
+    """`bench --bulk`: the bulk section alone, its JSON in bench-results/bulk-<time>.json."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    output = output or f"bench-results/bulk-{stamp}.json"
+    load_before = os.getloadavg()[0]
+    try:
+        bulk = measure_bulk(counts, database_url, lambda line: click.echo(line, err=True))
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    database = "PostgreSQL" if (database_url or "").startswith("postgres") else "SQLite"
+    machine = machine_info(database)
+    machine["load_average_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    report = {"started_at": stamp, "machine": machine, "bulk": bulk}
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    Path(output).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    click.echo(f"\nmachine: {machine['cpu']}, {machine['cores']} cores, {database}\n")
+    click.echo(format_bulk(bulk))
     click.echo(f"\nwrote {output}")
