@@ -9,7 +9,7 @@ read-only (that flag guards UI/API edits), but never registries managed by anoth
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ from .yaml_codec import decode_registries
 from .yaml_safe import MAX_BYTES
 
 MODES = ("create-only", "upsert", "mirror")
+CREATE_BATCH = 1000  # profiles per `Store.create_profiles` call of an apply
 
 Progress = Callable[[int, int], None]
 
@@ -443,59 +444,20 @@ def apply_plan(
     order = {"create_registry": 0, "create_profile": 1, "update_profile": 1, "update_registry": 2}
     ops = sorted(plan._ops, key=lambda op: order.get(op[0], 3))
     with store.atomic():
-        for done, op in enumerate(ops, 1):
-            kind = op[0]
-            if kind == "create_registry":
-                store.create_registry(
-                    op[1],
+        done = 0
+        for run in _runs(ops):
+            kind = run[0][0]
+            if kind == "create_profile":
+                store.create_profiles(
+                    run[0][1],
+                    [op[2] for op in run],
                     WriteOptions(
                         actor=actor, source=source, keep_metadata=True, operation="import"
                     ),
                 )
-            elif kind == "update_registry":
-                store.update_registry(
-                    op[1],
-                    WriteOptions(
-                        expected_version=op[1].metadata.version,
-                        actor=actor,
-                        source=source,
-                        operation="import",
-                    ),
-                )
-            elif kind == "create_profile":
-                store.create_profile(
-                    op[1],
-                    op[2],
-                    WriteOptions(
-                        actor=actor, source=source, keep_metadata=True, operation="import"
-                    ),
-                )
-            elif kind == "update_profile":
-                store.update_profile(
-                    op[1],
-                    op[2],
-                    WriteOptions(
-                        expected_version=op[3], actor=actor, source=source, operation="import"
-                    ),
-                )
-            elif kind == "delete_profile":
-                store.delete_profile(
-                    op[1],
-                    op[2],
-                    WriteOptions(
-                        expected_version=op[3], actor=actor, source=source, operation="import"
-                    ),
-                )
-            elif kind == "delete_registry":
-                store.delete_registry(
-                    op[1].slug,
-                    WriteOptions(
-                        expected_version=op[1].metadata.version,
-                        actor=actor,
-                        source=source,
-                        operation="import",
-                    ),
-                )
+            else:
+                _apply_one(store, run[0], actor, source)
+            done += len(run)
             if progress:
                 progress(done, total)
         counts: dict[str, int] = {}
@@ -511,6 +473,64 @@ def apply_plan(
         )
     plan.applied = True
     return plan
+
+
+def _runs(ops: list[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
+    """The ops in order, consecutive creates of one registry grouped (at most `CREATE_BATCH`
+    each, so progress keeps moving) for one `create_profiles` call; every other op alone.
+    Grouping only consecutive ones keeps the change feed in the one-by-one order."""
+    run: list[tuple[Any, ...]] = []
+    for op in ops:
+        if run and (op[0] != "create_profile" or op[1] != run[0][1] or len(run) >= CREATE_BATCH):
+            yield run
+            run = []
+        if op[0] == "create_profile":
+            run.append(op)
+        else:
+            yield [op]
+    if run:
+        yield run
+
+
+def _apply_one(store: Store, op: tuple[Any, ...], actor: str, source: str) -> None:
+    kind = op[0]
+    if kind == "create_registry":
+        store.create_registry(
+            op[1],
+            WriteOptions(actor=actor, source=source, keep_metadata=True, operation="import"),
+        )
+    elif kind == "update_registry":
+        store.update_registry(
+            op[1],
+            WriteOptions(
+                expected_version=op[1].metadata.version,
+                actor=actor,
+                source=source,
+                operation="import",
+            ),
+        )
+    elif kind == "update_profile":
+        store.update_profile(
+            op[1],
+            op[2],
+            WriteOptions(expected_version=op[3], actor=actor, source=source, operation="import"),
+        )
+    elif kind == "delete_profile":
+        store.delete_profile(
+            op[1],
+            op[2],
+            WriteOptions(expected_version=op[3], actor=actor, source=source, operation="import"),
+        )
+    elif kind == "delete_registry":
+        store.delete_registry(
+            op[1].slug,
+            WriteOptions(
+                expected_version=op[1].metadata.version,
+                actor=actor,
+                source=source,
+                operation="import",
+            ),
+        )
 
 
 def import_yaml(

@@ -193,18 +193,19 @@ def test_failure_in_the_middle_of_apply_rolls_back(empty_backend_service, store,
     import_yaml(empty_backend_service, read("single-registry.yaml"))
     before = snapshot(empty_backend_service)
     calls = {"n": 0}
-    original = store.create_profile
+    original = store.create_profiles  # one batch per registry: the second one fails
 
     def flaky(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 3:
+        if calls["n"] == 2:
             raise RuntimeError("disk on fire")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(store, "create_profile", flaky)
+    monkeypatch.setattr(store, "create_profiles", flaky)
     with pytest.raises(RuntimeError):
         import_yaml(empty_backend_service, read("canonical-bundle.yaml"), mode="mirror", confirm=3)
     monkeypatch.undo()
+    assert calls["n"] == 2
     assert snapshot(empty_backend_service) == before
 
 
