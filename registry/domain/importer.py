@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .content_hash import content_hash
 from .diff import diff_values, profile_content, profile_diff
 from .errors import ConfirmationRequired, FieldError, ReadOnlyStore, ValidationError
-from .model import Profile, Registry
+from .model import Profile, Registry, profile_to_data
 from .ports import Store, WriteOptions
 from .service import SOURCE_IMPORT, SOURCE_SEED, RegistryService
 from .stacks import Key, check_topology, collect_graph, node_name, ref_target
@@ -58,6 +59,8 @@ class ImportPlan:
     empty_document: bool = False  # the document held no registries at all
     # what apply() needs, kept out of the public shape
     _ops: list[tuple[Any, ...]] = field(default_factory=list, repr=False)
+    # (registry, slug) -> content hash of the profile as the file gave it (`content_hash`)
+    _input_hashes: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
 
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(("created", "updated", "deleted", "unchanged", "skipped"), 0)
@@ -138,9 +141,29 @@ def prepare_document(
     Raises one `ValidationError` with every problem, paths rooted at the document
     (`registries[default].profiles[agent].runtime.tools[0]`).
     """
+    return [(h, p) for h, p, _ in _prepare_document(service, registries, strict=strict)]
+
+
+Prepared = tuple[Registry, dict[str, Profile], set[str]]
+
+
+def _prepare_document(
+    service: RegistryService,
+    registries: list[Registry],
+    *,
+    strict: bool = False,
+    stored_hashes: Callable[[str], dict[str, tuple[str, str]]] | None = None,
+    input_hashes: dict[tuple[str, str], str] | None = None,
+) -> list[Prepared]:
+    """`prepare_document`, and with `stored_hashes` (registry -> `Store.profile_hashes`) the
+    slugs of the profiles whose content hash under today's rules equals the stored content
+    or input hash: those are unchanged and skip validation (`content_hash`), so they are not
+    among the prepared profiles. `input_hashes` receives (registry, slug) -> that hash of
+    every prepared profile, for the write."""
     errors: list[FieldError] = []
     seen: set[str] = set()
-    prepared: list[tuple[Registry, dict[str, Profile]]] = []
+    prepared: list[Prepared] = []
+    rules = service.rules_digest if stored_hashes is not None else ""
     for raw in registries:
         prefix = f"registries[{raw.slug}]"
         try:
@@ -152,19 +175,28 @@ def prepare_document(
             errors.append(FieldError(prefix, "registry appears twice in the file"))
             continue
         seen.add(header.slug)
+        hashes = stored_hashes(header.slug) if stored_hashes is not None else {}
         profiles: dict[str, Profile] = {}
+        unchanged: set[str] = set()
         for key in sorted(raw.profiles):
             ppath = f"{prefix}.profiles[{key}]"
+            incoming = raw.profiles[key]
+            given = content_hash(profile_to_data(incoming), rules) if rules else ""
+            if given and given in hashes.get(incoming.slug, ()):
+                unchanged.add(incoming.slug)  # the slug is canonical: it is in the content
+                continue
             try:
-                p = service.prepare_profile(raw.profiles[key], strict=strict)
+                p = service.prepare_profile(incoming, strict=strict)
             except ValidationError as exc:
                 errors += [e.rerooted(ppath) for e in exc.errors]
                 continue
-            if p.slug in profiles:
+            if p.slug in profiles or p.slug in unchanged:
                 errors.append(FieldError(ppath, f'duplicate profile slug "{p.slug}"'))
                 continue
             profiles[p.slug] = p
-        prepared.append((header, profiles))
+            if input_hashes is not None and given:
+                input_hashes[(header.slug, p.slug)] = given
+        prepared.append((header, profiles, unchanged))
     if errors:
         raise ValidationError(errors)
     return prepared
@@ -201,16 +233,25 @@ def plan_import(
         raise ValidationError(FieldError("mode", f"must be one of {', '.join(MODES)}"))
     store = _store_of(service)
     plan = ImportPlan(mode=mode, format=fmt, dry_run=dry_run, empty_document=not registries)
-    prepared = prepare_document(service, registries)
-    seen = {header.slug for header, _ in prepared}
-
     existing = {r.slug: r for r in store.list_registries()}
-    for header, profiles in prepared:
+    hashes: dict[str, dict[str, tuple[str, str]]] = {}
+
+    def stored_hashes(slug: str) -> dict[str, tuple[str, str]]:
+        if slug in existing:
+            hashes[slug] = store.profile_hashes(slug)
+        return hashes.get(slug, {})
+
+    prepared = _prepare_document(
+        service, registries, stored_hashes=stored_hashes, input_hashes=plan._input_hashes
+    )
+    seen = {header.slug for header, _, _ in prepared}
+    for header, profiles, unchanged in prepared:
         current = existing.get(header.slug)
+        stored = hashes.get(header.slug, {})
         if current is not None and _managed_elsewhere(current, managed_by):
-            _plan_managed(service, plan, header, profiles, current)
+            _plan_managed(service, plan, header, profiles, current, unchanged, stored)
         else:
-            _plan_registry(service, plan, header, profiles, current, managed_by)
+            _plan_registry(service, plan, header, profiles, current, managed_by, unchanged, stored)
     deleted_registries: set[str] = set()
     if mode == "mirror" and delete_missing_registries:
         for slug in sorted(set(existing) - seen):
@@ -314,12 +355,14 @@ def _plan_managed(
     header: Registry,
     profiles: dict[str, Profile],
     current: Registry,
+    unchanged: set[str],
+    stored: dict[str, tuple[str, str]],
 ) -> None:
     """A registry another file manages: fine when the document leaves it as it is (an export
     of the whole store holds it), refused (403 naming the file) when it would change it."""
     scratch = ImportPlan(mode=plan.mode, format=plan.format, dry_run=plan.dry_run)
     header.read_only, header.managed_by = current.read_only, current.managed_by
-    _plan_registry(service, scratch, header, profiles, current, "")
+    _plan_registry(service, scratch, header, profiles, current, "", unchanged, stored)
     if scratch._ops:
         changes = [i for i in scratch.items if i.action in ("created", "updated", "deleted")]
         listed = ", ".join(
@@ -343,16 +386,22 @@ def _plan_registry(
     profiles: dict[str, Profile],
     current: Registry | None,
     managed_by: str,
+    unchanged: set[str],
+    hashes: dict[str, tuple[str, str]],
 ) -> None:
+    """Plan one registry of the file. `hashes`: slug -> content hash of every stored profile
+    (`Store.profile_hashes`); `unchanged`: incoming slugs whose hash matched. Only the
+    stored profiles the plan compares or deletes are read."""
     store = _store_of(service)
     mode = plan.mode
     slug = header.slug
     if managed_by:
         header.read_only, header.managed_by = True, managed_by
-    stored: dict[str, Profile] = {}
-    if current is not None:
-        stored = {p.slug: p for p in store.iter_profiles(slug)}
-    final = set(profiles) | (set() if mode == "mirror" else set(stored))
+    incoming = set(profiles) | unchanged
+    gone = sorted(set(hashes) - incoming) if mode == "mirror" else []
+    wanted = [(slug, s) for s in sorted(profiles) if s in hashes] + [(slug, s) for s in gone]
+    stored = {key[1]: p for key, p in store.get_profiles(wanted).items()} if wanted else {}
+    final = incoming | (set() if mode == "mirror" else set(hashes))
 
     default = header.default_profile_slug
     if not default and current is not None and current.default_profile_slug in final:
@@ -398,27 +447,24 @@ def _plan_registry(
             updated.read_only, updated.managed_by = header.read_only, header.managed_by
             plan._ops.append(("update_registry", updated))
 
-    for pslug in sorted(profiles):
-        incoming = profiles[pslug]
+    for pslug in sorted(incoming):
+        if pslug in unchanged:
+            plan.items.append(PlanItem("profile", slug, pslug, "unchanged"))
+            continue
+        new = profiles[pslug]
         old = stored.get(pslug)
         if old is None:
-            plan.items.append(
-                PlanItem("profile", slug, pslug, "created", profile_diff(None, incoming))
-            )
-            plan._ops.append(("create_profile", slug, incoming))
-        elif profile_content(old) == profile_content(incoming):
+            plan.items.append(PlanItem("profile", slug, pslug, "created", profile_diff(None, new)))
+            plan._ops.append(("create_profile", slug, new))
+        elif profile_content(old) == profile_content(new):
             plan.items.append(PlanItem("profile", slug, pslug, "unchanged"))
         elif mode == "create-only":
-            plan.items.append(
-                PlanItem("profile", slug, pslug, "skipped", profile_diff(old, incoming))
-            )
+            plan.items.append(PlanItem("profile", slug, pslug, "skipped", profile_diff(old, new)))
         else:
-            plan.items.append(
-                PlanItem("profile", slug, pslug, "updated", profile_diff(old, incoming))
-            )
-            plan._ops.append(("update_profile", slug, incoming, old.metadata.version))
+            plan.items.append(PlanItem("profile", slug, pslug, "updated", profile_diff(old, new)))
+            plan._ops.append(("update_profile", slug, new, old.metadata.version))
     if mode == "mirror":
-        for pslug in sorted(set(stored) - set(profiles)):
+        for pslug in gone:
             plan.items.append(
                 PlanItem("profile", slug, pslug, "deleted", profile_diff(stored[pslug], None))
             )
@@ -438,6 +484,14 @@ def apply_plan(
     `source` is recorded in `metadata.source` of what is updated, and of what is created
     unless the file declares a source (declared metadata is kept, like versions)."""
     store = _store_of(service)
+    rules = service.rules_digest  # what every profile of the plan passed
+    by_registry: dict[str, dict[str, str]] = {}
+    for (reg_slug, slug), hashed in plan._input_hashes.items():
+        by_registry.setdefault(reg_slug, {})[slug] = hashed
+
+    def given(op_registry: Any) -> dict[str, str]:
+        return by_registry.get(str(getattr(op_registry, "slug", op_registry)), {})
+
     total = len(plan._ops)
     # Registry headers are written before profiles are created, and updated (new default)
     # before profiles are deleted, so the default always names a profile that exists.
@@ -452,11 +506,16 @@ def apply_plan(
                     run[0][1],
                     [op[2] for op in run],
                     WriteOptions(
-                        actor=actor, source=source, keep_metadata=True, operation="import"
+                        actor=actor,
+                        source=source,
+                        keep_metadata=True,
+                        operation="import",
+                        rules=rules,
+                        input_hashes=given(run[0][1]),
                     ),
                 )
             else:
-                _apply_one(store, run[0], actor, source)
+                _apply_one(store, run[0], actor, source, rules, given(run[0][1]))
             done += len(run)
             if progress:
                 progress(done, total)
@@ -492,7 +551,14 @@ def _runs(ops: list[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
         yield run
 
 
-def _apply_one(store: Store, op: tuple[Any, ...], actor: str, source: str) -> None:
+def _apply_one(
+    store: Store,
+    op: tuple[Any, ...],
+    actor: str,
+    source: str,
+    rules: str,
+    input_hashes: dict[str, str],
+) -> None:
     kind = op[0]
     if kind == "create_registry":
         store.create_registry(
@@ -513,7 +579,14 @@ def _apply_one(store: Store, op: tuple[Any, ...], actor: str, source: str) -> No
         store.update_profile(
             op[1],
             op[2],
-            WriteOptions(expected_version=op[3], actor=actor, source=source, operation="import"),
+            WriteOptions(
+                expected_version=op[3],
+                actor=actor,
+                source=source,
+                operation="import",
+                rules=rules,
+                input_hashes=input_hashes,
+            ),
         )
     elif kind == "delete_profile":
         store.delete_profile(

@@ -31,6 +31,7 @@ import peewee as pw
 from playhouse import db_url
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
+from ..domain.content_hash import content_hash
 from ..domain.errors import (
     AlreadyExists,
     ProfileNotFound,
@@ -305,8 +306,10 @@ def tags_text(tags: list[str]) -> str:
     return "\n" + "\n".join(_column_text(t) for t in tags) + "\n" if tags else ""
 
 
-def profile_row(registry: str, p: Profile) -> dict[str, Any]:
-    """The `profiles` row of a profile (public so tests and tools can bulk-load)."""
+def profile_row(registry: str, p: Profile, rules: str = "", input_hash: str = "") -> dict[str, Any]:
+    """The `profiles` row of a profile (public so tests and tools can bulk-load); `rules`
+    the digest of the rules it passed and `input_hash` the hash of what the caller received
+    (`WriteOptions`), for the import's unchanged check."""
     data = profile_to_data(p)
     return {
         "registry": str(registry),
@@ -321,6 +324,8 @@ def profile_row(registry: str, p: Profile) -> dict[str, Any]:
         "sort_name": _column_text(sort_name(p.display_name, p.slug)),
         "tags_folded": _column_text(folded_tags(p.metadata.tags)),
         "stack_refs": stack_refs(str(registry), data),
+        "content_hash": content_hash(data, rules),
+        "input_hash": input_hash if rules else "",
         "created_ms": p.metadata.created_at_ms,
         "updated_ms": p.metadata.updated_at_ms,
         "data": dumps(data),
@@ -1117,6 +1122,12 @@ class SQLStore(PooledConnections):
                 out.append((reg, p))
         return out
 
+    def profile_hashes(self, registry: str) -> dict[str, tuple[str, str]]:
+        self._check()
+        P = self.models.profile
+        query = P.select(P.slug, P.content_hash, P.input_hash).where(P.registry == str(registry))
+        return {slug: (content, given) for slug, content, given in query.tuples().iterator()}
+
     def create_profile(self, registry: str, profile: Profile, opts: WriteOptions) -> Profile:
         registry, slug = str(registry), str(profile.slug)
         with self._write():
@@ -1129,7 +1140,7 @@ class SQLStore(PooledConnections):
             new = profile.clone()
             new.slug = slug
             new.metadata = touch(None, profile.metadata, opts)
-            row = profile_row(registry, new)
+            row = profile_row(registry, new, opts.rules, opts.input_hashes.get(slug, ""))
             try:
                 self.models.profile.insert(**row).execute()
             except pw.IntegrityError as exc:
@@ -1163,7 +1174,7 @@ class SQLStore(PooledConnections):
                 new = dataclasses.replace(
                     profile, slug=slug, metadata=touch(None, profile.metadata, opts)
                 )
-                rows.append(profile_row(registry, new))
+                rows.append(profile_row(registry, new, opts.rules, opts.input_hashes.get(slug, "")))
             operation, actor = _column_text(opts.operation or "create"), _column_text(opts.actor)
             # imports report one summary event, not one per profile (`event_type_of`)
             events = event_type_of(slugs[0] if slugs else "", "create", operation) is not None
@@ -1272,7 +1283,7 @@ class SQLStore(PooledConnections):
         new = dataclasses.replace(
             profile, slug=slug, metadata=touch(stored.metadata, profile.metadata, opts)
         )
-        row = profile_row(registry, new)
+        row = profile_row(registry, new, opts.rules, opts.input_hashes.get(slug, ""))
         values = [v for k, v in row.items() if k not in ("registry", "slug")]
         where = (registry, slug, version)
         meta = new.metadata

@@ -423,6 +423,12 @@ class YAMLFileStore:
                 if stacks_on(reg.profiles[p], reg_slug, target)
             ]
 
+    def profile_hashes(self, registry: str) -> dict[str, tuple[str, str]]:
+        """No hashes: the file may be edited by hand, so nothing vouches for its content."""
+        with self._mutex:
+            reg = self._view().get(str(registry))
+            return dict.fromkeys(reg.profiles, ("", "")) if reg is not None else {}
+
     def create_profile(self, registry: str, profile: Profile, opts: WriteOptions) -> Profile:
         registry = str(registry)
         slug = _storable_slug(profile.slug, "profile.slug", "profile slug")
