@@ -703,18 +703,40 @@ def export_yaml(
     service: RegistryService, registry: str | None = None, *, format: str = "yaml"
 ) -> str:
     """The canonical bundle of one registry or of the whole store, as YAML or JSON."""
+    return "".join(iter_export(service, registry, format=format))
+
+
+def iter_export(
+    service: RegistryService, registry: str | None = None, *, format: str = "yaml"
+) -> Iterator[str]:
+    """`export_yaml` in pieces, one registry at a time (the same bytes joined): a writer
+    streams them to a file or stdout instead of holding the whole text, and only one
+    registry's profiles are in memory at once."""
     from .yaml_codec import encode_registries, encode_registries_json
 
     if registry is not None:
         headers = [service.get_registry(registry)]
     else:
         headers = [s.registry for s in service.list_registries()]
-    full = []
-    for header in headers:
+    headers.sort(key=lambda r: r.slug)
+    if not headers:
+        empty: list[Registry] = []
+        yield encode_registries_json(empty) if format == "json" else encode_registries(empty)
+        return
+    for i, header in enumerate(headers):
         reg = header.clone()
         reg.profiles = {p.slug: p for p in _store_of(service).iter_profiles(reg.slug)}
-        full.append(reg)
-    return encode_registries_json(full) if format == "json" else encode_registries(full)
+        if format == "json":
+            # the registry's entry of the bundle, indented as inside it (JSON strings escape
+            # newlines, so every raw newline is structure)
+            text = encode_registries_json([reg])
+            inner = text[len('{\n  "registries": {\n') : -len("\n  }\n}\n")]
+            yield ('{\n  "registries": {\n' if i == 0 else ",\n") + inner
+            if i == len(headers) - 1:
+                yield "\n  }\n}\n"
+        else:
+            text = encode_registries([reg])  # "registries:\n  <slug>:\n..." in block style
+            yield text if i == 0 else text[len("registries:\n") :]
 
 
 def _store_of(service: RegistryService) -> Store:
