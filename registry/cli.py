@@ -11,7 +11,6 @@ SQLite file in the instance folder. Errors are one clear line and a non-zero exi
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -27,8 +26,8 @@ from registry.domain.errors import RegistryError
 from registry.domain.importer import (
     MODES,
     ImportPlan,
-    export_yaml,
     import_yaml,
+    iter_export,
 )
 from registry.domain.metadata import human_time, now_ms
 from registry.domain.service import SOURCE_CLI, RegistryService
@@ -189,16 +188,21 @@ def export_command(registry: str | None, output: str | None, fmt: str | None) ->
     import reads either, JSON about ten times faster)."""
     if fmt is None:
         fmt = "json" if output and output.lower().endswith(".json") else "yaml"
+    pieces = iter_export(_service(), registry, format=fmt)
     try:
-        text = export_yaml(_service(), registry, format=fmt)
+        first = next(pieces)  # a missing registry fails before a file is created
     except RegistryError as exc:
         fail(exc)
         return
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        with open(output, "w", encoding="utf-8") as out:
+            out.write(first)
+            out.writelines(pieces)
         click.echo(f"wrote {output}", err=True)
     else:
-        click.echo(text, nl=False)
+        click.echo(first, nl=False)
+        for piece in pieces:
+            click.echo(piece, nl=False)
 
 
 @click.command("doctor")

@@ -9,13 +9,14 @@ read-only (that flag guards UI/API edits), but never registries managed by anoth
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .content_hash import content_hash
 from .diff import diff_values, profile_content, profile_diff
 from .errors import ConfirmationRequired, FieldError, ReadOnlyStore, ValidationError
-from .model import Profile, Registry
+from .model import Profile, Registry, profile_to_data
 from .ports import Store, WriteOptions
 from .service import SOURCE_IMPORT, SOURCE_SEED, RegistryService
 from .stacks import Key, check_topology, collect_graph, node_name, ref_target
@@ -23,6 +24,7 @@ from .yaml_codec import decode_registries
 from .yaml_safe import MAX_BYTES
 
 MODES = ("create-only", "upsert", "mirror")
+CREATE_BATCH = 1000  # profiles per `Store.create_profiles` call of an apply
 
 Progress = Callable[[int, int], None]
 
@@ -57,6 +59,8 @@ class ImportPlan:
     empty_document: bool = False  # the document held no registries at all
     # what apply() needs, kept out of the public shape
     _ops: list[tuple[Any, ...]] = field(default_factory=list, repr=False)
+    # (registry, slug) -> content hash of the profile as the file gave it (`content_hash`)
+    _input_hashes: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
 
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(("created", "updated", "deleted", "unchanged", "skipped"), 0)
@@ -139,9 +143,29 @@ def prepare_document(
     normalized in place: a decoded document is nobody else's, and a copy of each profile
     was a tenth of a bulk import's time.
     """
+    return [(h, p) for h, p, _ in _prepare_document(service, registries, strict=strict)]
+
+
+Prepared = tuple[Registry, dict[str, Profile], set[str]]
+
+
+def _prepare_document(
+    service: RegistryService,
+    registries: list[Registry],
+    *,
+    strict: bool = False,
+    stored_hashes: Callable[[str], dict[str, tuple[str, str]]] | None = None,
+    input_hashes: dict[tuple[str, str], str] | None = None,
+) -> list[Prepared]:
+    """`prepare_document`, and with `stored_hashes` (registry -> `Store.profile_hashes`) the
+    slugs of the profiles whose content hash under today's rules equals the stored content
+    or input hash: those are unchanged and skip validation (`content_hash`), so they are not
+    among the prepared profiles. `input_hashes` receives (registry, slug) -> that hash of
+    every prepared profile, for the write."""
     errors: list[FieldError] = []
     seen: set[str] = set()
-    prepared: list[tuple[Registry, dict[str, Profile]]] = []
+    prepared: list[Prepared] = []
+    rules = service.rules_digest if stored_hashes is not None else ""
     for raw in registries:
         prefix = f"registries[{raw.slug}]"
         try:
@@ -153,19 +177,28 @@ def prepare_document(
             errors.append(FieldError(prefix, "registry appears twice in the file"))
             continue
         seen.add(header.slug)
+        hashes = stored_hashes(header.slug) if stored_hashes is not None else {}
         profiles: dict[str, Profile] = {}
+        unchanged: set[str] = set()
         for key in sorted(raw.profiles):
             ppath = f"{prefix}.profiles[{key}]"
+            incoming = raw.profiles[key]
+            given = content_hash(profile_to_data(incoming), rules) if rules else ""
+            if given and given in hashes.get(incoming.slug, ()):
+                unchanged.add(incoming.slug)  # the slug is canonical: it is in the content
+                continue
             try:
-                p = service.prepare_profile(raw.profiles[key], strict=strict, owned=True)
+                p = service.prepare_profile(incoming, strict=strict, owned=True)
             except ValidationError as exc:
                 errors += [e.rerooted(ppath) for e in exc.errors]
                 continue
-            if p.slug in profiles:
+            if p.slug in profiles or p.slug in unchanged:
                 errors.append(FieldError(ppath, f'duplicate profile slug "{p.slug}"'))
                 continue
             profiles[p.slug] = p
-        prepared.append((header, profiles))
+            if input_hashes is not None and given:
+                input_hashes[(header.slug, p.slug)] = given
+        prepared.append((header, profiles, unchanged))
     if errors:
         raise ValidationError(errors)
     return prepared
@@ -202,16 +235,25 @@ def plan_import(
         raise ValidationError(FieldError("mode", f"must be one of {', '.join(MODES)}"))
     store = _store_of(service)
     plan = ImportPlan(mode=mode, format=fmt, dry_run=dry_run, empty_document=not registries)
-    prepared = prepare_document(service, registries)
-    seen = {header.slug for header, _ in prepared}
-
     existing = {r.slug: r for r in store.list_registries()}
-    for header, profiles in prepared:
+    hashes: dict[str, dict[str, tuple[str, str]]] = {}
+
+    def stored_hashes(slug: str) -> dict[str, tuple[str, str]]:
+        if slug in existing:
+            hashes[slug] = store.profile_hashes(slug)
+        return hashes.get(slug, {})
+
+    prepared = _prepare_document(
+        service, registries, stored_hashes=stored_hashes, input_hashes=plan._input_hashes
+    )
+    seen = {header.slug for header, _, _ in prepared}
+    for header, profiles, unchanged in prepared:
         current = existing.get(header.slug)
+        stored = hashes.get(header.slug, {})
         if current is not None and _managed_elsewhere(current, managed_by):
-            _plan_managed(service, plan, header, profiles, current)
+            _plan_managed(service, plan, header, profiles, current, unchanged, stored)
         else:
-            _plan_registry(service, plan, header, profiles, current, managed_by)
+            _plan_registry(service, plan, header, profiles, current, managed_by, unchanged, stored)
     deleted_registries: set[str] = set()
     if mode == "mirror" and delete_missing_registries:
         for slug in sorted(set(existing) - seen):
@@ -315,12 +357,14 @@ def _plan_managed(
     header: Registry,
     profiles: dict[str, Profile],
     current: Registry,
+    unchanged: set[str],
+    stored: dict[str, tuple[str, str]],
 ) -> None:
     """A registry another file manages: fine when the document leaves it as it is (an export
     of the whole store holds it), refused (403 naming the file) when it would change it."""
     scratch = ImportPlan(mode=plan.mode, format=plan.format, dry_run=plan.dry_run)
     header.read_only, header.managed_by = current.read_only, current.managed_by
-    _plan_registry(service, scratch, header, profiles, current, "")
+    _plan_registry(service, scratch, header, profiles, current, "", unchanged, stored)
     if scratch._ops:
         changes = [i for i in scratch.items if i.action in ("created", "updated", "deleted")]
         listed = ", ".join(
@@ -344,16 +388,22 @@ def _plan_registry(
     profiles: dict[str, Profile],
     current: Registry | None,
     managed_by: str,
+    unchanged: set[str],
+    hashes: dict[str, tuple[str, str]],
 ) -> None:
+    """Plan one registry of the file. `hashes`: slug -> content hash of every stored profile
+    (`Store.profile_hashes`); `unchanged`: incoming slugs whose hash matched. Only the
+    stored profiles the plan compares or deletes are read."""
     store = _store_of(service)
     mode = plan.mode
     slug = header.slug
     if managed_by:
         header.read_only, header.managed_by = True, managed_by
-    stored: dict[str, Profile] = {}
-    if current is not None:
-        stored = {p.slug: p for p in store.iter_profiles(slug)}
-    final = set(profiles) | (set() if mode == "mirror" else set(stored))
+    incoming = set(profiles) | unchanged
+    gone = sorted(set(hashes) - incoming) if mode == "mirror" else []
+    wanted = [(slug, s) for s in sorted(profiles) if s in hashes] + [(slug, s) for s in gone]
+    stored = {key[1]: p for key, p in store.get_profiles(wanted).items()} if wanted else {}
+    final = incoming | (set() if mode == "mirror" else set(hashes))
 
     default = header.default_profile_slug
     if not default and current is not None and current.default_profile_slug in final:
@@ -399,27 +449,24 @@ def _plan_registry(
             updated.read_only, updated.managed_by = header.read_only, header.managed_by
             plan._ops.append(("update_registry", updated))
 
-    for pslug in sorted(profiles):
-        incoming = profiles[pslug]
+    for pslug in sorted(incoming):
+        if pslug in unchanged:
+            plan.items.append(PlanItem("profile", slug, pslug, "unchanged"))
+            continue
+        new = profiles[pslug]
         old = stored.get(pslug)
         if old is None:
-            plan.items.append(
-                PlanItem("profile", slug, pslug, "created", profile_diff(None, incoming))
-            )
-            plan._ops.append(("create_profile", slug, incoming))
-        elif profile_content(old) == profile_content(incoming):
+            plan.items.append(PlanItem("profile", slug, pslug, "created", profile_diff(None, new)))
+            plan._ops.append(("create_profile", slug, new))
+        elif profile_content(old) == profile_content(new):
             plan.items.append(PlanItem("profile", slug, pslug, "unchanged"))
         elif mode == "create-only":
-            plan.items.append(
-                PlanItem("profile", slug, pslug, "skipped", profile_diff(old, incoming))
-            )
+            plan.items.append(PlanItem("profile", slug, pslug, "skipped", profile_diff(old, new)))
         else:
-            plan.items.append(
-                PlanItem("profile", slug, pslug, "updated", profile_diff(old, incoming))
-            )
-            plan._ops.append(("update_profile", slug, incoming, old.metadata.version))
+            plan.items.append(PlanItem("profile", slug, pslug, "updated", profile_diff(old, new)))
+            plan._ops.append(("update_profile", slug, new, old.metadata.version))
     if mode == "mirror":
-        for pslug in sorted(set(stored) - set(profiles)):
+        for pslug in gone:
             plan.items.append(
                 PlanItem("profile", slug, pslug, "deleted", profile_diff(stored[pslug], None))
             )
@@ -439,65 +486,39 @@ def apply_plan(
     `source` is recorded in `metadata.source` of what is updated, and of what is created
     unless the file declares a source (declared metadata is kept, like versions)."""
     store = _store_of(service)
+    rules = service.rules_digest  # what every profile of the plan passed
+    by_registry: dict[str, dict[str, str]] = {}
+    for (reg_slug, slug), hashed in plan._input_hashes.items():
+        by_registry.setdefault(reg_slug, {})[slug] = hashed
+
+    def given(op_registry: Any) -> dict[str, str]:
+        return by_registry.get(str(getattr(op_registry, "slug", op_registry)), {})
+
     total = len(plan._ops)
     # Registry headers are written before profiles are created, and updated (new default)
     # before profiles are deleted, so the default always names a profile that exists.
     order = {"create_registry": 0, "create_profile": 1, "update_profile": 1, "update_registry": 2}
     ops = sorted(plan._ops, key=lambda op: order.get(op[0], 3))
     with store.atomic():
-        for done, op in enumerate(ops, 1):
-            kind = op[0]
-            if kind == "create_registry":
-                store.create_registry(
-                    op[1],
+        done = 0
+        for run in _runs(ops):
+            kind = run[0][0]
+            if kind == "create_profile":
+                store.create_profiles(
+                    run[0][1],
+                    [op[2] for op in run],
                     WriteOptions(
-                        actor=actor, source=source, keep_metadata=True, operation="import"
-                    ),
-                )
-            elif kind == "update_registry":
-                store.update_registry(
-                    op[1],
-                    WriteOptions(
-                        expected_version=op[1].metadata.version,
                         actor=actor,
                         source=source,
+                        keep_metadata=True,
                         operation="import",
+                        rules=rules,
+                        input_hashes=given(run[0][1]),
                     ),
                 )
-            elif kind == "create_profile":
-                store.create_profile(
-                    op[1],
-                    op[2],
-                    WriteOptions(
-                        actor=actor, source=source, keep_metadata=True, operation="import"
-                    ),
-                )
-            elif kind == "update_profile":
-                store.update_profile(
-                    op[1],
-                    op[2],
-                    WriteOptions(
-                        expected_version=op[3], actor=actor, source=source, operation="import"
-                    ),
-                )
-            elif kind == "delete_profile":
-                store.delete_profile(
-                    op[1],
-                    op[2],
-                    WriteOptions(
-                        expected_version=op[3], actor=actor, source=source, operation="import"
-                    ),
-                )
-            elif kind == "delete_registry":
-                store.delete_registry(
-                    op[1].slug,
-                    WriteOptions(
-                        expected_version=op[1].metadata.version,
-                        actor=actor,
-                        source=source,
-                        operation="import",
-                    ),
-                )
+            else:
+                _apply_one(store, run[0], actor, source, rules, given(run[0][1]))
+            done += len(run)
             if progress:
                 progress(done, total)
         counts: dict[str, int] = {}
@@ -513,6 +534,78 @@ def apply_plan(
         )
     plan.applied = True
     return plan
+
+
+def _runs(ops: list[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
+    """The ops in order, consecutive creates of one registry grouped (at most `CREATE_BATCH`
+    each, so progress keeps moving) for one `create_profiles` call; every other op alone.
+    Grouping only consecutive ones keeps the change feed in the one-by-one order."""
+    run: list[tuple[Any, ...]] = []
+    for op in ops:
+        if run and (op[0] != "create_profile" or op[1] != run[0][1] or len(run) >= CREATE_BATCH):
+            yield run
+            run = []
+        if op[0] == "create_profile":
+            run.append(op)
+        else:
+            yield [op]
+    if run:
+        yield run
+
+
+def _apply_one(
+    store: Store,
+    op: tuple[Any, ...],
+    actor: str,
+    source: str,
+    rules: str,
+    input_hashes: dict[str, str],
+) -> None:
+    kind = op[0]
+    if kind == "create_registry":
+        store.create_registry(
+            op[1],
+            WriteOptions(actor=actor, source=source, keep_metadata=True, operation="import"),
+        )
+    elif kind == "update_registry":
+        store.update_registry(
+            op[1],
+            WriteOptions(
+                expected_version=op[1].metadata.version,
+                actor=actor,
+                source=source,
+                operation="import",
+            ),
+        )
+    elif kind == "update_profile":
+        store.update_profile(
+            op[1],
+            op[2],
+            WriteOptions(
+                expected_version=op[3],
+                actor=actor,
+                source=source,
+                operation="import",
+                rules=rules,
+                input_hashes=input_hashes,
+            ),
+        )
+    elif kind == "delete_profile":
+        store.delete_profile(
+            op[1],
+            op[2],
+            WriteOptions(expected_version=op[3], actor=actor, source=source, operation="import"),
+        )
+    elif kind == "delete_registry":
+        store.delete_registry(
+            op[1].slug,
+            WriteOptions(
+                expected_version=op[1].metadata.version,
+                actor=actor,
+                source=source,
+                operation="import",
+            ),
+        )
 
 
 def import_yaml(
@@ -612,18 +705,40 @@ def export_yaml(
     service: RegistryService, registry: str | None = None, *, format: str = "yaml"
 ) -> str:
     """The canonical bundle of one registry or of the whole store, as YAML or JSON."""
+    return "".join(iter_export(service, registry, format=format))
+
+
+def iter_export(
+    service: RegistryService, registry: str | None = None, *, format: str = "yaml"
+) -> Iterator[str]:
+    """`export_yaml` in pieces, one registry at a time (the same bytes joined): a writer
+    streams them to a file or stdout instead of holding the whole text, and only one
+    registry's profiles are in memory at once."""
     from .yaml_codec import encode_registries, encode_registries_json
 
     if registry is not None:
         headers = [service.get_registry(registry)]
     else:
         headers = [s.registry for s in service.list_registries()]
-    full = []
-    for header in headers:
+    headers.sort(key=lambda r: r.slug)
+    if not headers:
+        empty: list[Registry] = []
+        yield encode_registries_json(empty) if format == "json" else encode_registries(empty)
+        return
+    for i, header in enumerate(headers):
         reg = header.clone()
         reg.profiles = {p.slug: p for p in _store_of(service).iter_profiles(reg.slug)}
-        full.append(reg)
-    return encode_registries_json(full) if format == "json" else encode_registries(full)
+        if format == "json":
+            # the registry's entry of the bundle, indented as inside it (JSON strings escape
+            # newlines, so every raw newline is structure)
+            text = encode_registries_json([reg])
+            inner = text[len('{\n  "registries": {\n') : -len("\n  }\n}\n")]
+            yield ('{\n  "registries": {\n' if i == 0 else ",\n") + inner
+            if i == len(headers) - 1:
+                yield "\n  }\n}\n"
+        else:
+            text = encode_registries([reg])  # "registries:\n  <slug>:\n..." in block style
+            yield text if i == 0 else text[len("registries:\n") :]
 
 
 def _store_of(service: RegistryService) -> Store:

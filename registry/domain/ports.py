@@ -6,9 +6,9 @@ history. Every business rule (validation, policy, defaults, codecs) lives in the
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from .model import Profile, Registry
@@ -28,6 +28,13 @@ class WriteOptions:
     source: str = ""
     keep_metadata: bool = False
     operation: str = ""  # recorded in history; defaults to create/update/delete
+    # the digest of the validation rules a profile write passed (`content_hash`); "" when
+    # the profile was not validated: its stored content hash then never matches
+    rules: str = ""
+    # slug -> `content_hash` of the profile as the caller received it, before validation
+    # normalized it (imports): kept as the row's `input_hash` so the same input is
+    # recognized again; a write without one stores ""
+    input_hashes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -153,7 +160,21 @@ class Store(Connections, Protocol):
         registry then slug."""
         ...
 
+    def profile_hashes(self, registry: str) -> dict[str, tuple[str, str]]:
+        """slug -> (content hash, input hash) of every profile of the registry, without
+        reading payloads ("" where none is kept: written without `opts.rules`, before the
+        hashes existed, or a store that keeps none)."""
+        ...
+
     def create_profile(self, registry: str, profile: Profile, opts: WriteOptions) -> Profile: ...
+    def create_profiles(
+        self, registry: str, profiles: Sequence[Profile], opts: WriteOptions
+    ) -> None:
+        """`create_profile` of every profile in one operation (imports): the same rows,
+        history and change feed as the one-by-one path, all written or none (any conflict
+        raises and leaves the store as it was)."""
+        ...
+
     def update_profile(self, registry: str, profile: Profile, opts: WriteOptions) -> Profile: ...
     def delete_profile(self, registry: str, slug: str, opts: WriteOptions) -> None: ...
 

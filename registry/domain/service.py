@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .activity import ChangeGroup, group_changes
+from .content_hash import rules_digest
 from .errors import (
     AlreadyExists,
     DefaultProfileInUse,
@@ -212,6 +213,19 @@ class RegistryService:
         self._choices: tuple[int, int, list[str] | None] | None = None
         # registry -> (change id, tags): valid while the store's latest change id is the same
         self._tags: dict[str, tuple[int, list[str]]] = {}
+        self._rules_digest: tuple[tuple[int, int], str] | None = None
+
+    @property
+    def rules_digest(self) -> str:
+        """The digest of the rules `prepare_profile` applies (codecs, middleware definitions,
+        limits: `content_hash.rules_digest`), given with every validated profile write so
+        that imports can skip validating stored content (computed once: the service's
+        codecs and middlewares are fixed after start)."""
+        codecs, middlewares = self.codecs.all(), self.middlewares.all()
+        key = (len(codecs), len(middlewares))  # a codec registered later changes the rules
+        if self._rules_digest is None or self._rules_digest[0] != key:
+            self._rules_digest = key, rules_digest(codecs, middlewares, self.limits)
+        return self._rules_digest[1]
 
     # --- the store behind the service (lifecycle; the store itself stays private) ----------
 
@@ -497,7 +511,11 @@ class RegistryService:
             raise AlreadyExists("profile", prepared.slug)
         self.check_stack(reg.slug, prepared)
         opts = WriteOptions(
-            expected_version=expected_version, actor=actor, source=source, operation=operation
+            expected_version=expected_version,
+            actor=actor,
+            source=source,
+            operation=operation,
+            rules=self.rules_digest,
         )
         with self._store.atomic():
             created = self._insert(reg, prepared, opts)
@@ -599,7 +617,9 @@ class RegistryService:
         transaction, so SQLite's write lock (and PostgreSQL's change lock) is held for the
         statements alone, and a no-op opens no transaction at all."""
         noop = is_noop(current, prepared, expected_version)
-        opts = WriteOptions(expected_version=expected_version, actor=actor, source=source)
+        opts = WriteOptions(
+            expected_version=expected_version, actor=actor, source=source, rules=self.rules_digest
+        )
         if not set_default:
             return current if noop else self._store.update_profile(reg.slug, prepared, opts)
         with self._store.atomic():
@@ -839,7 +859,11 @@ class RegistryService:
             self.check_stack(reg.slug, prepared)
         if current is None:
             opts = WriteOptions(
-                expected_version=expected_version, actor=actor, source=source, operation="restore"
+                expected_version=expected_version,
+                actor=actor,
+                source=source,
+                operation="restore",
+                rules=self.rules_digest,
             )
             return self._insert(reg, prepared, opts)
         if current.policy.read_only:
@@ -849,7 +873,11 @@ class RegistryService:
             reg.slug,
             prepared,
             WriteOptions(
-                expected_version=expected_version, actor=actor, source=source, operation="restore"
+                expected_version=expected_version,
+                actor=actor,
+                source=source,
+                operation="restore",
+                rules=self.rules_digest,
             ),
         )
 
@@ -1159,7 +1187,12 @@ class RegistryService:
         self._check_writable(reg)
         current = self._profile_in(reg, slug)
         prepared = self.prepare_update(current, ProfilePatch())
-        opts = WriteOptions(expected_version=current.metadata.version, actor=actor, source=source)
+        opts = WriteOptions(
+            expected_version=current.metadata.version,
+            actor=actor,
+            source=source,
+            rules=self.rules_digest,
+        )
         return self._store.update_profile(reg.slug, prepared, opts)
 
     def _check_default(self, reg: Registry) -> None:

@@ -316,6 +316,14 @@ def _v8_deletions_index(db: pw.Database) -> None:
     )
 
 
+def _v9_content_hash(db: pw.Database) -> None:
+    """`content_hash` and `input_hash` of each profile (`domain/content_hash.py`), so an
+    import recognizes an unchanged profile without validating it. Existing rows get "": they
+    take the full path until their next write."""
+    db.execute_sql("ALTER TABLE profiles ADD COLUMN content_hash TEXT NOT NULL DEFAULT ''")
+    db.execute_sql("ALTER TABLE profiles ADD COLUMN input_hash TEXT NOT NULL DEFAULT ''")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "registries, profiles and revisions", _v1_initial),
     Migration(2, "casefolded search text on profiles", _v2_search_text),
@@ -325,6 +333,7 @@ MIGRATIONS: list[Migration] = [
     Migration(6, "stack targets on profiles", _v6_stack_refs),
     Migration(7, "webhook subscriptions, outbox and attempts", _v7_webhooks),
     Migration(8, "an index of delete revisions", _v8_deletions_index),
+    Migration(9, "content and input hashes of profiles", _v9_content_hash),
 ]
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -53,6 +53,8 @@ class ProfileRow(pw.Model):
     sort_name = pw.TextField(default="")
     tags_folded = pw.TextField(default="")
     stack_refs = pw.TextField(default="")
+    content_hash = pw.TextField(default="")
+    input_hash = pw.TextField(default="")
     created_ms = pw.BigIntegerField(default=0)
     updated_ms = pw.BigIntegerField(default=0)
     data = pw.TextField()

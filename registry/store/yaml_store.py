@@ -423,6 +423,12 @@ class YAMLFileStore:
                 if stacks_on(reg.profiles[p], reg_slug, target)
             ]
 
+    def profile_hashes(self, registry: str) -> dict[str, tuple[str, str]]:
+        """No hashes: the file may be edited by hand, so nothing vouches for its content."""
+        with self._mutex:
+            reg = self._view().get(str(registry))
+            return dict.fromkeys(reg.profiles, ("", "")) if reg is not None else {}
+
     def create_profile(self, registry: str, profile: Profile, opts: WriteOptions) -> Profile:
         registry = str(registry)
         slug = _storable_slug(profile.slug, "profile.slug", "profile slug")
@@ -441,6 +447,32 @@ class YAMLFileStore:
             return new.clone()
 
         return self._write(op)
+
+    def create_profiles(
+        self, registry: str, profiles: Sequence[Profile], opts: WriteOptions
+    ) -> None:
+        """`create_profile` of each profile in one write of the file (all or none)."""
+        registry = str(registry)
+        slugs = [_storable_slug(p.slug, "profile.slug", "profile slug") for p in profiles]
+
+        def op(work: _Work) -> None:
+            reg = work.data.get(registry)
+            if reg is None:
+                raise RegistryNotFound(registry)
+            seen: set[str] = set()
+            for slug in slugs:
+                if slug in reg.profiles or slug in seen:
+                    raise AlreadyExists("profile", slug)
+                self._check_version("profile", slug, opts.expected_version, 0)
+                seen.add(slug)
+            owned = work.own(registry).profiles
+            for profile, slug in zip(profiles, slugs, strict=True):
+                new = profile.clone()
+                new.slug = slug
+                new.metadata = touch(None, profile.metadata, opts)
+                owned[slug] = new
+
+        self._write(op)
 
     def update_profile(self, registry: str, profile: Profile, opts: WriteOptions) -> Profile:
         registry, slug = str(registry), str(profile.slug)

@@ -193,18 +193,19 @@ def test_failure_in_the_middle_of_apply_rolls_back(empty_backend_service, store,
     import_yaml(empty_backend_service, read("single-registry.yaml"))
     before = snapshot(empty_backend_service)
     calls = {"n": 0}
-    original = store.create_profile
+    original = store.create_profiles  # one batch per registry: the second one fails
 
     def flaky(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 3:
+        if calls["n"] == 2:
             raise RuntimeError("disk on fire")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(store, "create_profile", flaky)
+    monkeypatch.setattr(store, "create_profiles", flaky)
     with pytest.raises(RuntimeError):
         import_yaml(empty_backend_service, read("canonical-bundle.yaml"), mode="mirror", confirm=3)
     monkeypatch.undo()
+    assert calls["n"] == 2
     assert snapshot(empty_backend_service) == before
 
 
@@ -320,3 +321,25 @@ def test_mirror_keeps_a_managed_registry_the_file_lacks(empty_backend_service):
     ]
     assert [p.slug for p in empty_backend_service.iter_profiles("team")] == ["b"]
     assert kept.to_data()["reason"] == kept.reason
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_the_streamed_export_is_the_bundle_encoded_at_once(empty_backend_service, fmt):
+    from registry.domain.importer import iter_export
+    from registry.domain.yaml_codec import encode_registries, encode_registries_json
+
+    service = empty_backend_service
+    encode = encode_registries_json if fmt == "json" else encode_registries
+    assert "".join(iter_export(service, format=fmt)) == encode([])
+    import_yaml(service, read("canonical-bundle.yaml"))
+    import_yaml(service, read("single-registry.yaml"))
+    full = []
+    for summary in service.list_registries():
+        reg = summary.registry.clone()
+        reg.profiles = {p.slug: p for p in service.iter_profiles(reg.slug)}
+        full.append(reg)
+    assert len(full) == 3
+    pieces = list(iter_export(service, format=fmt))
+    assert len(pieces) >= 3 and "".join(pieces) == encode(full)
+    one = [r for r in full if r.slug == "support"]
+    assert "".join(iter_export(service, "support", format=fmt)) == encode(one)
