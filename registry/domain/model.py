@@ -173,25 +173,26 @@ class Registry:
 # --- serialization -------------------------------------------------------------------------
 
 
-def middleware_to_data(use: MiddlewareUse) -> JSONDict:
+def middleware_to_data(use: MiddlewareUse, *, shared: bool = False) -> JSONDict:
     out: JSONDict = {"name": use.name}
     if use.id:
         out["id"] = use.id
     if use.enabled is not None:
         out["enabled"] = use.enabled
     if use.config is not None:
-        out["config"] = copy.deepcopy(use.config)
+        out["config"] = use.config if shared else _copy(use.config)
     return out
 
 
-def runtime_to_data(rt: RuntimeSpec) -> JSONDict:
+def runtime_to_data(rt: RuntimeSpec, *, shared: bool = False) -> JSONDict:
     out: JSONDict = {}
     if rt.step_settings_patch:
-        out["step_settings_patch"] = copy.deepcopy(rt.step_settings_patch)
+        patch = rt.step_settings_patch
+        out["step_settings_patch"] = patch if shared else _copy(patch)
     if rt.system_prompt:
         out["system_prompt"] = rt.system_prompt
     if rt.middlewares:
-        out["middlewares"] = [middleware_to_data(m) for m in rt.middlewares]
+        out["middlewares"] = [middleware_to_data(m, shared=shared) for m in rt.middlewares]
     if rt.tools:
         out["tools"] = list(rt.tools)
     return out
@@ -221,8 +222,11 @@ def metadata_to_data(m: Metadata) -> JSONDict:
     return out
 
 
-def profile_to_data(p: Profile, *, compact: bool = False) -> JSONDict:
-    """The serialized profile. `compact` (YAML) omits empty runtime/policy/metadata."""
+def profile_to_data(p: Profile, *, compact: bool = False, shared: bool = False) -> JSONDict:
+    """The serialized profile. `compact` (YAML) omits empty runtime/policy/metadata.
+    `shared`: the free-form maps (extensions, middleware configs, step settings) are the
+    profile's own, not copies, for a caller that only reads the result (hashing, checking,
+    encoding): copying them was most of the cost of serializing."""
     out: JSONDict = {"slug": p.slug}
     if p.display_name:
         out["display_name"] = p.display_name
@@ -231,13 +235,13 @@ def profile_to_data(p: Profile, *, compact: bool = False) -> JSONDict:
     if p.stack:
         out["stack"] = [_ref_to_data(r) for r in p.stack]
     if not compact or not p.runtime.is_empty():
-        out["runtime"] = runtime_to_data(p.runtime)
+        out["runtime"] = runtime_to_data(p.runtime, shared=shared)
     if not compact or not p.policy.is_empty():
         out["policy"] = policy_to_data(p.policy, full=not compact)
     if not compact or not p.metadata.is_empty():
         out["metadata"] = metadata_to_data(p.metadata)
     if p.extensions:
-        out["extensions"] = _copy(p.extensions)
+        out["extensions"] = p.extensions if shared else _copy(p.extensions)
     return out
 
 

@@ -1139,7 +1139,7 @@ class RegistryService:
         if not errors:
             try:
                 check_json(
-                    profile_to_data(p),
+                    profile_to_data(p, shared=True),
                     max_depth=self.limits.depth + 4,
                     max_bytes=self.limits.profile_bytes,
                 )

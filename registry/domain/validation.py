@@ -123,7 +123,7 @@ def refused_text(p: Profile) -> list[FieldError]:
     Checked before anything else: other messages quote the values they reject.
     """
     errors = []
-    for path, reason in refused_fields(profile_to_data(p)):
+    for path, reason in refused_fields(profile_to_data(p, shared=True)):
         if path.split(".")[0].split("[")[0] in _PROFILE_PREFIXED:
             path = f"profile.{path}"
         errors.append(FieldError(path, reason))

@@ -310,7 +310,7 @@ def profile_row(registry: str, p: Profile, rules: str = "", input_hash: str = ""
     """The `profiles` row of a profile (public so tests and tools can bulk-load); `rules`
     the digest of the rules it passed and `input_hash` the hash of what the caller received
     (`WriteOptions`), for the import's unchanged check."""
-    data = profile_to_data(p)
+    data = profile_to_data(p, shared=True)  # only encoded and hashed here
     return {
         "registry": str(registry),
         "slug": str(p.slug),
