@@ -229,6 +229,10 @@ class Limits:
     depth: int = 32
 
 
+def _owned(value: Any) -> Any:
+    return value
+
+
 def normalize_extensions(
     extensions: dict[str, Any],
     codecs: CodecRegistry,
@@ -236,8 +240,12 @@ def normalize_extensions(
     path: str = "profile.extensions",
     limits: Limits = Limits(),
     strict: bool = False,
+    owned: bool = False,
 ) -> tuple[dict[str, Any], list[FieldError]]:
-    """Canonicalize keys, run codecs, keep unknown keys; return the new map and all problems."""
+    """Canonicalize keys, run codecs, keep unknown keys; return the new map and all problems.
+    `owned`: the values are the caller's own (a profile being prepared), so they are
+    normalized in place instead of copied first."""
+    own = _owned if owned else copy.deepcopy
     out: dict[str, Any] = {}
     errors: list[FieldError] = []
     seen: dict[str, str] = {}
@@ -265,10 +273,10 @@ def normalize_extensions(
         if codec is None:
             if strict:
                 errors.append(FieldError(field, "unknown extension key"))
-            out[key] = copy.deepcopy(value)
+            out[key] = own(value)
             continue
         try:
-            out[key] = codec.normalize(copy.deepcopy(value), owned=True)
+            out[key] = codec.normalize(own(value), owned=True)
         except ValidationError as exc:
             errors.extend(FieldError(field + e.field, e.message) for e in exc.errors)
     return out, errors

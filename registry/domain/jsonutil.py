@@ -44,24 +44,40 @@ def check_json(value: Any, *, max_depth: int = 32, max_bytes: int = 0) -> int:
     return size
 
 
+_PLAIN = (str, int, bool, type(None))  # exact types that need no further look
+
+
 def _walk(value: Any, depth: int, max_depth: int) -> None:
-    if depth > max_depth:
-        raise NotJSON(f"nesting is deeper than {max_depth} levels")
+    """Iterative (values may be deep) and without a call per scalar, which made this walk a
+    tenth of validating a bulk import."""
+    stack: list[tuple[Any, int]] = [(value, depth)]
+    while stack:
+        item, level = stack.pop()
+        if level > max_depth:
+            raise NotJSON(f"nesting is deeper than {max_depth} levels")
+        if isinstance(item, dict):
+            for key in item:
+                if not isinstance(key, str):
+                    raise NotJSON(f"object keys must be strings, not {type(key).__name__}")
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            _check_scalar(item)
+            continue
+        for child in children:
+            if type(child) not in _PLAIN:
+                stack.append((child, level + 1))
+            elif level + 1 > max_depth:
+                raise NotJSON(f"nesting is deeper than {max_depth} levels")
+
+
+def _check_scalar(value: Any) -> None:
     if value is None or isinstance(value, (bool, str, int)):
         return
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             raise NotJSON("NaN and Infinity are not JSON")
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise NotJSON(f"object keys must be strings, not {type(key).__name__}")
-            _walk(item, depth + 1, max_depth)
-        return
-    if isinstance(value, list):
-        for item in value:
-            _walk(item, depth + 1, max_depth)
         return
     raise NotJSON(f"{type(value).__name__} is not a JSON value")
 

@@ -1133,7 +1133,7 @@ class RegistryService:
                 )
         errors += project_configs(p, self.middlewares)
         p.extensions, ext_errors = normalize_extensions(
-            p.extensions, self.codecs, limits=self.limits, strict=strict
+            p.extensions, self.codecs, limits=self.limits, strict=strict, owned=True
         )
         errors += ext_errors
         if not errors:
