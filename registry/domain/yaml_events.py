@@ -15,8 +15,11 @@ several problems reports the same kind first:
 3. duplicate keys (all of them); 4. values a tag cannot hold, unhashable keys, bad merges;
 5. NaN/Infinity and non-string keys; 6. NUL and lone surrogates (`text.refused_fields`).
 
-Aliases give the anchored Python object itself, as PyYAML does; merge keys (`<<`) bring in a
-map or a list of maps, earlier maps and explicit keys winning.
+Aliases give the anchored Python object itself, as PyYAML does. Merge keys (`<<`) bring in a
+map or a list of maps; explicit keys override merged ones, and of the maps merged the first
+that has a key gives it (YAML's merge rule, also for several `<<` keys in one map; PyYAML
+6.0.4 tells keys apart by string identity there, so one-letter keys follow this rule and
+longer ones the opposite).
 """
 
 from __future__ import annotations
@@ -246,10 +249,12 @@ def _build(
             raw = None
             if frame[1]:
                 bad = None
-                if frame[8]:  # merged maps first, explicit keys override them
+                if frame[8]:  # merged maps: the first with a key wins, explicit keys win
                     merged: dict[Any, Any] = {}
                     for source in frame[8]:
-                        merged.update(source)
+                        for item in source.items():
+                            if item[0] not in merged:
+                                merged[item[0]] = item[1]
                     merged.update(value)
                     value = merged
             else:
@@ -323,7 +328,7 @@ def _build(
         if key is _MERGE_KEY:
             problem = _merge_problem(value, mark, bad)
             if problem is None:
-                frame[8].extend([value] if type(value) is dict else reversed(value))
+                frame[8].extend([value] if type(value) is dict else value)
             else:
                 construct_error = construct_error or ConstructorError(
                     "while constructing a mapping", frame[10], problem[0], problem[1]

@@ -38,6 +38,8 @@ from .yaml_scalars import IMPLICIT_RESOLVERS as _IMPLICIT_RESOLVERS
 from .yaml_scalars import YAML_TAG as _YAML
 from .yaml_scalars import ScalarError, construct
 
+_MERGE_TAG = _YAML + "merge"
+
 MAX_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 100
 # Nodes (scalars, lists, maps, aliases) one document may hold, and the least alias expansion
@@ -107,6 +109,49 @@ class SafeLoader(_NodeBudget, _DepthLimit, yaml.SafeLoader):
     """PyYAML's pure-Python safe loader without implicit timestamps and with a depth limit."""
 
     yaml_implicit_resolvers = _IMPLICIT_RESOLVERS
+
+    def flatten_mapping(self, node: MappingNode) -> None:
+        """Merge keys as `yaml_events` reads them: of the maps merged, the first that has a
+        key gives it, keys compared by tag and text (PyYAML 6.0.4 compares the identity of
+        the key strings, so its answer depends on string interning)."""
+        merged: list[tuple[Node, Node]] = []
+        seen: set[Any] = set()
+        index = 0
+        while index < len(node.value):
+            key_node, value_node = node.value[index]
+            if key_node.tag != _MERGE_TAG:
+                index += 1
+                continue
+            del node.value[index]
+            if isinstance(value_node, MappingNode):
+                sources = [value_node]
+            elif isinstance(value_node, SequenceNode):
+                sources = value_node.value
+                for source in sources:
+                    if not isinstance(source, MappingNode):
+                        raise ConstructorError(
+                            "while constructing a mapping",
+                            node.start_mark,
+                            f"expected a mapping for merging, but found {source.id}",
+                            source.start_mark,
+                        )
+            else:
+                raise ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    "expected a mapping or list of mappings for merging, but found"
+                    f" {value_node.id}",
+                    value_node.start_mark,
+                )
+            for source in sources:
+                self.flatten_mapping(source)
+                for pair in source.value:
+                    ident = (pair[0].tag, pair[0].value) if pair[0].id == "scalar" else pair[0]
+                    if ident not in seen:
+                        seen.add(ident)
+                        merged.append(pair)
+        if merged:
+            node.value = merged + node.value
 
 
 for _tag in ("int", "float", "bool"):  # on SafeLoader's own copy of the table
@@ -295,9 +340,6 @@ def _check_graph(root: Node, max_depth: int, max_nodes: int) -> None:
         return known
 
     visit(root, 1)
-
-
-_MERGE_TAG = _YAML + "merge"
 
 
 def _check_duplicate_keys(root: Node, path: str) -> None:
