@@ -124,6 +124,8 @@ class SafeLoader(_NodeBudget, _DepthLimit, yaml.SafeLoader):
                 index += 1
                 continue
             del node.value[index]
+            # built first, as every other node is: a wrong tag on it (`<<: !!map []`) is refused
+            self.construct_object(value_node, deep=True)
             if isinstance(value_node, MappingNode):
                 sources = [value_node]
             elif isinstance(value_node, SequenceNode):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import random
 
 import pytest
 import yaml
@@ -121,6 +122,9 @@ DOCUMENTS = [
     "b: &b [1]\nc: {<<: *b}",
     "b: &b [{a: 1}, {a: 2, c: 3}]\nc: {<<: *b}",
     "a: &m {<<: {x: 1}, y: 2}\nb: {<<: *m, z: 3}",
+    "{<<: !!map []}",
+    "{<<: !!seq {}}",
+    "{<<: [!!map []]}",
     # anchors and aliases
     "a: &x 1\nb: *x",
     "a: &x [1]\nb: *x",
@@ -427,3 +431,51 @@ def test_plain_scalar_resolution_matches_pyyaml_on_generated_text(text: str) -> 
         return  # not a plain scalar in a block list (`- :`)
     expected = pyyaml_value(text)
     assert same(ours(text), expected), (ours(text), expected)
+
+
+# --- generated documents: the lanes agree on what they accept, and on its value ---------------
+
+ATOMS = ["a", "'a'", "1", "0x1", ".nan", "~", "yes", "<<", "!!str 1", "!!int x", "!!bool no"]
+ATOMS += ['"q\\0"', "=", "!x y", "2024-01-01", "1:30", "''"]
+KEYS = ["a", "b", "c", "'a'", "1", "<<", "<<"]
+
+
+def generated_document(rnd: random.Random) -> str:
+    """A flow document of maps, lists, tags, anchors, aliases and merge keys."""
+    anchors: list[str] = []
+
+    def node(depth: int) -> str:
+        roll = rnd.random()
+        if anchors and roll < 0.15:
+            return "*" + rnd.choice(anchors)
+        anchor = ""
+        if rnd.random() < 0.2:
+            anchors.append(f"n{len(anchors)}{rnd.randint(0, 1)}")  # some names repeat
+            anchor = f"&{anchors[-1]} "
+        if depth > 3 or roll < 0.45:
+            return anchor + rnd.choice(ATOMS)
+        tag = rnd.choice(["", "", "", "!!map ", "!!seq ", "!!str ", "! "])
+        if roll < 0.7:
+            items = [node(depth + 1) for _ in range(rnd.randint(0, 3))]
+            return f"{anchor}{tag}[{', '.join(items)}]"
+        pairs = [
+            f"{rnd.choice(KEYS) if rnd.random() < 0.85 else node(depth + 1)}: {node(depth + 1)}"
+            for _ in range(rnd.randint(0, 3))
+        ]
+        return f"{anchor}{tag}{{{', '.join(pairs)}}}"
+
+    return node(0)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(min_value=0, max_value=2**32))
+def test_generated_documents_are_accepted_alike_and_read_alike(seed: int) -> None:
+    text = generated_document(random.Random(seed))
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for limits in ({}, {"max_nodes": 8}, {"max_depth": 3}, {"repair": True}):
+            composed = outcome(monkeypatch, text, ComposedC, **limits)
+            events = outcome(monkeypatch, text, yaml_safe._CParser, **limits)
+            # with several problems the lanes may name different ones first
+            assert events[0] == composed[0], (text, limits, composed, events)
+            if events[0] == "ok":
+                assert events == composed, (text, limits)
