@@ -340,7 +340,7 @@ def _build(
             first = firsts.get(ident)
             if first is None:
                 firsts[ident] = frame[6]
-            else:
+            elif not _under_complex_key(stack):
                 text_key = ident if type(ident) is str else ident[1]
                 dups.append(
                     FieldError(
@@ -455,6 +455,12 @@ def _merge_problem(value: Any, mark: Any, bad: Any) -> tuple[str, Any] | None:
         return f"expected a mapping for merging, but found {bad[1]}", bad[0]
     kind = _KIND.get(type(value), "scalar")
     return f"expected a mapping or list of mappings for merging, but found {kind}", mark
+
+
+def _under_complex_key(stack: list[list[Any]]) -> bool:
+    """Inside a key that is a list or map, or the value of one: such a key is refused as
+    unhashable, and its insides are not checked for duplicate keys (as in the composed lane)."""
+    return any(frame[1] and (frame[4] is _NO_KEY or frame[5] is None) for frame in stack[:-1])
 
 
 def _value_path(base: str, frames: list[list[Any]]) -> str:
