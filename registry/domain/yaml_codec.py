@@ -60,6 +60,7 @@ def decode_registries(
     slug, and a `slug` that contradicts its map key, are errors instead of silently winning.
     All problems are reported together in one `ValidationError`.
 
+    `max_bytes` is the size limit, and sets the node budget with it (`yaml_safe.node_budget`).
     `repair` (a store reading its own file) replaces NUL and lone surrogates by U+FFFD instead
     of refusing them, and lists the repaired paths in each item's `repaired`.
     """
