@@ -82,8 +82,9 @@ def migrate_legacy_command(file: str, output: str) -> None:
     config = offline_config()
     service = offline_service(config)
     try:
-        text = read_text(file, config["REGISTRY_MAX_IMPORT_BYTES"])
-        doc = decode_registries(text, service.default_registry)
+        limit = config["REGISTRY_MAX_IMPORT_BYTES"]
+        text = read_text(file, limit)
+        doc = decode_registries(text, service.default_registry, max_bytes=limit)
         prepared = prepare_document(service, doc.registries)
         problems = check_defaults(prepared)
         if problems:
@@ -111,8 +112,9 @@ def validate_command(file: str, strict: bool) -> None:
     config = offline_config()
     service = offline_service(config)
     try:
-        text = read_text(file, config["REGISTRY_MAX_IMPORT_BYTES"])
-        doc = decode_registries(text, service.default_registry)
+        limit = config["REGISTRY_MAX_IMPORT_BYTES"]
+        text = read_text(file, limit)
+        doc = decode_registries(text, service.default_registry, max_bytes=limit)
         problems = check_defaults(prepare_document(service, doc.registries, strict=strict))
         if problems:
             raise ValidationError(problems)

@@ -83,3 +83,16 @@ def test_the_app_group_still_lists_and_runs_every_command(tmp_path: Path) -> Non
     assert missing.returncode == 2 and "Missing argument 'FILE'" in missing.stderr
     bench = cli(tmp_path, "bench", "--only", "nothing")
     assert bench.returncode == 2 and "unknown nothing" in bench.stderr
+
+
+def test_validate_takes_documents_up_to_the_configured_limit(tmp_path: Path) -> None:
+    from registry.domain.yaml_safe import MAX_BYTES
+
+    # a bundle over the loader's default limit passes once REGISTRY_MAX_IMPORT_BYTES allows it
+    bundle = tmp_path / "big.yaml"
+    text = (FIXTURES / "canonical-bundle.yaml").read_text()
+    bundle.write_text(text + "#" * (MAX_BYTES + 10) + "\n")
+    refused = cli(tmp_path, "validate", str(bundle))
+    assert refused.returncode == 1 and "more than the limit" in refused.stderr
+    raised = cli(tmp_path, "validate", str(bundle), REGISTRY_MAX_IMPORT_BYTES=str(2 * MAX_BYTES))
+    assert raised.returncode == 0, raised.stderr[-500:]
