@@ -20,7 +20,13 @@ from flask.cli import run_command as flask_run_command
 
 from registry import config as cfg
 from registry.bench.command import bench_command
-from registry.cli_offline import fail, migrate_legacy_command, read_text, validate_command
+from registry.cli_offline import (
+    fail,
+    migrate_legacy_command,
+    read_text,
+    validate_command,
+    without_gc_pauses,
+)
 from registry.domain import doctor, sessions
 from registry.domain.errors import RegistryError
 from registry.domain.importer import (
@@ -106,6 +112,7 @@ def init_command() -> None:
 )
 @click.option("--actor", default="cli", show_default=True, help="Recorded in history.")
 @with_appcontext
+@without_gc_pauses
 def import_command(file: str, mode: str, dry_run: bool, yes: bool, actor: str) -> None:
     """Import a YAML file (bundle, single registry or legacy), all or nothing.
 
@@ -183,6 +190,7 @@ def _confirm_deletions(plan: ImportPlan, yes: bool) -> None:
     help="yaml (default) or json; with -o, a .json file name means json.",
 )
 @with_appcontext
+@without_gc_pauses
 def export_command(registry: str | None, output: str | None, fmt: str | None) -> None:
     """Write the canonical bundle (stdout by default), as YAML or as JSON (same shape; every
     import reads either, JSON about ten times faster)."""

@@ -10,11 +10,11 @@ figure scaled by the count).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,21 +44,38 @@ _FLOOR_DUMP = (
 )
 
 
+# Runs one command and writes its wall seconds, peak RSS and exit code to argv[1]. A child's
+# peak RSS starts at its parent's at fork time (Linux carries the high-water mark over exec),
+# so commands are started from this small process, not from the bench (which holds bundles).
+_LAUNCHER = """
+import json, os, sys, time
+started = time.perf_counter()
+pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - started
+code = os.waitstatus_to_exitcode(status)
+with open(sys.argv[1], "w") as out:
+    json.dump({"s": wall, "rss_kb": usage.ru_maxrss, "code": code}, out)
+"""
+
+
 def run_process(command: list[str], env: dict[str, str], cwd: str) -> dict[str, Any]:
-    """Wall seconds and peak RSS (MB) of one process; its stdout (the dump floor prints the
-    seconds of the dump alone)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(command[-3:])} failed ({proc.returncode}):\n{stderr[-800:]}")
-    return {"s": round(wall, 3), "rss_mb": round(usage.ru_maxrss / 1024, 1), "stdout": stdout}
+    """Wall seconds and peak RSS (MB) of one process, and its stdout (the dump floor prints
+    the seconds of the dump alone)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
+        launch = [sys.executable, "-c", _LAUNCHER, str(report), *command]
+        done = subprocess.run(launch, env=env, cwd=cwd, capture_output=True, text=True)
+        figures = json.loads(report.read_text()) if report.exists() else {"code": -1}
+    if done.returncode != 0 or figures["code"] != 0:
+        raise RuntimeError(
+            f"{' '.join(command[-3:])} failed ({figures['code']}):\n{done.stderr[-800:]}"
+        )
+    return {
+        "s": round(figures["s"], 3),
+        "rss_mb": round(figures["rss_kb"] / 1024, 1),
+        "stdout": done.stdout,
+    }
 
 
 @contextmanager

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.cli.test_first_run import clean_env, cli
 from tests.conftest import FIXTURES
 
@@ -96,3 +98,18 @@ def test_validate_takes_documents_up_to_the_configured_limit(tmp_path: Path) -> 
     assert refused.returncode == 1 and "more than the limit" in refused.stderr
     raised = cli(tmp_path, "validate", str(bundle), REGISTRY_MAX_IMPORT_BYTES=str(2 * MAX_BYTES))
     assert raised.returncode == 0, raised.stderr[-500:]
+
+
+def test_bulk_commands_run_without_collector_pauses_and_restore_it() -> None:
+    import gc
+
+    from registry.cli_offline import without_gc_pauses
+
+    seen = []
+    wrapped = without_gc_pauses(lambda: seen.append(gc.isenabled()) or "done")
+    assert gc.isenabled()
+    assert wrapped() == "done" and seen == [False]
+    assert gc.isenabled()  # back on, also after a failure:
+    with pytest.raises(ZeroDivisionError):
+        without_gc_pauses(lambda: 1 / 0)()
+    assert gc.isenabled()
