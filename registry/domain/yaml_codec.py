@@ -105,10 +105,14 @@ def _decode_bundle(
     out: dict[str, Registry] = {}
     for key in sorted(raw):
         path = f"registries[{key}]"
-        if not isinstance(raw[key], dict):
+        # taken out of the parsed document as it is decoded, so each registry's parsed form
+        # is freed once its model exists instead of both being held for the whole bundle
+        # (the map itself is the document's own; a YAML alias shares values, never this map)
+        value = raw.pop(key)
+        if not isinstance(value, dict):
             errors.append(FieldError(path, f"registry {go_quote(key)} must be a mapping"))
             continue
-        for reg in _decode_registry(raw[key], "", path, errors, map_key=key, repair=repair):
+        for reg in _decode_registry(value, "", path, errors, map_key=key, repair=repair):
             if reg.slug in out:
                 errors.append(FieldError(path, f"duplicate registry slug {go_quote(reg.slug)}"))
             else:
