@@ -254,10 +254,15 @@ def _ref_to_data(ref: ProfileRef) -> JSONDict:
 
 
 def registry_to_data(
-    r: Registry, *, compact: bool = False, with_profiles: bool = True, with_state: bool = True
+    r: Registry,
+    *,
+    compact: bool = False,
+    with_profiles: bool = True,
+    with_state: bool = True,
+    shared: bool = False,
 ) -> JSONDict:
     """The serialized registry. `with_state` adds `read_only`/`managed_by` (deployment state,
-    never exported to files)."""
+    never exported to files); `shared` as in `profile_to_data`."""
     out: JSONDict = {"slug": r.slug}
     if r.display_name:
         out["display_name"] = r.display_name
@@ -272,10 +277,11 @@ def registry_to_data(
     if not compact or not r.metadata.is_empty():
         out["metadata"] = metadata_to_data(r.metadata)
     if r.extensions:
-        out["extensions"] = copy.deepcopy(r.extensions)
+        out["extensions"] = r.extensions if shared else copy.deepcopy(r.extensions)
     if with_profiles and r.profiles:
         out["profiles"] = {
-            slug: profile_to_data(r.profiles[slug], compact=compact) for slug in sorted(r.profiles)
+            slug: profile_to_data(r.profiles[slug], compact=compact, shared=shared)
+            for slug in sorted(r.profiles)
         }
     return out
 

@@ -291,7 +291,8 @@ def encode_registry(registry: Registry, *, with_state: bool = False) -> str:
 
 
 def _registry_data(reg: Registry, with_state: bool) -> dict[str, Any]:
-    data = registry_to_data(reg, compact=True, with_state=with_state)
+    # shared: `_sorted` below rebuilds every free-form map, so copies first would be waste
+    data = registry_to_data(reg, compact=True, with_state=with_state, shared=True)
     if "extensions" in data:
         data["extensions"] = _sorted(data["extensions"])
     for profile in data.get("profiles", {}).values():
