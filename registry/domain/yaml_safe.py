@@ -33,6 +33,7 @@ from .slugs import go_quote
 from .text import child_path, refused_fields
 from .yaml_events import LoadError as _LoadError
 from .yaml_events import at as _at
+from .yaml_events import budget_error, depth_error, expansion_error
 from .yaml_events import short_tag as _short_tag
 from .yaml_scalars import ALLOWED_TAGS as _ALLOWED_TAGS
 from .yaml_scalars import IMPLICIT_RESOLVERS as _IMPLICIT_RESOLVERS
@@ -72,7 +73,7 @@ class _DepthLimit:
         depth = self._depth + 1
         if depth > self.max_depth:
             mark = self.peek_event().start_mark  # type: ignore[attr-defined]
-            raise _LoadError(f"nesting is deeper than {self.max_depth} levels{_at(mark)}")
+            raise depth_error(self.max_depth, mark)
         self._depth = depth
         try:
             return super().compose_node(parent, index)  # type: ignore[misc, no-any-return]
@@ -91,7 +92,7 @@ class _NodeBudget:
         self._nodes += 1
         if self._nodes > self.max_nodes:
             mark = self.peek_event().start_mark  # type: ignore[attr-defined]
-            raise _LoadError(f"document has more than {self.max_nodes} YAML nodes{_at(mark)}")
+            raise budget_error(self.max_nodes, mark)
         return super().compose_node(parent, index)  # type: ignore[misc, no-any-return]
 
 
@@ -237,7 +238,7 @@ def safe_load(
         if _LIBYAML_DEPTH_ERROR in str(exc.problem):
             # libyaml >= 0.2.5 (PyYAML 6.0.4 wheels) has a depth limit of its own that may fire
             # before ours does: report it the same way, whatever the PyYAML version.
-            message = f"nesting is deeper than {max_depth} levels{_at(mark)}"
+            message = str(depth_error(max_depth, mark))
             raise ValidationError(FieldError(path, message)) from None
         problem = ", ".join(p for p in (exc.context, exc.problem) if p) or "malformed document"
         raise ValidationError(FieldError(path, f"invalid yaml{_at(mark)}: {problem}")) from None
@@ -332,14 +333,11 @@ def _check_graph(root: Node, max_depth: int, max_nodes: int) -> None:
                     size += child_size
                     height = max(height, child_height + 1)
                     if size > budget:
-                        raise _LoadError(
-                            f"aliases expand the document beyond {budget} nodes"
-                            f"{_at(node.start_mark)}"
-                        )
+                        raise expansion_error(budget, node.start_mark)
                 active.discard(key)
             known = memo[key] = (size, height)
         if depth + known[1] > max_depth:
-            raise _LoadError(f"nesting is deeper than {max_depth} levels{_at(node.start_mark)}")
+            raise depth_error(max_depth, node.start_mark)
         return known
 
     visit(root, 1)
