@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import gc
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,10 +19,16 @@ import click
 
 from registry import config as cfg
 from registry.domain.errors import RegistryError, ValidationError
-from registry.domain.importer import check_defaults, prepare_document
+from registry.domain.importer import check_defaults, iter_prepared, prepare_document
 from registry.domain.middleware import MiddlewareRegistry, load_definitions
+from registry.domain.model import Profile, Registry
 from registry.domain.service import RegistryService
-from registry.domain.yaml_codec import decode_registries, encode_registries
+from registry.domain.yaml_codec import (
+    RegistryStream,
+    decode_registries,
+    encode_registries,
+    stream_registries,
+)
 
 # The first argument that selects the offline group in registry/main.py; `bench` builds its
 # own server and store, so it needs no app either.
@@ -140,18 +146,28 @@ def validate_command(file: str, strict: bool) -> None:
     field path."""
     config = offline_config()
     service = offline_service(config)
+    count = 0
     try:
         limit = config["REGISTRY_MAX_IMPORT_BYTES"]
-        text = read_text(file, limit)
-        doc = decode_registries(text, service.default_registry, max_bytes=limit)
-        problems = check_defaults(prepare_document(service, doc.registries, strict=strict))
+        doc = stream_registries(read_text(file, limit), service.default_registry, max_bytes=limit)
+        problems = []
+        # one registry at a time: a large JSON bundle is never held whole
+        for header, profiles in _prepared(service, doc, strict):
+            problems += check_defaults([(header, profiles)])
+            count += len(profiles)
         if problems:
             raise ValidationError(problems)
     except RegistryError as exc:
         fail(exc)
         return
-    count = sum(len(r.profiles) for r in doc.registries)
-    click.echo(f"valid {doc.format} document: {len(doc.registries)} registries, {count} profiles")
+    click.echo(f"valid {doc.format} document: {len(doc)} registries, {count} profiles")
+
+
+def _prepared(
+    service: RegistryService, doc: RegistryStream, strict: bool
+) -> Iterator[tuple[Registry, dict[str, Profile]]]:
+    for header, profiles, _ in iter_prepared(service, doc, strict=strict):
+        yield header, profiles
 
 
 def _load_dotenv() -> None:

@@ -9,18 +9,25 @@ read-only (that flag guards UI/API edits), but never registries managed by anoth
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass, field
 from typing import Any
 
 from .content_hash import content_hash
 from .diff import diff_values, profile_content, profile_diff
-from .errors import ConfirmationRequired, FieldError, ReadOnlyStore, ValidationError
+from .errors import (
+    ConfirmationRequired,
+    FieldError,
+    ReadOnlyStore,
+    RegistryError,
+    ValidationError,
+)
 from .model import Profile, Registry, profile_to_data
+from .packed import Pack, PackedProfile
 from .ports import Store, WriteOptions
 from .service import SOURCE_IMPORT, SOURCE_SEED, RegistryService
 from .stacks import Key, check_topology, collect_graph, node_name, ref_target
-from .yaml_codec import decode_registries
+from .yaml_codec import stream_registries
 from .yaml_safe import MAX_BYTES
 
 MODES = ("create-only", "upsert", "mirror")
@@ -29,7 +36,7 @@ CREATE_BATCH = 1000  # profiles per `Store.create_profiles` call of an apply
 Progress = Callable[[int, int], None]
 
 
-@dataclass
+@dataclass(slots=True)
 class PlanItem:
     kind: str  # "registry" or "profile"
     registry: str
@@ -37,14 +44,18 @@ class PlanItem:
     action: str  # created | updated | deleted | unchanged | skipped
     changes: list[dict[str, Any]] | None = None  # the diff, when given rather than computed
     reason: str = ""  # why an item is left alone (a registry managed by a seed file)
-    # a profile item's two sides, diffed when the diff is first asked for: a CLI import of
-    # 10,000 new profiles never shows their diffs, which cost a fifth of planning them
-    pair: tuple[Profile | None, Profile | None] | None = field(default=None, repr=False)
+    # a profile item's two sides (packed), diffed when the diff is first asked for: a CLI
+    # import of 10,000 new profiles never shows their diffs, which cost a fifth of planning
+    pair: tuple[PackedProfile | None, PackedProfile | None] | None = field(default=None, repr=False)
 
     @property
     def diff(self) -> list[dict[str, Any]]:
         if self.changes is None:
-            self.changes = profile_diff(*self.pair) if self.pair is not None else []
+            if self.pair is None:
+                self.changes = []
+            else:
+                old, new = (side.load() if side else None for side in self.pair)
+                self.changes = profile_diff(old, new)
             self.pair = None
         return self.changes
 
@@ -153,28 +164,32 @@ def prepare_document(
     normalized in place: a decoded document is nobody else's, and a copy of each profile
     was a tenth of a bulk import's time.
     """
-    return [(h, p) for h, p, _ in _prepare_document(service, registries, strict=strict)]
+    return [(h, p) for h, p, _ in iter_prepared(service, registries, strict=strict)]
 
 
 Prepared = tuple[Registry, dict[str, Profile], set[str]]
 
 
-def _prepare_document(
+def iter_prepared(
     service: RegistryService,
-    registries: list[Registry],
+    registries: Iterable[Registry],
     *,
     strict: bool = False,
     stored_hashes: Callable[[str], dict[str, tuple[str, str]]] | None = None,
     input_hashes: dict[tuple[str, str], str] | None = None,
-) -> list[Prepared]:
-    """`prepare_document`, and with `stored_hashes` (registry -> `Store.profile_hashes`) the
-    slugs of the profiles whose content hash under today's rules equals the stored content
-    or input hash: those are unchanged and skip validation (`content_hash`), so they are not
-    among the prepared profiles. `input_hashes` receives (registry, slug) -> that hash of
-    every prepared profile, for the write."""
+) -> Iterator[Prepared]:
+    """`prepare_document` one registry at a time, for bulk readers that keep only what they
+    need of each (a `RegistryStream` then never holds the document whole). Once a problem
+    is found nothing more is yielded; the iteration ends by raising every problem (after
+    those of decoding, which the stream raises first).
+
+    With `stored_hashes` (registry -> `Store.profile_hashes`), the slugs of the profiles
+    whose content hash under today's rules equals the stored content or input hash: those
+    are unchanged and skip validation (`content_hash`), so they are not among the prepared
+    profiles. `input_hashes` receives (registry, slug) -> that hash of every prepared
+    profile, for the write."""
     errors: list[FieldError] = []
     seen: set[str] = set()
-    prepared: list[Prepared] = []
     rules = service.rules_digest if stored_hashes is not None else ""
     for raw in registries:
         prefix = f"registries[{raw.slug}]"
@@ -208,10 +223,10 @@ def _prepare_document(
             profiles[p.slug] = p
             if input_hashes is not None and given:
                 input_hashes[(header.slug, p.slug)] = given
-        prepared.append((header, profiles, unchanged))
+        if not errors:
+            yield header, profiles, unchanged
     if errors:
         raise ValidationError(errors)
-    return prepared
 
 
 def check_defaults(prepared: list[tuple[Registry, dict[str, Profile]]]) -> list[FieldError]:
@@ -228,7 +243,7 @@ def check_defaults(prepared: list[tuple[Registry, dict[str, Profile]]]) -> list[
 
 def plan_import(
     service: RegistryService,
-    registries: list[Registry],
+    registries: Iterable[Registry],
     mode: str,
     *,
     fmt: str = "bundle",
@@ -244,7 +259,8 @@ def plan_import(
     if mode not in MODES:
         raise ValidationError(FieldError("mode", f"must be one of {', '.join(MODES)}"))
     store = _store_of(service)
-    plan = ImportPlan(mode=mode, format=fmt, dry_run=dry_run, empty_document=not registries)
+    empty = not (len(registries) if isinstance(registries, Sized) else registries)
+    plan = ImportPlan(mode=mode, format=fmt, dry_run=dry_run, empty_document=empty)
     existing = {r.slug: r for r in store.list_registries()}
     hashes: dict[str, dict[str, tuple[str, str]]] = {}
 
@@ -253,17 +269,32 @@ def plan_import(
             hashes[slug] = store.profile_hashes(slug)
         return hashes.get(slug, {})
 
-    prepared = _prepare_document(
+    prepared = iter_prepared(
         service, registries, stored_hashes=stored_hashes, input_hashes=plan._input_hashes
     )
-    seen = {header.slug for header, _, _ in prepared}
+    seen: set[str] = set()
+    # Each registry is planned as soon as it is prepared (and its profiles packed), so a
+    # large document is never held whole. A planning refusal waits until every registry is
+    # prepared: the document's own problems are reported first, as when it was planned only
+    # once fully validated.
+    refused: RegistryError | None = None
     for header, profiles, unchanged in prepared:
+        seen.add(header.slug)
+        if refused is not None:
+            continue
         current = existing.get(header.slug)
         stored = hashes.get(header.slug, {})
-        if current is not None and _managed_elsewhere(current, managed_by):
-            _plan_managed(service, plan, header, profiles, current, unchanged, stored)
-        else:
-            _plan_registry(service, plan, header, profiles, current, managed_by, unchanged, stored)
+        try:
+            if current is not None and _managed_elsewhere(current, managed_by):
+                _plan_managed(service, plan, header, profiles, current, unchanged, stored)
+            else:
+                _plan_registry(
+                    service, plan, header, profiles, current, managed_by, unchanged, stored
+                )
+        except RegistryError as exc:
+            refused = exc
+    if refused is not None:
+        raise refused
     deleted_registries: set[str] = set()
     if mode == "mirror" and delete_missing_registries:
         for slug in sorted(set(existing) - seen):
@@ -278,10 +309,14 @@ def plan_import(
             plan._ops.append(("delete_registry", current))
             # its profiles go with it (one store operation): listed and counted, so the plan
             # says how much the mirror deletes
+            pack = Pack()
             for profile in sorted(store.iter_profiles(slug), key=lambda p: p.slug):
                 plan.items.append(
-                    PlanItem("profile", slug, profile.slug, "deleted", pair=(profile, None))
+                    PlanItem(
+                        "profile", slug, profile.slug, "deleted", pair=(pack.add(profile), None)
+                    )
                 )
+            pack.seal()
             deleted_registries.add(slug)
     _check_stacks(store, plan, set(existing) - deleted_registries)
     return plan
@@ -292,7 +327,7 @@ def _check_stacks(store: Store, plan: ImportPlan, remaining: set[str]) -> None:
     passes the write-time topology check against the file and the store together (so refs
     between registries of one file resolve), and nothing the plan deletes is still stacked on.
     `remaining`: the stored registries the plan keeps."""
-    final: dict[str, dict[str, Profile]] = {}  # registries of the file, as they will be
+    final: dict[str, dict[str, PackedProfile]] = {}  # registries of the file, as they will be
     for op in plan._ops:
         if op[0] in ("create_profile", "update_profile"):
             final.setdefault(op[1], {})[op[2].slug] = op[2]
@@ -303,7 +338,7 @@ def _check_stacks(store: Store, plan: ImportPlan, remaining: set[str]) -> None:
     }
 
     def fetch(keys: list[Key]) -> dict[Key, Profile]:
-        out = {k: final[k[0]][k[1]] for k in keys if k[1] in final.get(k[0], {})}
+        out = {k: final[k[0]][k[1]].load() for k in keys if k[1] in final.get(k[0], {})}
         rest = [k for k in keys if k not in out and k not in deleted and k[0] in exists]
         out.update(store.get_profiles(rest) if rest else {})
         return out
@@ -311,11 +346,11 @@ def _check_stacks(store: Store, plan: ImportPlan, remaining: set[str]) -> None:
     errors: list[FieldError] = []
     for registry in written:
         for slug in sorted(final[registry]):
-            profile = final[registry][slug]
-            if not profile.stack:
+            packed = final[registry][slug]
+            if not packed.stacked:
                 continue
             key = (registry, slug)
-            graph = collect_graph({key: profile}, fetch)
+            graph = collect_graph({key: packed.load()}, fetch)
             errors += check_topology(
                 key,
                 graph,
@@ -340,6 +375,9 @@ def _check_stacks(store: Store, plan: ImportPlan, remaining: set[str]) -> None:
                                 f"stacks on {node_name(target)}, which the import deletes",
                             )
                         )
+    for packs in final.values():  # what the checks read back goes again until the apply
+        for packed in packs.values():
+            packed.pack.release()
     if errors:
         raise ValidationError(errors)
 
@@ -459,6 +497,7 @@ def _plan_registry(
             updated.read_only, updated.managed_by = header.read_only, header.managed_by
             plan._ops.append(("update_registry", updated))
 
+    pack = Pack()  # what the plan keeps of the profiles, until it is applied or shown
     for pslug in sorted(incoming):
         if pslug in unchanged:
             plan.items.append(PlanItem("profile", slug, pslug, "unchanged"))
@@ -466,21 +505,24 @@ def _plan_registry(
         new = profiles[pslug]
         old = stored.get(pslug)
         if old is None:
-            plan.items.append(PlanItem("profile", slug, pslug, "created", pair=(None, new)))
-            plan._ops.append(("create_profile", slug, new))
+            packed = pack.add(new)
+            plan.items.append(PlanItem("profile", slug, pslug, "created", pair=(None, packed)))
+            plan._ops.append(("create_profile", slug, packed))
         elif profile_content(old) == profile_content(new):
             plan.items.append(PlanItem("profile", slug, pslug, "unchanged"))
         elif mode == "create-only":
-            plan.items.append(PlanItem("profile", slug, pslug, "skipped", pair=(old, new)))
+            pair = (pack.add(old), pack.add(new))
+            plan.items.append(PlanItem("profile", slug, pslug, "skipped", pair=pair))
         else:
-            plan.items.append(PlanItem("profile", slug, pslug, "updated", pair=(old, new)))
-            plan._ops.append(("update_profile", slug, new, old.metadata.version))
+            pair = (pack.add(old), pack.add(new))
+            plan.items.append(PlanItem("profile", slug, pslug, "updated", pair=pair))
+            plan._ops.append(("update_profile", slug, pair[1], old.metadata.version))
     if mode == "mirror":
         for pslug in gone:
-            plan.items.append(
-                PlanItem("profile", slug, pslug, "deleted", pair=(stored[pslug], None))
-            )
+            gone_pair = (pack.add(stored[pslug]), None)
+            plan.items.append(PlanItem("profile", slug, pslug, "deleted", pair=gone_pair))
             plan._ops.append(("delete_profile", slug, pslug, stored[pslug].metadata.version))
+    pack.seal()
 
 
 def apply_plan(
@@ -509,6 +551,15 @@ def apply_plan(
     # before profiles are deleted, so the default always names a profile that exists.
     order = {"create_registry": 0, "create_profile": 1, "update_profile": 1, "update_registry": 2}
     ops = sorted(plan._ops, key=lambda op: order.get(op[0], 3))
+    unpacked: tuple[Pack | None, list[Profile]] = (None, [])
+
+    def profile(packed: PackedProfile) -> Profile:
+        """Each pack read back once, when its first op is applied (ops follow pack order)."""
+        nonlocal unpacked
+        if unpacked[0] is not packed.pack:
+            unpacked = (packed.pack, packed.pack.load(keep=False))
+        return unpacked[1][packed.index]
+
     with store.atomic():
         done = 0
         for run in _runs(ops):
@@ -516,7 +567,7 @@ def apply_plan(
             if kind == "create_profile":
                 store.create_profiles(
                     run[0][1],
-                    [op[2] for op in run],
+                    [profile(op[2]) for op in run],
                     WriteOptions(
                         actor=actor,
                         source=source,
@@ -527,7 +578,10 @@ def apply_plan(
                     ),
                 )
             else:
-                _apply_one(store, run[0], actor, source, rules, given(run[0][1]))
+                op = run[0]
+                if kind == "update_profile":
+                    op = (kind, op[1], profile(op[2]), *op[3:])
+                _apply_one(store, op, actor, source, rules, given(op[1]))
             done += len(run)
             if progress:
                 progress(done, total)
@@ -641,10 +695,10 @@ def import_yaml(
     `ConfirmationRequired` listing what would go, and writes nothing. Seeding a managed file
     is exempt (the file's owner decides; it never deletes other registries).
     """
-    doc = decode_registries(text, service.default_registry, max_bytes=max_bytes or MAX_BYTES)
+    doc = stream_registries(text, service.default_registry, max_bytes=max_bytes or MAX_BYTES)
     plan = plan_import(
         service,
-        doc.registries,
+        doc,
         mode,
         fmt=doc.format,
         dry_run=dry_run,

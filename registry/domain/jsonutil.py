@@ -128,6 +128,17 @@ def _bounded_int(text: str) -> int:
     return int(text)
 
 
+# The strict reading of `parse_json`: repeated keys marked for the walk after parsing,
+# NaN/Infinity and numbers no answer could carry refused while parsing.
+STRICT_DECODER = json.JSONDecoder(
+    object_pairs_hook=_pairs,
+    parse_constant=_reject_constant,
+    parse_float=_finite_float,
+    parse_int=_bounded_int,
+)
+STRICT_ERRORS = (json.JSONDecodeError, RecursionError, _Refused)  # what `STRICT_DECODER` raises
+
+
 class NotJSONText(ValidationError):
     """The text is not JSON at all (a syntax error), as opposed to JSON with bad content."""
 
@@ -145,13 +156,7 @@ def parse_json(
     holding characters no store may keep (`text.refused_fields`).
     """
     try:
-        data = json.loads(
-            text,
-            object_pairs_hook=_pairs,
-            parse_constant=_reject_constant,
-            parse_float=_finite_float,
-            parse_int=_bounded_int,
-        )
+        data = STRICT_DECODER.decode(text)
     except RecursionError:
         raise ValidationError(FieldError(field, _too_deep(max_depth))) from None
     except json.JSONDecodeError as exc:
@@ -159,12 +164,17 @@ def parse_json(
         raise NotJSONText(FieldError(field, message)) from None
     except _Refused as exc:
         raise ValidationError(FieldError(field, str(exc))) from None
-    errors = _structure_errors(data, field, base, max_depth)
-    if not errors:
-        errors = [FieldError(p, m) for p, m in refused_fields(data, base)]
+    errors = value_problems(data, field, base, max_depth)
     if errors:
         raise ValidationError(errors)
     return data
+
+
+def value_problems(data: Any, field: str, base: str, max_depth: int) -> list[FieldError]:
+    """What `parse_json` refuses in a parsed value: nesting deeper than `max_depth` (on
+    `field`), then repeated keys and refused characters (at their paths under `base`)."""
+    errors = _structure_errors(data, field, base, max_depth)
+    return errors or [FieldError(p, m) for p, m in refused_fields(data, base)]
 
 
 def textarea_message(message: str) -> str:

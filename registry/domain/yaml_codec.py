@@ -12,17 +12,18 @@ same registries always give the same bytes, and `encode(decode(encode(x))) == en
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from .errors import FieldError, ValidationError
+from .json_bundle import bundle_spans
 from .model import Profile, Registry, profile_from_data, registry_from_data, registry_to_data
 from .slugs import SlugError, go_quote, parse_slug
 from .text import repair, repair_tree
-from .yaml_safe import MAX_BYTES, load_document
+from .yaml_safe import MAX_BYTES, MAX_DEPTH, document_text, load_document
 
 FORMATS = ("bundle", "registry", "legacy", "empty")
 SINGLE_REGISTRY_KEYS = frozenset({"profiles", "slug", "default_profile_slug"})
@@ -84,6 +85,63 @@ def decode_registries(
     if errors:
         raise ValidationError(errors)
     return DecodedDocument(fmt, registries)
+
+
+class RegistryStream:
+    """The registries of a document, decoded one at a time as they are iterated (once).
+
+    A clean JSON bundle (`json_bundle`) is parsed registry by registry, so only one
+    registry's parsed form and model exist at a time; any other document is decoded whole
+    first (`decode_registries`). Registries come in slug order, as from `decode_registries`.
+    Decoding problems are all collected: once there is one, no further registry is yielded,
+    and the iteration ends by raising one `ValidationError` with every one of them, so a
+    consumer that holds its own errors back until the end reports the decoding ones first,
+    as a whole-document decode would."""
+
+    def __init__(self, text: str | bytes, default_registry: str, max_bytes: int) -> None:
+        spans = None
+        if text.lstrip()[:1] in ("{", b"{"):
+            text = document_text(text, max_bytes=max_bytes)
+            spans = bundle_spans(text, MAX_DEPTH)
+        self._spans = spans
+        if spans is None:
+            doc = decode_registries(text, default_registry, max_bytes=max_bytes)
+            self.format = doc.format
+            self._decoded = doc.registries[::-1]  # popped from the end as iterated
+        else:
+            self.format = "bundle"
+            self._decoded = []
+        self._count = len(spans) if spans is not None else len(self._decoded)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[Registry]:
+        if self._spans is None:
+            while self._decoded:
+                yield self._decoded.pop()
+            return
+        spans, self._spans = self._spans, None
+        errors: list[FieldError] = []
+        for key in sorted(spans.spans):
+            value = spans.value(key)
+            path = f"registries[{key}]"
+            if not isinstance(value, dict):
+                errors.append(FieldError(path, f"registry {go_quote(key)} must be a mapping"))
+                continue
+            decoded = _decode_registry(value, "", path, errors, map_key=key)
+            if not errors:
+                yield from decoded
+        if errors:
+            raise ValidationError(errors)
+
+
+def stream_registries(
+    text: str | bytes, default_registry: str = "default", *, max_bytes: int = MAX_BYTES
+) -> RegistryStream:
+    """`decode_registries` for bulk readers that take registries one at a time (imports,
+    `validate`): a large JSON bundle then never exists whole as objects."""
+    return RegistryStream(text, default_registry, max_bytes)
 
 
 def _kind(value: Any) -> str:

@@ -191,15 +191,21 @@ def load_document(
     reading its own file (`repair`) always goes through YAML."""
     head = text.lstrip()[:1]
     if not repair and head in ("{", b"{"):
-        try:
-            decoded = _check_size(text, max_bytes)
-        except _LoadError as exc:
-            raise ValidationError(FieldError(path, str(exc))) from None
+        decoded = document_text(text, max_bytes=max_bytes, path=path)
         try:
             return parse_json(decoded, field=path, base=path, max_depth=MAX_DEPTH)
         except NotJSONText:
             pass  # YAML flow style, or broken: the YAML parser reports where
     return safe_load(text, max_bytes=max_bytes, path=path, repair=repair)
+
+
+def document_text(text: str | bytes, *, max_bytes: int, path: str = "document") -> str:
+    """`text` as a string if it is at most `max_bytes` of UTF-8, else a `ValidationError`
+    on `path` saying which."""
+    try:
+        return _check_size(text, max_bytes)
+    except _LoadError as exc:
+        raise ValidationError(FieldError(path, str(exc))) from None
 
 
 def safe_load(
