@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import gc
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,14 +21,8 @@ from registry import config as cfg
 from registry.domain.errors import RegistryError, ValidationError
 from registry.domain.importer import check_defaults, iter_prepared, prepare_document
 from registry.domain.middleware import MiddlewareRegistry, load_definitions
-from registry.domain.model import Profile, Registry
 from registry.domain.service import RegistryService
-from registry.domain.yaml_codec import (
-    RegistryStream,
-    decode_registries,
-    encode_registries,
-    stream_registries,
-)
+from registry.domain.yaml_codec import decode_registries, encode_registries, stream_registries
 
 # The first argument that selects the offline group in registry/main.py; `bench` builds its
 # own server and store, so it needs no app either.
@@ -152,7 +146,7 @@ def validate_command(file: str, strict: bool) -> None:
         doc = stream_registries(read_text(file, limit), service.default_registry, max_bytes=limit)
         problems = []
         # one registry at a time: a large JSON bundle is never held whole
-        for header, profiles in _prepared(service, doc, strict):
+        for header, profiles, _ in iter_prepared(service, doc, strict=strict):
             problems += check_defaults([(header, profiles)])
             count += len(profiles)
         if problems:
@@ -161,13 +155,6 @@ def validate_command(file: str, strict: bool) -> None:
         fail(exc)
         return
     click.echo(f"valid {doc.format} document: {len(doc)} registries, {count} profiles")
-
-
-def _prepared(
-    service: RegistryService, doc: RegistryStream, strict: bool
-) -> Iterator[tuple[Registry, dict[str, Profile]]]:
-    for header, profiles, _ in iter_prepared(service, doc, strict=strict):
-        yield header, profiles
 
 
 def _load_dotenv() -> None:

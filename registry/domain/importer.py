@@ -9,7 +9,7 @@ read-only (that flag guards UI/API edits), but never registries managed by anoth
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sized
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ from .packed import Pack, PackedProfile
 from .ports import Store, WriteOptions
 from .service import SOURCE_IMPORT, SOURCE_SEED, RegistryService
 from .stacks import Key, check_topology, collect_graph, node_name, ref_target
-from .yaml_codec import stream_registries
+from .yaml_codec import RegistryStream, stream_registries
 from .yaml_safe import MAX_BYTES
 
 MODES = ("create-only", "upsert", "mirror")
@@ -243,7 +243,7 @@ def check_defaults(prepared: list[tuple[Registry, dict[str, Profile]]]) -> list[
 
 def plan_import(
     service: RegistryService,
-    registries: Iterable[Registry],
+    registries: Sequence[Registry] | RegistryStream,
     mode: str,
     *,
     fmt: str = "bundle",
@@ -259,8 +259,7 @@ def plan_import(
     if mode not in MODES:
         raise ValidationError(FieldError("mode", f"must be one of {', '.join(MODES)}"))
     store = _store_of(service)
-    empty = not (len(registries) if isinstance(registries, Sized) else registries)
-    plan = ImportPlan(mode=mode, format=fmt, dry_run=dry_run, empty_document=empty)
+    plan = ImportPlan(mode=mode, format=fmt, dry_run=dry_run, empty_document=len(registries) == 0)
     existing = {r.slug: r for r in store.list_registries()}
     hashes: dict[str, dict[str, tuple[str, str]]] = {}
 

@@ -61,7 +61,7 @@ def _scan(text: str, max_depth: int) -> dict[str, int]:
     at = _expect(text, at, "{")
     spans: dict[str, int] = {}
     if text.startswith("}", at):
-        at += 1
+        at = _skip(text, at + 1)
     else:
         while True:
             key, at = _key(text, at)

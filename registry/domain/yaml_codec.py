@@ -124,12 +124,7 @@ class RegistryStream:
         spans, self._spans = self._spans, None
         errors: list[FieldError] = []
         for key in sorted(spans.spans):
-            value = spans.value(key)
-            path = f"registries[{key}]"
-            if not isinstance(value, dict):
-                errors.append(FieldError(path, f"registry {go_quote(key)} must be a mapping"))
-                continue
-            decoded = _decode_registry(value, "", path, errors, map_key=key)
+            decoded = _bundle_entry(key, spans.value(key), errors)
             if not errors:
                 yield from decoded
         if errors:
@@ -162,20 +157,30 @@ def _decode_bundle(
         return []
     out: dict[str, Registry] = {}
     for key in sorted(raw):
-        path = f"registries[{key}]"
         # taken out of the parsed document as it is decoded, so each registry's parsed form
         # is freed once its model exists instead of both being held for the whole bundle
         # (the map itself is the document's own; a YAML alias shares values, never this map)
-        value = raw.pop(key)
-        if not isinstance(value, dict):
-            errors.append(FieldError(path, f"registry {go_quote(key)} must be a mapping"))
-            continue
-        for reg in _decode_registry(value, "", path, errors, map_key=key, repair=repair):
+        for reg in _bundle_entry(key, raw.pop(key), errors, repair):
             if reg.slug in out:
-                errors.append(FieldError(path, f"duplicate registry slug {go_quote(reg.slug)}"))
+                errors.append(
+                    FieldError(
+                        f"registries[{key}]", f"duplicate registry slug {go_quote(reg.slug)}"
+                    )
+                )
             else:
                 out[reg.slug] = reg
     return [out[slug] for slug in sorted(out)]
+
+
+def _bundle_entry(
+    key: str, value: Any, errors: list[FieldError], repair: bool = False
+) -> list[Registry]:
+    """One entry of a bundle's `registries` map -> [registry] (or [] with `errors` extended)."""
+    path = f"registries[{key}]"
+    if not isinstance(value, dict):
+        errors.append(FieldError(path, f"registry {go_quote(key)} must be a mapping"))
+        return []
+    return _decode_registry(value, "", path, errors, map_key=key, repair=repair)
 
 
 def _decode_registry(

@@ -61,9 +61,17 @@ def test_our_own_json_export_takes_the_streaming_lane():
     assert bundle_spans(text, MAX_DEPTH) is not None
 
 
-def test_an_empty_bundle_streams_nothing():
-    stream = stream_registries('{"registries": {}}')
+@pytest.mark.parametrize("text", ['{"registries": {}}', '{ "registries" : { } }\n'])
+def test_an_empty_bundle_streams_nothing(text):
+    assert bundle_spans(text, MAX_DEPTH) is not None
+    stream = stream_registries(text)
     assert (stream.format, len(stream), list(stream)) == ("bundle", 0, [])
+
+
+def test_whitespace_anywhere_json_allows_it_still_streams():
+    text = ' \n{ "registries" :\t{ "a" : { "display_name" : "A" } ,\r\n "b" : {} } }\n '
+    assert bundle_spans(text, MAX_DEPTH) is not None
+    assert [r.slug for r in stream_registries(text)] == ["a", "b"]
 
 
 @pytest.mark.parametrize(
