@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from .model import Profile, Registry
+from .model import Metadata, Profile, Registry
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,10 @@ class WriteOptions:
     # normalized it (imports): kept as the row's `input_hash` so the same input is
     # recognized again; a write without one stores ""
     input_hashes: Mapping[str, str] = field(default_factory=dict)
+    # an update's target as the caller just read it (its metadata, version included): a
+    # store may write on that version without reading the row again, and read it only when
+    # the conditional write finds the row moved on (the outcome is the same either way)
+    stored: Metadata | None = None
 
 
 @dataclass(frozen=True)

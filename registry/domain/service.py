@@ -618,7 +618,11 @@ class RegistryService:
         statements alone, and a no-op opens no transaction at all."""
         noop = is_noop(current, prepared, expected_version)
         opts = WriteOptions(
-            expected_version=expected_version, actor=actor, source=source, rules=self.rules_digest
+            expected_version=expected_version,
+            actor=actor,
+            source=source,
+            rules=self.rules_digest,
+            stored=current.metadata,  # just read: the store need not read it again
         )
         if not set_default:
             return current if noop else self._store.update_profile(reg.slug, prepared, opts)

@@ -215,12 +215,19 @@ def test_history_survives_the_registry_and_counts_are_one_query(sql_store: SQLSt
 # --- cost of a write -------------------------------------------------------------------------
 
 
-def update_statements(store: SQLStore, registry: str) -> list[str]:
+def update_statements(store: SQLStore, registry: str, *, known: bool = False) -> list[str]:
+    """The statements of one profile update (BEGIN and COMMIT not included). `known` passes
+    the metadata just read (`WriteOptions.stored`), as the service does."""
     profile = store.get_profile(registry, "p00003")
-    profile.display_name = "edited"
+    profile.display_name = f"edited {known}"
+    opts = WriteOptions(
+        expected_version=profile.metadata.version,
+        actor="bench",
+        stored=profile.metadata if known else None,
+    )
     with statements(store) as seen:
-        store.update_profile(registry, profile, WriteOptions(expected_version=1, actor="bench"))
-    # PostgreSQL prepares a hot read once per connection: not a cost of each write
+        store.update_profile(registry, profile, opts)
+    # PostgreSQL prepares a hot statement once per connection: not a cost of each write
     return [s for s in seen if not s.startswith("PREPARE ")]
 
 
@@ -228,25 +235,30 @@ def test_updating_one_profile_costs_the_same_in_a_huge_registry(sql_store: SQLSt
     seed(sql_store, "small", 10)
     seed(sql_store, "huge", 10_000)
     assert sql_store.profile_counts() == {"huge": 10_000, "small": 10}
-    small = update_statements(sql_store, "small")
-    huge = update_statements(sql_store, "huge")
-    assert len(small) == len(huge), huge
-    if sql_store.kind == "postgresql":
-        # the read (a prepared statement), then in one round trip the advisory lock and
-        # UPDATE + revision + "any subscription?" (prepared too: `pr_update_and_record`);
-        # with no subscription, no fan-out read
-        assert [s.split()[0] for s in huge] == ["EXECUTE", "SELECT"]
-        assert "pr_profile_state" in huge[0] and "pg_advisory_xact_lock" not in huge[0]
-        lock, write = huge[1].split("; ")
-        assert "pg_advisory_xact_lock" in lock and write.startswith("EXECUTE pr_update_and_record")
-        (prepared,) = sql_store.db.execute_sql(
-            "SELECT statement FROM pg_prepared_statements WHERE name = 'pr_update_and_record'"
-        ).fetchone()
-        assert "webhook_subscriptions" in prepared
-    else:
-        # read, UPDATE, revision, the webhook subscriptions (outbox fan-out)
-        assert [s.split()[0] for s in huge] == ["SELECT", "UPDATE", "INSERT", "SELECT"]
-        assert "webhook_subscriptions" in huge[-1]
+    for known in (False, True):
+        small = update_statements(sql_store, "small", known=known)
+        huge = update_statements(sql_store, "huge", known=known)
+        assert len(small) == len(huge), huge
+        if sql_store.kind == "postgresql":
+            # the read (a prepared statement) unless the caller gave what it read; then in
+            # one round trip the advisory lock and UPDATE + revision + "any subscription?"
+            # (prepared too: `pr_update_and_record`); with no subscription, no fan-out read
+            *reads, last = huge
+            assert reads == ([] if known else [reads[0]]), huge
+            assert all("pr_profile_state" in r for r in reads)
+            lock, write = last.split("; ")
+            assert "pg_advisory_xact_lock" in lock
+            assert write.startswith("EXECUTE pr_update_and_record")
+            (prepared,) = sql_store.db.execute_sql(
+                "SELECT statement FROM pg_prepared_statements WHERE name = 'pr_update_and_record'"
+            ).fetchone()
+            assert "webhook_subscriptions" in prepared
+        else:
+            # (the read,) UPDATE, the revision asking whether any subscription is active
+            expected = ["UPDATE", "INSERT"] if known else ["SELECT", "UPDATE", "INSERT"]
+            assert [s.split()[0] for s in huge] == expected
+            assert "webhook_subscriptions" in huge[-1]
+        assert sql_store.get_profile("huge", "p00003").display_name == f"edited {known}"
     page = sql_store.list_profiles("huge", ProfileQuery(limit=50, after="p09990"))
     assert (len(page.items), page.total, page.next_cursor) == (9, 10_000, "")
 
@@ -297,8 +309,9 @@ def _bump_behind_the_store(store: SQLStore, registry: str, slug: str) -> Iterato
 
     def hook(event) -> None:
         # the row read: `SELECT ... "profiles"` on SQLite, a prepared statement on PostgreSQL
-        read = event.sql.startswith("EXECUTE pr_profile_state") or (
-            event.sql.startswith("SELECT") and '"profiles"' in event.sql
+        sql = event.sql
+        read = sql.startswith("EXECUTE pr_profile_state") or (
+            sql.startswith("SELECT") and '"profiles"' in sql
         )
         if fired or not read:
             return
