@@ -1243,21 +1243,20 @@ class SQLStore(PooledConnections):
         return bool(S.select(S.id).where(S.disabled_at_ms.is_null()).exists())
 
     def update_profile(self, registry: str, profile: Profile, opts: WriteOptions) -> Profile:
-        """Replace a profile, whatever the registry size: read the row, then the conditional
-        UPDATE and the revision INSERT. On PostgreSQL the other two are one statement, sent
-        with the change-feed lock and also saying whether any webhook subscription is active
-        (`_update_and_record`): two round trips between BEGIN and COMMIT, one of them under
-        the lock."""
+        """Replace a profile, whatever the registry size: the conditional UPDATE and the
+        revision INSERT, on the version in `opts.stored` (the caller's read) or else on the
+        row read first. On PostgreSQL the two are one statement, sent with the change-feed
+        lock and also saying whether any webhook subscription is active
+        (`_update_and_record`): one round trip between BEGIN and COMMIT, under the lock."""
         registry, slug = str(registry), str(profile.slug)
-        known = [opts.stored]  # the first attempt writes on what the caller read
-
-        def attempt() -> tuple[int, str | None]:
-            stored, known[0] = known[0], None
-            return self._try_update_profile(registry, profile, slug, opts, stored)
-
+        known = iter([opts.stored])  # the first attempt writes on what the caller read
         with self._write(savepoint=False, lock=False):  # the write's statement takes the lock
             data = self._until_written(
-                "profile", slug, opts, attempt, lambda: self._profile_version(registry, slug)
+                "profile",
+                slug,
+                opts,
+                lambda: self._try_update_profile(registry, profile, slug, opts, next(known, None)),
+                lambda: self._profile_version(registry, slug),
             )
         return self._profile_of(registry, slug, data)
 

@@ -263,6 +263,31 @@ def test_updating_one_profile_costs_the_same_in_a_huge_registry(sql_store: SQLSt
     assert (len(page.items), page.total, page.next_cursor) == (9, 10_000, "")
 
 
+def test_an_update_on_a_stale_read_retries_or_conflicts_as_a_fresh_one(
+    sql_store: SQLStore,
+) -> None:
+    """`WriteOptions.stored` older than the row: the conditional UPDATE matches nothing, so an
+    unconditional write reads the row and lands on the new version, and a write that asked
+    for the old version conflicts; no revision is written for the lost attempt."""
+    sql_store.create_registry(Registry(slug="r"), W)
+    first = sql_store.create_profile("r", Profile(slug="p", display_name="v1"), W)
+    stale = first.metadata
+    moved = first.clone()
+    moved.display_name = "v2"
+    sql_store.update_profile("r", moved, W)  # version 2, behind the stale read's back
+
+    edit = first.clone()
+    edit.display_name = "v3"
+    with pytest.raises(VersionConflict):
+        sql_store.update_profile("r", edit, WriteOptions(expected_version=1, stored=stale))
+    assert [r.version for r in sql_store.list_revisions("r", "p")] == [2, 1]
+
+    written = sql_store.update_profile("r", edit, WriteOptions(stored=stale))
+    assert (written.metadata.version, written.display_name) == (3, "v3")
+    assert written.metadata.created_at_ms == first.metadata.created_at_ms
+    assert [r.version for r in sql_store.list_revisions("r", "p")] == [3, 2, 1]
+
+
 # --- cost of a read --------------------------------------------------------------------------
 
 
