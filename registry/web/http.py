@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Request, Response, jsonify, request
+from flask import Flask, Request, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import quote_etag
 from werkzeug.utils import cached_property
@@ -204,7 +204,7 @@ def not_modified(etag: str) -> bool:
 
 def json_response(data: Any, *, status: int = 200, etag: str = "") -> Response:
     """JSON with an ETag; a matching If-None-Match on a GET gives 304 with no body."""
-    if etag and request.method in ("GET", "HEAD") and not_modified(etag):
+    if _answered_unchanged(etag):
         response = Response(status=304)
     else:
         response = jsonify(data)
@@ -212,6 +212,26 @@ def json_response(data: Any, *, status: int = 200, etag: str = "") -> Response:
     if etag:
         response.set_etag(etag)
     return response
+
+
+def encoded_json(data: Any) -> bytes:
+    """`data` encoded as `jsonify` sends it: what a cache of JSON answers keeps."""
+    return current_app.json.response(data).get_data()
+
+
+def encoded_json_response(body: bytes, *, etag: str = "") -> Response:
+    """`json_response` of an answer already encoded (`encoded_json`), 304 handling included."""
+    if _answered_unchanged(etag):
+        response = Response(status=304)
+    else:
+        response = Response(body, mimetype="application/json")
+    if etag:
+        response.set_etag(etag)
+    return response
+
+
+def _answered_unchanged(etag: str) -> bool:
+    return bool(etag) and request.method in ("GET", "HEAD") and not_modified(etag)
 
 
 def expected_version_from_request(current: Callable[[], tuple[str, int]]) -> int:

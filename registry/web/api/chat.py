@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, Response, current_app, request, url_for
 
@@ -27,13 +28,15 @@ from registry.domain.model import (
     profile_fields_from_data,
 )
 from registry.domain.resolution import COOKIE_NAME, select_profile
-from registry.domain.service import SOURCE_API, ProfilePatch
+from registry.domain.service import SOURCE_API, ProfilePatch, RegistryService
 from registry.domain.slugs import SlugError, parse_slug
 
 from ..auth import current_actor, require
 from ..caches import LRUCache
 from ..deps import get_service
 from ..http import (
+    encoded_json,
+    encoded_json_response,
     expected_version_from_request,
     json_body,
     json_response,
@@ -48,7 +51,7 @@ bp = Blueprint("chat", __name__)
 
 # Body keys the routes consume themselves; everything else is a profile field.
 LIST_CACHE_SIZE = 8
-RESOLVE_CACHE_BYTES = 8 * 1024 * 1024  # resolutions kept per process (about 1,000 answers)
+ANSWER_CACHE_BYTES = 8 * 1024 * 1024  # resolutions and profile documents kept per process
 ENVELOPE_KEYS = frozenset({"registry", "set_default", "expected_version"})
 CREATE_KEYS = PROFILE_KEYS
 PATCH_KEYS = CREATE_KEYS - {"slug"}
@@ -200,18 +203,30 @@ def create_profile() -> Response:
 @require("reader", public=True)
 def get_profile(slug: str) -> Response:
     """One profile. Without `?registry=` the registries are searched in slug order and the
-    first one holding the slug wins (chat resolution does not search)."""
+    first one holding the slug wins (chat resolution does not search). Answered again from
+    the cache of `_answer` while nothing changed: one query (the change id) per read."""
     service = get_service()
     slug = slug_param(slug, "slug")
     registry = _registry_param()
+
+    def build() -> tuple[Any, str]:
+        reg, profile = _find_profile(service, registry, slug)
+        return document(reg, profile), document_etag(reg, profile)
+
+    body, etag = _answer(("profile", service.latest_change_id(), registry, slug), build)
+    return encoded_json_response(body, etag=etag)
+
+
+def _find_profile(
+    service: RegistryService, registry: str | None, slug: str
+) -> tuple[Registry, Profile]:
     if registry is not None:
-        return _document_response(*service.registry_and_profile(registry, slug))
+        return service.registry_and_profile(registry, slug)
     for summary in service.list_registries():
         try:
-            profile = service.get_profile(summary.registry.slug, slug)
+            return summary.registry, service.get_profile(summary.registry.slug, slug)
         except ProfileNotFound:
             continue
-        return _document_response(summary.registry, profile)
     raise ProfileNotFound(slug)
 
 
@@ -405,27 +420,31 @@ def resolve() -> Response:
     c.unknown(body, RESOLVE_KEYS, "")
     c.raise_if_any()
     overrides = body.get("request_overrides")
-    # A resolution depends on the store's state and the request alone: answered again from
-    # the cache while the change id (read first, see `caches`) is the same. Errors are not
-    # kept: they are raised before anything is stored.
     key = (
+        "resolve",
         service.latest_change_id(),
         selection.registry,
         selection.profile,
         selection.legacy_cookie_profile,
         None if overrides is None else canonical_digest(overrides),
     )
-    cache = _resolve_cache()
-    answer = cache.get(key)
-    if answer is None:
-        resolved = service.resolve_selection(selection, overrides)
-        answer = cast(Response, current_app.json.response(resolved.to_data(shared=True))).get_data()
-        cache.put(key, answer, len(answer))
-    return Response(answer, mimetype="application/json")
+    body, _ = _answer(
+        key, lambda: (service.resolve_selection(selection, overrides).to_data(shared=True), "")
+    )
+    return encoded_json_response(body)
 
 
-def _resolve_cache() -> LRUCache[bytes]:
-    cache: LRUCache[bytes] | None = current_app.extensions.get("resolve_cache")
+def _answer(key: tuple[Any, ...], build: Callable[[], tuple[Any, str]]) -> tuple[bytes, str]:
+    """An answer (encoded JSON, ETag) that depends on the store's state and the request
+    alone, from this process's cache while the change id in `key` (read before `build` reads
+    anything, see `caches`) is the same; built and kept on a miss. Errors are never kept:
+    `build` raises before anything is stored."""
+    cache: LRUCache[tuple[bytes, str]] | None = current_app.extensions.get("answer_cache")
     if cache is None:
-        cache = current_app.extensions["resolve_cache"] = LRUCache(RESOLVE_CACHE_BYTES)
-    return cache
+        cache = current_app.extensions["answer_cache"] = LRUCache(ANSWER_CACHE_BYTES)
+    found = cache.get(key)
+    if found is None:
+        data, etag = build()
+        found = (encoded_json(data), etag)
+        cache.put(key, found, len(found[0]))
+    return found

@@ -1,13 +1,13 @@
-"""Resolutions answered again from a per-process cache keyed by the store's change id: the
-same answer for the same request while nothing changed, a fresh one after any write through
-any instance, and errors never kept."""
+"""Resolutions and profile documents answered again from a per-process cache keyed by the
+store's change id: the same answer for the same request while nothing changed, a fresh one
+after any write through any instance, and errors never kept."""
 
 from __future__ import annotations
 
 import pytest
 
 from registry.domain.importer import import_yaml
-from registry.domain.model import PolicySpec, RuntimeSpec
+from registry.domain.model import PolicySpec, Profile, RuntimeSpec
 from registry.domain.service import ProfilePatch
 from tests.conftest import FIXTURES
 
@@ -49,6 +49,12 @@ def statements(app):
     return seen
 
 
+def only_the_change_id(seen: list[str]) -> bool:
+    """The statements run (prepared ones by name) are the change-id read alone."""
+    run = [s for s in seen if not s.startswith("PREPARE")]
+    return len(run) == 1 and ("MAX(" in run[0].upper() or "LATEST_CHANGE_ID" in run[0].upper())
+
+
 def test_the_same_request_is_answered_again_with_one_query(instances):
     app, _ = instances
     client = app.test_client()
@@ -57,8 +63,7 @@ def test_the_same_request_is_answered_again_with_one_query(instances):
     again = resolve(client, request_overrides=OVERRIDES)
     assert first.status_code == again.status_code == 200
     assert again.get_data() == first.get_data()
-    assert [s for s in seen if not s.startswith("PREPARE")] != []
-    assert len([s for s in seen if not s.startswith("PREPARE")]) == 1  # the change id
+    assert only_the_change_id(seen), seen
     assert again.get_json()["effective_runtime"]["system_prompt"] == "Be terse."
 
 
@@ -112,3 +117,56 @@ def test_errors_are_not_kept(instances):
         "shell"
     ]
     assert resolve(client, profile="missing").status_code == 404
+
+
+def document(client, slug="analyst", registry="team", **headers):
+    query = f"?registry={registry}" if registry else ""
+    return client.get(f"/api/chat/profiles/{slug}{query}", headers=headers)
+
+
+def test_a_profile_document_is_answered_again_with_one_query(instances):
+    app, _ = instances
+    client = app.test_client()
+    first = document(client)
+    seen = statements(app)
+    again = document(client)
+    assert first.status_code == again.status_code == 200
+    assert again.get_data() == first.get_data()
+    assert again.headers["ETag"] == first.headers["ETag"]
+    assert only_the_change_id(seen), seen
+    unchanged = document(client, **{"If-None-Match": first.headers["ETag"]})
+    assert unchanged.status_code == 304 and unchanged.data == b""
+    assert unchanged.headers["ETag"] == first.headers["ETag"]
+    searched = document(client, registry="")  # no ?registry=: the first registry holding it
+    assert searched.get_json()["registry"] == "default"
+    assert document(client, registry="").get_data() == searched.get_data()
+
+
+def test_a_write_through_another_instance_is_read_at_once(instances):
+    first, second = instances
+    service = first.extensions["registry"]
+    service.create_profile("team", Profile(slug="solo", display_name="Solo"), actor="t")
+    client = second.test_client()
+    before = document(client)
+    assert document(client).get_data() == before.get_data()  # cached
+    assert document(client, slug="solo", registry="").get_json()["registry"] == "team"
+    service.update_profile(
+        "team", "analyst", ProfilePatch(description="Changed elsewhere."), actor="t"
+    )
+    after = document(client)
+    assert after.get_json()["description"] == "Changed elsewhere."
+    assert after.headers["ETag"] != before.headers["ETag"]
+    assert document(client, **{"If-None-Match": before.headers["ETag"]}).status_code == 200
+    service.delete_profile("team", "solo", actor="t")
+    assert document(client, slug="solo", registry="").status_code == 404
+    assert document(client).get_json()["description"] == "Changed elsewhere."
+
+
+def test_a_missing_profile_is_not_kept(instances):
+    first, second = instances
+    client = second.test_client()
+    assert document(client, slug="newcomer").status_code == 404
+    assert document(client, slug="newcomer").status_code == 404
+    service = first.extensions["registry"]
+    service.create_profile("team", Profile(slug="newcomer", display_name="New"), actor="t")
+    assert document(client, slug="newcomer").get_json()["display_name"] == "New"
