@@ -1247,9 +1247,20 @@ class SQLStore(PooledConnections):
         revision INSERT, on the version in `opts.stored` (the caller's read) or else on the
         row read first. On PostgreSQL the two are one statement, sent with the change-feed
         lock and also saying whether any webhook subscription is active
-        (`_update_and_record`): one round trip between BEGIN and COMMIT, under the lock."""
+        (`_update_and_record`): one round trip between BEGIN and COMMIT, under the lock.
+
+        On the caller's read the row is built (encoded, hashed) before the transaction, so
+        SQLite's write lock is held for the statements alone; its `updated_at_ms` is then
+        taken just before the lock, not under it."""
         registry, slug = str(registry), str(profile.slug)
-        known = iter([opts.stored])  # the first attempt writes on what the caller read
+        # the first attempt writes on what the caller read, its row built outside the lock
+        known = iter(
+            [
+                None
+                if opts.stored is None
+                else self._row_on(registry, profile, slug, opts, opts.stored)
+            ]
+        )
         with self._write(savepoint=False, lock=False):  # the write's statement takes the lock
             data = self._until_written(
                 "profile",
@@ -1260,18 +1271,31 @@ class SQLStore(PooledConnections):
             )
         return self._profile_of(registry, slug, data)
 
+    def _row_on(
+        self, registry: str, profile: Profile, slug: str, opts: WriteOptions, stored: Metadata
+    ) -> tuple[int, dict[str, Any], Metadata]:
+        """The row an update writes on the `stored` version (checked against the version the
+        caller expects): that version, the row and its metadata."""
+        self._check_version("profile", slug, opts.expected_version, stored.version)
+        # a shallow copy: only slug and metadata differ, and the row is all that is kept
+        new = dataclasses.replace(
+            profile, slug=slug, metadata=touch(stored, profile.metadata, opts)
+        )
+        row = profile_row(registry, new, opts.rules, opts.input_hashes.get(slug, ""))
+        return stored.version, row, new.metadata
+
     def _try_update_profile(
         self,
         registry: str,
         profile: Profile,
         slug: str,
         opts: WriteOptions,
-        stored: Metadata | None,
+        built: tuple[int, dict[str, Any], Metadata] | None,
     ) -> tuple[int, str | None]:
         """One attempt of `update_profile`: (version written on, stored data or None if
-        lost). Without the `stored` metadata it reads the row first; either way the UPDATE
-        is conditioned on the version, so a stale `stored` only loses the attempt."""
-        if stored is None:
+        lost). Without a row `built` on the caller's read it reads the row first; either way
+        the UPDATE is conditioned on the version, so a stale read only loses the attempt."""
+        if built is None:
             # PostgreSQL: the read takes no lock; the write's statement takes it (see there)
             exists, version, data = self._profile_state(registry, slug)
             if not exists:
@@ -1280,16 +1304,10 @@ class SQLStore(PooledConnections):
                 raise ProfileNotFound(slug)
             stored = self._profile_of(registry, slug, data).metadata
             stored.version = version  # the column is what writes are checked on
-        version = stored.version
-        self._check_version("profile", slug, opts.expected_version, version)
-        # a shallow copy: only slug and metadata differ, and the row is all that is kept
-        new = dataclasses.replace(
-            profile, slug=slug, metadata=touch(stored, profile.metadata, opts)
-        )
-        row = profile_row(registry, new, opts.rules, opts.input_hashes.get(slug, ""))
+            built = self._row_on(registry, profile, slug, opts, stored)
+        version, row, meta = built
         values = [v for k, v in row.items() if k not in ("registry", "slug")]
         where = (registry, slug, version)
-        meta = new.metadata
         if self.kind == "postgresql":
             return version, self._update_and_record(row, values, where, opts, meta)
         sql = self._sql_cache.get("update_profile")
