@@ -8,7 +8,7 @@ applies. ETags are strong validators built from versions and change ids.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Request, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -216,7 +216,7 @@ def json_response(data: Any, *, status: int = 200, etag: str = "") -> Response:
 
 def encoded_json(data: Any) -> bytes:
     """`data` encoded as `jsonify` sends it: what a cache of JSON answers keeps."""
-    return current_app.json.response(data).get_data()
+    return cast(Response, current_app.json.response(data)).get_data()
 
 
 def encoded_json_response(body: bytes, *, etag: str = "") -> Response:

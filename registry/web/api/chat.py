@@ -428,10 +428,10 @@ def resolve() -> Response:
         selection.legacy_cookie_profile,
         None if overrides is None else canonical_digest(overrides),
     )
-    body, _ = _answer(
+    answer, _ = _answer(
         key, lambda: (service.resolve_selection(selection, overrides).to_data(shared=True), "")
     )
-    return encoded_json_response(body)
+    return encoded_json_response(answer)
 
 
 def _answer(key: tuple[Any, ...], build: Callable[[], tuple[Any, str]]) -> tuple[bytes, str]:
