@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from registry.domain.errors import StoreUnavailable, VersionConflict
+from registry.domain.errors import AlreadyExists, StoreUnavailable, VersionConflict
 from registry.domain.model import Metadata, Profile, Registry
 from registry.domain.ports import ProfileQuery, WriteOptions
 from registry.store import open_store
@@ -29,7 +29,8 @@ W = WriteOptions()
 
 @contextmanager
 def statements(store: SQLStore) -> Iterator[list[str]]:
-    """The SQL statements the store runs inside the block (BEGIN/COMMIT not included)."""
+    """The SQL statements the store runs inside the block (COMMIT not included; on PostgreSQL
+    a transaction's BEGIN is sent with its first statement)."""
     seen: list[str] = []
 
     def hook(event) -> None:
@@ -227,6 +228,9 @@ def update_statements(store: SQLStore, registry: str, *, known: bool = False) ->
     )
     with statements(store) as seen:
         store.update_profile(registry, profile, opts)
+    if store.kind == "postgresql":  # BEGIN travels with the first statement: no round trip
+        assert seen[0].startswith("BEGIN; "), seen
+        seen[0] = seen[0].removeprefix("BEGIN; ")
     # PostgreSQL prepares a hot statement once per connection: not a cost of each write
     return [s for s in seen if not s.startswith("PREPARE ")]
 
@@ -334,7 +338,7 @@ def _bump_behind_the_store(store: SQLStore, registry: str, slug: str) -> Iterato
 
     def hook(event) -> None:
         # the row read: `SELECT ... "profiles"` on SQLite, a prepared statement on PostgreSQL
-        sql = event.sql
+        sql = event.sql.removeprefix("BEGIN; ")  # PostgreSQL: sent with the first statement
         read = sql.startswith("EXECUTE pr_profile_state") or (
             sql.startswith("SELECT") and '"profiles"' in sql
         )
@@ -459,7 +463,7 @@ def test_conditional_update_catches_a_write_between_read_and_update(pg_url: str)
 
         def interfere(event) -> None:
             # the read of the profile (a prepared statement, `EXECUTE pr_profile_state`)
-            if armed["on"] and event.sql.startswith("EXECUTE pr_profile_state"):
+            if armed["on"] and "EXECUTE pr_profile_state" in event.sql:
                 armed["on"] = False
                 with other.cursor() as cur:
                     cur.execute("UPDATE profiles SET version = version + 10 WHERE slug = 'agent'")
@@ -526,6 +530,42 @@ def test_release_closes_this_threads_connection_and_reconnects(sql_store: SQLSto
     assert sql_store.get_profile("default", "agent") is not None
     sql_store.close()
     sql_store.release()
+
+
+@pytest.mark.postgres
+def test_begin_travels_with_the_first_statement_and_no_transaction_is_left_open(
+    pg_url: str,
+) -> None:
+    """PostgreSQL: BEGIN is sent with a transaction's first statement (one round trip fewer);
+    a transaction that sends nothing sends no COMMIT either, a failed one is rolled back, and
+    the connection is idle after each (a connection left in a transaction would hold the
+    change-feed lock and stall every writer)."""
+    store = open_store(pg_url)
+    idle = psycopg2.extensions.TRANSACTION_STATUS_IDLE
+    try:
+        with statements(store) as seen:
+            with store.atomic():
+                pass
+        assert seen == []
+        assert store.db.connection().get_transaction_status() == idle
+        with statements(store) as seen, store.atomic():
+            store.create_registry(Registry(slug="r"), W)
+            store.create_profile("r", Profile(slug="p"), W)
+        assert seen[0].startswith("BEGIN; ") and sum("BEGIN" in s for s in seen) == 1, seen
+        assert store.db.connection().get_transaction_status() == idle
+        with pytest.raises(AlreadyExists), store.atomic():
+            store.create_registry(Registry(slug="r"), W)
+        assert store.db.connection().get_transaction_status() == idle
+        with statements(store) as seen:
+            assert [r.slug for r in store.list_registries()] == ["r"]
+        assert not any("BEGIN" in s for s in seen), seen  # a read outside one: none
+        store.release()  # the connection back to the pool, then a write on a fresh one
+        assert (
+            store.update_profile("r", Profile(slug="p", display_name="x"), W).metadata.version == 2
+        )
+        assert store.db.connection().get_transaction_status() == idle
+    finally:
+        store.close()
 
 
 def test_threads_use_their_own_connections(sql_store: SQLStore) -> None:
