@@ -204,8 +204,15 @@ def test_a_receiver_answering_500_is_retried_with_growing_delays(
     wait_for(lambda: len(receiver.accepted()) == 1, timeout=30)
     assert [r["status"] for r in receiver.requests] == [500, 500, 500, 200]
     assert len({r["headers"]["webhook-id"] for r in receiver.requests}) == 1
-    _, log = app.request("GET", "/api/webhooks/1")
-    (delivery,) = log["deliveries"]
+
+    def current() -> dict:
+        _, log = app.request("GET", "/api/webhooks/1")
+        (only,) = log["deliveries"]
+        return only
+
+    # the worker records the attempt once the receiver has answered: a moment after it
+    wait_for(lambda: current()["status"] != "pending", timeout=10, what="the delivered state")
+    delivery = current()
     assert delivery["status"] == "delivered" and delivery["attempts"] == 4
     times = [a["at_ms"] for a in delivery["attempt_log"]]
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
