@@ -1290,13 +1290,9 @@ class SQLStore(PooledConnections):
         taken just before the lock, not under it."""
         registry, slug = str(registry), str(profile.slug)
         # the first attempt writes on what the caller read, its row built outside the lock
-        known = iter(
-            [
-                None
-                if opts.stored is None
-                else self._row_on(registry, profile, slug, opts, opts.stored)
-            ]
-        )
+        stored = opts.stored
+        first = None if stored is None else self._row_on(registry, profile, slug, opts, stored)
+        known = iter([first])
         with self._write(savepoint=False, lock=False):  # the write's statement takes the lock
             data = self._until_written(
                 "profile",
